@@ -1,0 +1,74 @@
+package testaudio
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestEspeakProducesAudibleSpeechAt8kHz(t *testing.T) {
+	x := Espeak(t, "en-us", []string{"-s", "150"}, "hello, this is John")
+	secs := float64(len(x)) / SampleRate
+	if secs < 0.8 || secs > 3 {
+		t.Fatalf("duration %.2f s, want 0.8–3 s for a short sentence", secs)
+	}
+	if p := ActivePower(x); p < 1e5 {
+		t.Fatalf("active power %.0f, want audible speech", p)
+	}
+}
+
+func TestMixNoiseHitsTheRequestedSNR(t *testing.T) {
+	speech := Tone(time.Second, -10, 1000)
+	for _, kind := range []string{"white", "pink", "babble"} {
+		for _, snr := range []float64{20, 10, 0} {
+			mixed := MixNoise(speech, kind, snr, 1)
+			var pn float64
+			for i := range mixed {
+				d := float64(mixed[i]) - float64(speech[i])
+				pn += d * d
+			}
+			pn /= float64(len(mixed))
+			got := 10 * math.Log10(ActivePower(speech)/pn)
+			if math.Abs(got-snr) > 0.3 {
+				t.Errorf("%s at %g dB: measured %.2f dB", kind, snr, got)
+			}
+		}
+	}
+}
+
+func TestWAVRoundTripKeepsSamples(t *testing.T) {
+	x := Tone(100*time.Millisecond, -3, 440, 1000)
+	path := filepath.Join(t.TempDir(), "a.wav")
+	if err := WriteWAV(path, x, SampleRate); err != nil {
+		t.Fatal(err)
+	}
+	y, rate, err := ReadWAV(path)
+	if err != nil || rate != SampleRate || len(y) != len(x) {
+		t.Fatalf("ReadWAV: %d samples at %d Hz, err %v", len(y), rate, err)
+	}
+	for i := range x {
+		if x[i] != y[i] {
+			t.Fatalf("sample %d: %d != %d", i, y[i], x[i])
+		}
+	}
+}
+
+func TestReadWAVRejectsGarbage(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"empty":     {},
+		"not riff":  []byte("hello world, not a wav file"),
+		"truncated": []byte("RIFF\x00\x00\x00\x00WAVEfmt \x10\x00"),
+	} {
+		path := filepath.Join(t.TempDir(), "x.wav")
+		if err := writeFile(path, data); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ReadWAV(path); err == nil {
+			t.Errorf("%s: ReadWAV accepted it", name)
+		}
+	}
+}
+
+func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o644) }
