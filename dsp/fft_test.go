@@ -1,0 +1,120 @@
+package dsp
+
+import (
+	"math"
+	"math/cmplx"
+	"math/rand/v2"
+	"testing"
+)
+
+// directDFT is the textbook O(N²) definition, the reference for FFT tests.
+func directDFT(x []float64, n int) []complex128 {
+	out := make([]complex128, n/2+1)
+	for k := range out {
+		var s complex128
+		for j := 0; j < n && j < len(x); j++ {
+			s += complex(x[j], 0) * cmplx.Exp(complex(0, -2*math.Pi*float64(k*j)/float64(n)))
+		}
+		out[k] = s
+	}
+	return out
+}
+
+func TestFFTMatchesDirectDFT(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name   string
+		n, len int
+	}{
+		{"power of two 256 with zero padding", 256, 200},
+		{"power of two 512 sphinx size", 512, 410},
+		{"small 8", 8, 8},
+		{"non power of two 100", 100, 100},
+		{"input longer than transform is truncated", 64, 80},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := NewFFT(tc.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := make([]float64, tc.len)
+			for i := range x {
+				x[i] = rng.NormFloat64() * 1000
+			}
+			got := f.Transform(x)
+			want := directDFT(x, tc.n)
+			for k := range want {
+				if cmplx.Abs(got[k]-want[k]) > 1e-6*float64(tc.n)*1000 {
+					t.Fatalf("bin %d = %v, want %v", k, got[k], want[k])
+				}
+			}
+			back := make([]float64, tc.n)
+			if !f.Inverse(back, got) {
+				t.Fatal("inverse refused matching lengths")
+			}
+			for i := 0; i < min(tc.n, tc.len); i++ {
+				if math.Abs(back[i]/float64(tc.n)-x[i]) > 1e-6 {
+					t.Fatalf("round trip sample %d = %v, want %v", i, back[i]/float64(tc.n), x[i])
+				}
+			}
+		})
+	}
+}
+
+func TestPowerSpectrumOfSinePeaksInItsBin(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hz   float64
+		rate float64
+		n    int
+	}{
+		{"1 kHz at 8 kHz, 256 points", 1000, 8000, 256},
+		{"440 Hz at 8 kHz, 512 points", 440, 8000, 512},
+		{"3 kHz at 16 kHz, 512 points", 3000, 16000, 512},
+		{"100 Hz at 8 kHz, 1024 points", 100, 8000, 1024},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _ := NewFFT(tc.n)
+			x := make([]float64, tc.n)
+			w := Hann(tc.n)
+			for i := range x {
+				x[i] = math.Sin(2*math.Pi*tc.hz*float64(i)/tc.rate) * w[i]
+			}
+			p := make([]float64, f.Bins())
+			f.PowerSpectrum(p, x)
+			best := 0
+			for k := range p {
+				if p[k] > p[best] {
+					best = k
+				}
+			}
+			want := int(math.Round(tc.hz * float64(tc.n) / tc.rate))
+			if best != want {
+				t.Errorf("peak at bin %d (%.1f Hz), want bin %d", best, f.BinHz(best, tc.rate), want)
+			}
+		})
+	}
+}
+
+func TestNewFFTRejectsTinyLength(t *testing.T) {
+	if _, err := NewFFT(1); err == nil {
+		t.Error("length 1 accepted")
+	}
+	f, _ := NewFFT(8)
+	if f.Inverse(make([]float64, 3), make([]complex128, 5)) {
+		t.Error("inverse accepted wrong lengths")
+	}
+}
+
+func BenchmarkPowerSpectrum256(b *testing.B) {
+	f, _ := NewFFT(256)
+	x := make([]float64, 200)
+	for i := range x {
+		x[i] = math.Sin(float64(i))
+	}
+	p := make([]float64, f.Bins())
+	b.ReportAllocs()
+	for b.Loop() {
+		f.PowerSpectrum(p, x)
+	}
+}
