@@ -152,7 +152,7 @@ func TestMFCCHandlesSilenceAndShortInput(t *testing.T) {
 
 func TestNewMFCCSphinxParameters(t *testing.T) {
 	m, err := NewMFCC(MFCCConfig{SampleRate: 16000, WindowSamples: 410, FFTSize: 512,
-		Mel: MelConfig{NumFilters: 40, LowHz: 133.33334, HighHz: 6855.4976, Norm: MelUnitArea},
+		Mel:    MelConfig{NumFilters: 40, LowHz: 133.33334, HighHz: 6855.4976, Norm: MelUnitArea},
 		Lifter: -1, DCT: DCTUnscaled})
 	if err != nil {
 		t.Fatal(err)
