@@ -19,10 +19,8 @@ var (
 )
 
 const (
-	sampleRate8k  = 8000
-	frameSamples  = 160                       // 20 ms at 8 kHz, the frame between packages
-	dtmfWindow    = frameSamples              // 20 ms analysis window: 50 Hz bins separate adjacent keys
-	dtmfHop       = frameSamples / 2          // 10 ms hop: duration and pause resolution
+	dtmfWindow    = FrameSamples              // 20 ms analysis window: 50 Hz bins separate adjacent keys
+	dtmfHop       = FrameSamples / 2          // 10 ms hop: duration and pause resolution
 	dtmfPhaseLen  = 120                       // sub-block length for the phase-difference frequency estimate
 	dtmfPhaseLag  = dtmfWindow - dtmfPhaseLen // 5 ms: unambiguous for offsets below 100 Hz
 	dtmfHopPeriod = 10 * time.Millisecond
@@ -125,14 +123,14 @@ func NewDTMFDetector(cfg DTMFConfig) *DTMFDetector {
 	cfg = cfg.withDefaults()
 	d := &DTMFDetector{cfg: cfg, events: make([]DTMFEvent, 0, 4)}
 	for i := range 4 {
-		d.row[i] = NewGoertzel(dtmfRowHz[i], sampleRate8k)
-		d.col[i] = NewGoertzel(dtmfColHz[i], sampleRate8k)
+		d.row[i] = NewGoertzel(dtmfRowHz[i], SampleRate)
+		d.col[i] = NewGoertzel(dtmfColHz[i], SampleRate)
 	}
 	d.minPower = dbfsToPower(cfg.MinLevelDBFS)
 	d.normTwist = math.Pow(10, cfg.MaxNormalTwistDB/10)
 	d.revTwist = math.Pow(10, cfg.MaxReverseTwistDB/10)
 	// A tone of length L fully covers (L-window)/hop+1 windows.
-	d.onWindows = max(1, int((cfg.MinDuration-dtmfWindow*time.Second/sampleRate8k)/dtmfHopPeriod)+1)
+	d.onWindows = max(1, int((cfg.MinDuration-dtmfWindow*time.Second/SampleRate)/dtmfHopPeriod)+1)
 	d.offWindows = max(1, int(cfg.MinPause/dtmfHopPeriod)+1)
 	return d
 }
@@ -193,7 +191,7 @@ func (d *DTMFDetector) step(digit byte) {
 	}
 	if d.cand != 0 && d.candRun >= d.onWindows {
 		d.active, d.missRun = d.cand, 0
-		at := time.Duration(d.candStart) * time.Second / sampleRate8k
+		at := time.Duration(d.candStart) * time.Second / SampleRate
 		d.events = append(d.events, DTMFEvent{Digit: d.cand, At: at})
 	}
 }
@@ -253,9 +251,9 @@ func phaseFrequency(g Goertzel, w []int16, blockLen, lag int) (float64, bool) {
 	if re == 0 && im == 0 {
 		return 0, false
 	}
-	w0 := 2 * math.Pi * g.freqHz / sampleRate8k
+	w0 := 2 * math.Pi * g.freqHz / SampleRate
 	delta := math.Remainder(math.Atan2(im, re)-w0*float64(lag), 2*math.Pi)
-	return g.freqHz + delta/float64(lag)*sampleRate8k/(2*math.Pi), true
+	return g.freqHz + delta/float64(lag)*SampleRate/(2*math.Pi), true
 }
 
 // strongest returns the index and power of the strongest of the four

@@ -213,7 +213,7 @@ func TestDTMFSurvivesOddInput(t *testing.T) {
 	if got != "7" {
 		t.Errorf("digits %q, want \"7\"", got)
 	}
-	full := make([]int16, frameSamples)
+	full := make([]int16, FrameSamples)
 	for i := range full {
 		full[i] = int16(32767 * (i%2*2 - 1))
 	}
@@ -223,7 +223,7 @@ func TestDTMFSurvivesOddInput(t *testing.T) {
 }
 
 func TestPhaseFrequencyMeasuresOffsets(t *testing.T) {
-	g := NewGoertzel(1000, sampleRate8k)
+	g := NewGoertzel(1000, SampleRate)
 	for _, f := range []float64{950, 980, 1000, 1015, 1060} {
 		x := testaudio.Tone(20*time.Millisecond, -6, f)
 		got, ok := phaseFrequency(g, x, dtmfPhaseLen, dtmfPhaseLag)
