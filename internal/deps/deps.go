@@ -9,9 +9,9 @@ import (
 	_ "github.com/pion/rtcp"
 	_ "github.com/pion/rtp"
 	_ "github.com/pion/sdp/v3"
+	_ "github.com/spf13/cobra"
 	_ "github.com/zaf/g711"
 	_ "go.uber.org/goleak"
 	_ "go.yaml.in/yaml/v3"
 	_ "gonum.org/v1/gonum/dsp/fourier"
-	_ "github.com/spf13/cobra"
 )
