@@ -1,0 +1,200 @@
+package testpeer
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/dsp/fourier"
+)
+
+// Speech synthesises text with espeak-ng (voice e.g. "en-us") and returns it
+// as 8 kHz mono int16, resampled by sox. It is speech-like on purpose: a
+// sentence has the pauses and pitch movement that catch a recorder that
+// drops, repeats or reorders frames, which a steady tone would not.
+func Speech(t testing.TB, voice, text string) []int16 {
+	t.Helper()
+	Need(t, "espeak-ng")
+	Need(t, "sox")
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "espeak.wav")
+	if out, err := exec.Command("espeak-ng", "-v", voice, "-s", "150", "-w", raw, "--", text).CombinedOutput(); err != nil {
+		t.Fatalf("espeak-ng: %v: %s", err, out)
+	}
+	conv := filepath.Join(dir, "8k.wav")
+	if out, err := exec.Command("sox", raw, "-r", "8000", "-b", "16", "-c", "1", "-e", "signed-integer", conv).CombinedOutput(); err != nil {
+		t.Fatalf("sox: %v: %s", err, out)
+	}
+	pcm, rate, err := ReadWAV(conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate != SampleRate {
+		t.Fatalf("sox made %d Hz, want %d", rate, SampleRate)
+	}
+	return pcm
+}
+
+// Silence returns d of digital silence at 8 kHz.
+func Silence(d time.Duration) []int16 {
+	return make([]int16, int(d.Seconds()*SampleRate))
+}
+
+// Duration is the play time of pcm at 8 kHz.
+func Duration(pcm []int16) time.Duration {
+	return time.Duration(len(pcm)) * time.Second / SampleRate
+}
+
+// ErrNotWAV reports a file that is not 16-bit PCM mono WAV.
+var ErrNotWAV = errors.New("not a 16-bit PCM mono WAV file")
+
+// ReadWAV reads a 16-bit PCM mono WAV file, walking its chunks so that
+// LIST or fact chunks before "data" do no harm.
+func ReadWAV(path string) (pcm []int16, sampleRate int, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read wav: %w", err)
+	}
+	if len(b) < 12 || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+		return nil, 0, fmt.Errorf("read wav %s: %w: no RIFF/WAVE header", path, ErrNotWAV)
+	}
+	var haveFmt bool
+	for off := 12; off+8 <= len(b); {
+		id := string(b[off : off+4])
+		size := int(binary.LittleEndian.Uint32(b[off+4:]))
+		body := b[off+8:]
+		if size > len(body) {
+			// A recorder killed before it patched the sizes leaves a
+			// too-large (or 0xffffffff) data size: take what is there.
+			size = len(body)
+		}
+		body = body[:size]
+		switch id {
+		case "fmt ":
+			if size < 16 {
+				return nil, 0, fmt.Errorf("read wav %s: %w: fmt chunk of %d bytes", path, ErrNotWAV, size)
+			}
+			format := binary.LittleEndian.Uint16(body[0:])
+			channels := binary.LittleEndian.Uint16(body[2:])
+			bits := binary.LittleEndian.Uint16(body[14:])
+			if (format != 1 && format != 0xfffe) || channels != 1 || bits != 16 {
+				return nil, 0, fmt.Errorf("read wav %s: %w: format %d, %d channels, %d bits",
+					path, ErrNotWAV, format, channels, bits)
+			}
+			sampleRate = int(binary.LittleEndian.Uint32(body[4:]))
+			haveFmt = true
+		case "data":
+			if !haveFmt {
+				return nil, 0, fmt.Errorf("read wav %s: %w: data before fmt", path, ErrNotWAV)
+			}
+			pcm = make([]int16, size/2)
+			for i := range pcm {
+				pcm[i] = int16(binary.LittleEndian.Uint16(body[2*i:]))
+			}
+			return pcm, sampleRate, nil
+		}
+		off += 8 + size + size&1 // chunks are word-aligned
+	}
+	return nil, 0, fmt.Errorf("read wav %s: %w: no data chunk", path, ErrNotWAV)
+}
+
+// WriteWAV writes pcm as a 16-bit PCM mono WAV file at sampleRate.
+func WriteWAV(path string, pcm []int16, sampleRate int) error {
+	b := make([]byte, 44+2*len(pcm))
+	copy(b[0:], "RIFF")
+	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*len(pcm)))
+	copy(b[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(b[16:], 16)
+	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
+	binary.LittleEndian.PutUint16(b[22:], 1) // mono
+	binary.LittleEndian.PutUint32(b[24:], uint32(sampleRate))
+	binary.LittleEndian.PutUint32(b[28:], uint32(2*sampleRate))
+	binary.LittleEndian.PutUint16(b[32:], 2)
+	binary.LittleEndian.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	binary.LittleEndian.PutUint32(b[40:], uint32(2*len(pcm)))
+	for i, s := range pcm {
+		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(s))
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write wav: %w", err)
+	}
+	return nil
+}
+
+// Match is the result of Correlate.
+type Match struct {
+	// Score is the normalised cross-correlation in [-1, 1] at Lag: 1 means
+	// the reference appears in the signal exactly, up to a gain.
+	Score float64
+	// Lag is where the reference starts in the signal, in samples
+	// (negative if the signal starts inside the reference).
+	Lag int
+}
+
+// Delay returns m.Lag as a duration at 8 kHz.
+func (m Match) Delay() time.Duration {
+	return time.Duration(m.Lag) * time.Second / SampleRate
+}
+
+// Correlate finds where ref best appears in sig, searching lags within
+// ±maxLag samples, and returns the normalised cross-correlation there. The
+// normalisation uses all of ref's energy, so a signal holding only part of
+// the reference scores low: "the file exists" is not a match.
+func Correlate(ref, sig []int16, maxLag int) Match {
+	if len(ref) == 0 || len(sig) == 0 {
+		return Match{}
+	}
+	n := 1
+	for n < len(ref)+len(sig) {
+		n <<= 1
+	}
+	fft := fourier.NewFFT(n)
+	a := make([]float64, n)
+	b := make([]float64, n)
+	var refEnergy float64
+	for i, s := range ref {
+		a[i] = float64(s)
+		refEnergy += a[i] * a[i]
+	}
+	for i, s := range sig {
+		b[i] = float64(s)
+	}
+	fa := fft.Coefficients(nil, a)
+	fb := fft.Coefficients(nil, b)
+	for i := range fa {
+		// conj(A)·B gives Σ ref[i]·sig[i+lag] at index lag (mod n).
+		fa[i] = complex(real(fa[i]), -imag(fa[i])) * fb[i]
+	}
+	xc := fft.Sequence(nil, fa)
+	// prefix[i] is the energy of sig[:i], for the window under each lag.
+	prefix := make([]float64, len(sig)+1)
+	for i, s := range sig {
+		prefix[i+1] = prefix[i] + float64(s)*float64(s)
+	}
+	best := Match{Score: math.Inf(-1)}
+	for lag := -maxLag; lag <= maxLag; lag++ {
+		lo, hi := max(lag, 0), min(lag+len(ref), len(sig))
+		if lo >= hi {
+			continue
+		}
+		winEnergy := prefix[hi] - prefix[lo]
+		if winEnergy == 0 || refEnergy == 0 {
+			continue
+		}
+		score := xc[(lag%n+n)%n] / float64(n) / math.Sqrt(refEnergy*winEnergy)
+		if score > best.Score {
+			best = Match{Score: score, Lag: lag}
+		}
+	}
+	if math.IsInf(best.Score, -1) {
+		return Match{}
+	}
+	return best
+}

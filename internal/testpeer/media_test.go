@@ -1,0 +1,207 @@
+package testpeer
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+func sine(n int, hz float64, amp float64) []int16 {
+	out := make([]int16, n)
+	for i := range out {
+		out[i] = int16(amp * math.Sin(2*math.Pi*hz*float64(i)/SampleRate))
+	}
+	return out
+}
+
+// chirp sweeps from f0 to f1 Hz: unlike a sine it has one best lag.
+func chirp(n int, f0, f1, amp float64) []int16 {
+	out := make([]int16, n)
+	dur := float64(n) / SampleRate
+	for i := range out {
+		tm := float64(i) / SampleRate
+		out[i] = int16(amp * math.Sin(2*math.Pi*(f0*tm+(f1-f0)*tm*tm/(2*dur))))
+	}
+	return out
+}
+
+func TestPacketizeMakes20msFramesAndRFC4733Digits(t *testing.T) {
+	tests := []struct {
+		name        string
+		samples     int
+		opts        RTPOptions
+		wantAudio   int
+		wantDigits  string
+		wantErr     bool
+		wantPayload uint8
+	}{
+		{name: "pcmu whole frames", samples: 800, wantAudio: 5, wantPayload: PayloadPCMU},
+		{name: "pcma partial frame padded", samples: 801, opts: RTPOptions{PayloadType: PayloadPCMA}, wantAudio: 6, wantPayload: PayloadPCMA},
+		{name: "digits after audio", samples: 320, opts: RTPOptions{DTMF: "1234#"}, wantAudio: 2, wantDigits: "1234#", wantPayload: PayloadPCMU},
+		{name: "unknown payload type", samples: 160, opts: RTPOptions{PayloadType: 9}, wantErr: true},
+		{name: "bad digit", samples: 160, opts: RTPOptions{DTMF: "12x"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pkts, err := Packetize(sine(tc.samples, 440, 8000), tc.opts)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("want an error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var audio int
+			raw := make([]rtp.Packet, len(pkts))
+			for i, p := range pkts {
+				raw[i] = p.Packet
+				if i > 0 {
+					if d := p.Packet.SequenceNumber - pkts[i-1].Packet.SequenceNumber; d != 1 {
+						t.Fatalf("packet %d: sequence step %d, want 1", i, d)
+					}
+					if p.At < pkts[i-1].At {
+						t.Fatalf("packet %d: send time goes back", i)
+					}
+				}
+				if p.Packet.PayloadType == tc.wantPayload {
+					audio++
+					if len(p.Packet.Payload) != FrameSamples {
+						t.Fatalf("packet %d: %d bytes, want %d", i, len(p.Packet.Payload), FrameSamples)
+					}
+					if p.At != time.Duration(i)*20*time.Millisecond {
+						t.Fatalf("packet %d at %v, want %v", i, p.At, time.Duration(i)*20*time.Millisecond)
+					}
+					if i > 0 && p.Packet.Timestamp-pkts[i-1].Packet.Timestamp != FrameSamples {
+						t.Fatalf("packet %d: timestamp step %d", i, p.Packet.Timestamp-pkts[i-1].Packet.Timestamp)
+					}
+				}
+			}
+			if audio != tc.wantAudio {
+				t.Fatalf("%d audio packets, want %d", audio, tc.wantAudio)
+			}
+			pcm, digits := Depacketize(raw)
+			if digits != tc.wantDigits {
+				t.Fatalf("digits %q, want %q", digits, tc.wantDigits)
+			}
+			if len(pcm) != tc.wantAudio*FrameSamples {
+				t.Fatalf("%d samples back, want %d", len(pcm), tc.wantAudio*FrameSamples)
+			}
+		})
+	}
+}
+
+func TestPcapRoundTripKeepsAudioTimingAndDigits(t *testing.T) {
+	src := chirp(SampleRate*2, 300, 3000, 12000)
+	tests := []struct {
+		name string
+		opts PcapOptions
+	}{
+		{name: "pcmu", opts: PcapOptions{SrcPort: 7000, DstPort: 7002}},
+		{name: "pcma with dtmf", opts: PcapOptions{RTPOptions: RTPOptions{PayloadType: PayloadPCMA, DTMF: "9*"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "a.pcap")
+			wrote, err := WritePCMUPcap(path, src, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReadRTPPcap(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(wrote) {
+				t.Fatalf("read %d packets, wrote %d", len(got), len(wrote))
+			}
+			raw := make([]rtp.Packet, len(got))
+			for i := range got {
+				if got[i].At != wrote[i].At {
+					t.Fatalf("packet %d captured at %v, written for %v", i, got[i].At, wrote[i].At)
+				}
+				raw[i] = got[i].Packet
+			}
+			pcm, digits := Depacketize(raw)
+			if digits != tc.opts.DTMF {
+				t.Fatalf("digits %q, want %q", digits, tc.opts.DTMF)
+			}
+			m := Correlate(src, pcm, 400)
+			if m.Score < 0.99 || m.Lag != 0 {
+				t.Fatalf("decoded audio matches source with %.3f at lag %d, want ≥0.99 at 0", m.Score, m.Lag)
+			}
+		})
+	}
+}
+
+func TestReadRTPPcapRejectsOtherFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.wav")
+	if err := WriteWAV(path, sine(160, 440, 1000), SampleRate); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadRTPPcap(path); err == nil {
+		t.Fatal("read a WAV file as pcap without error")
+	}
+}
+
+func TestCorrelateFindsDelayAndRejectsOtherAudio(t *testing.T) {
+	ref := chirp(SampleRate, 200, 2500, 10000)
+	delayed := append(make([]int16, 1234), ref...)
+	delayed = append(delayed, make([]int16, 500)...)
+	half := append(make([]int16, 1234), ref[:len(ref)/2]...)
+	tests := []struct {
+		name     string
+		sig      []int16
+		minScore float64
+		maxScore float64
+		lag      int
+	}{
+		{name: "delayed copy", sig: delayed, minScore: 0.99, maxScore: 1.01, lag: 1234},
+		{name: "quieter copy", sig: scale(delayed, 0.1), minScore: 0.99, maxScore: 1.01, lag: 1234},
+		{name: "only half", sig: half, minScore: 0, maxScore: 0.75, lag: -1},
+		{name: "other sound", sig: sine(SampleRate*2, 1000, 10000), minScore: -1, maxScore: 0.3, lag: -1},
+		{name: "silence", sig: make([]int16, SampleRate), minScore: 0, maxScore: 0, lag: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := Correlate(ref, tc.sig, 4000)
+			if m.Score < tc.minScore || m.Score > tc.maxScore {
+				t.Fatalf("score %.3f, want in [%.2f, %.2f]", m.Score, tc.minScore, tc.maxScore)
+			}
+			if tc.lag >= 0 && m.Lag != tc.lag {
+				t.Fatalf("lag %d, want %d", m.Lag, tc.lag)
+			}
+		})
+	}
+}
+
+func scale(pcm []int16, g float64) []int16 {
+	out := make([]int16, len(pcm))
+	for i, s := range pcm {
+		out[i] = int16(float64(s) * g)
+	}
+	return out
+}
+
+func TestWAVRoundTrip(t *testing.T) {
+	src := chirp(4000, 100, 3000, 20000)
+	path := filepath.Join(t.TempDir(), "a.wav")
+	if err := WriteWAV(path, src, SampleRate); err != nil {
+		t.Fatal(err)
+	}
+	got, rate, err := ReadWAV(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate != SampleRate || len(got) != len(src) {
+		t.Fatalf("got %d samples at %d Hz, want %d at %d", len(got), rate, len(src), SampleRate)
+	}
+	for i := range src {
+		if got[i] != src[i] {
+			t.Fatalf("sample %d: %d, want %d", i, got[i], src[i])
+		}
+	}
+}

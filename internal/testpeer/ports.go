@@ -1,0 +1,144 @@
+package testpeer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+)
+
+// sipDefaultPort is never handed out: a stray peer started without -p (or
+// sipp with -p 0) may grab it, and tests must not collide with it.
+const sipDefaultPort = 5060
+
+// portAttempts bounds the search for a free port; the kernel's ephemeral
+// range is large, so failing this many times means something is wrong.
+const portAttempts = 50
+
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+// Another process may take it before the caller binds it; tests accept that
+// small race because the peers they start want a number, not a socket.
+func FreeUDPPort(t testing.TB) int {
+	t.Helper()
+	port, err := freePort("udp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreeTCPPort(t testing.TB) int {
+	t.Helper()
+	port, err := freePort("tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// FreeSIPPort returns a port free for both UDP and TCP on 127.0.0.1, since a
+// SIP server listens on both at the same number.
+func FreeSIPPort(t testing.TB) int {
+	t.Helper()
+	for range portAttempts {
+		port, err := freePort("udp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if portFree("tcp", port) {
+			return port
+		}
+	}
+	t.Fatalf("no port free for both UDP and TCP on 127.0.0.1 after %d attempts", portAttempts)
+	return 0
+}
+
+// FreeRTPPort returns an even UDP port whose odd neighbour (RTCP, RFC 3550
+// §11) is free too: sipp binds -mp and -mp+1, and some peers insist on an
+// even RTP port.
+func FreeRTPPort(t testing.TB) int {
+	t.Helper()
+	for range portAttempts {
+		port, err := freePort("udp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port &^= 1
+		if port == sipDefaultPort || port < 1024 {
+			continue
+		}
+		if portFree("udp", port) && portFree("udp", port+1) {
+			return port
+		}
+	}
+	t.Fatalf("no even UDP port pair free on 127.0.0.1 after %d attempts", portAttempts)
+	return 0
+}
+
+// FreeUDPRange returns the first port of n consecutive free UDP ports
+// starting at an even number, for a server's --rtp-ports range.
+func FreeUDPRange(t testing.TB, n int) int {
+	t.Helper()
+	for range portAttempts {
+		base := FreeRTPPort(t)
+		ok := true
+		for p := base; p < base+n && ok; p++ {
+			ok = p != sipDefaultPort && p < 65536 && portFree("udp", p)
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatalf("no %d consecutive free UDP ports on 127.0.0.1 after %d attempts", n, portAttempts)
+	return 0
+}
+
+func freePort(network string) (int, error) {
+	for range portAttempts {
+		var port int
+		switch network {
+		case "udp":
+			c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+			if err != nil {
+				return 0, fmt.Errorf("find free udp port: %w", err)
+			}
+			port = c.LocalAddr().(*net.UDPAddr).Port
+			c.Close()
+		case "tcp":
+			l, err := net.Listen("tcp4", "127.0.0.1:0")
+			if err != nil {
+				return 0, fmt.Errorf("find free tcp port: %w", err)
+			}
+			port = l.Addr().(*net.TCPAddr).Port
+			l.Close()
+		default:
+			return 0, fmt.Errorf("find free port: unknown network %q", network)
+		}
+		if port != sipDefaultPort {
+			return port, nil
+		}
+	}
+	return 0, errors.New("find free port: kernel kept returning 5060")
+}
+
+func portFree(network string, port int) bool {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	switch network {
+	case "udp":
+		c, err := net.ListenPacket("udp4", addr)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	case "tcp":
+		l, err := net.Listen("tcp4", addr)
+		if err != nil {
+			return false
+		}
+		l.Close()
+		return true
+	}
+	return false
+}
