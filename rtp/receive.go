@@ -1,0 +1,318 @@
+package rtp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+)
+
+// Symmetric RTP (RFC 4961 practice): the leg sends to where the peer's
+// packets come from. A new source takes over after relatchPackets
+// consecutive packets if it carries the current SSRC, or if the latched
+// source has been silent for relatchSilence (the peer moved and restarted).
+const (
+	relatchPackets = 3
+	relatchSilence = time.Second
+	// badLogEvery rate-limits debug logs about bad packets.
+	badLogEvery = time.Second
+)
+
+// receiver is the receive side of a leg: validation, latching, jitter
+// buffer, DTMF detection, RTCP reception and the playout queue.
+type receiver struct {
+	mu  sync.Mutex
+	leg *Leg
+	pkt rtp.Packet // reused for parsing
+
+	jb     *jitterBuffer
+	dtmfRx dtmfReceiver
+	dtmfPT uint8
+
+	latched     bool
+	latchAddr   netip.AddrPort
+	candAddr    netip.AddrPort
+	candCount   int
+	lastLatched time.Duration // arrival of the last packet from latchAddr
+
+	rtcpRemote netip.AddrPort // source of the peer's RTCP, if seen
+	muxSeen    atomic.Bool    // peer sends RTCP on the RTP port
+	rr         rtcpReceiver
+
+	playout [playoutFrames][FrameSamples]int16
+	pHead   int
+	pLen    int
+
+	rx         rxCounters
+	sendErrors atomic.Int64 // counted under the leg's sendMu, so not under mu
+	lastBadLog time.Time
+	badSince   int64
+}
+
+// rxCounters are receive statistics.
+type rxCounters struct {
+	packets, payloadBytes, invalid, unknownPT, foreign, dtmfDigits int64
+	dtmfDropped, overruns, relatches                               int64
+}
+
+func (r *receiver) init(l *Leg, cfg Config) {
+	r.leg = l
+	r.jb = newJitterBuffer(cfg.JitterMin, cfg.JitterMax)
+	// Room for the most CSRCs and extensions a header can carry, so
+	// parsing never grows these slices.
+	r.pkt.CSRC = make([]uint32, 0, 15)
+	r.pkt.Extensions = make([]rtp.Extension, 0, 16)
+}
+
+// readRTP is the leg's one goroutine on the RTP socket.
+func (l *Leg) readRTP() {
+	defer l.wg.Done()
+	buf := make([]byte, maxPacket)
+	for {
+		n, src, err := l.rtpConn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		l.recv.handlePacket(buf[:n], src, time.Now())
+	}
+}
+
+// readRTCP is the leg's goroutine on the RTCP socket.
+func (l *Leg) readRTCP() {
+	defer l.wg.Done()
+	buf := make([]byte, maxPacket)
+	for {
+		n, src, err := l.rtcpConn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		l.recv.handleRTCP(buf[:n], src, time.Now(), false)
+	}
+}
+
+// handlePacket processes one datagram from the RTP port. Nothing in buf is
+// trusted: every malformed packet is dropped and counted.
+func (r *receiver) handlePacket(buf []byte, src netip.AddrPort, now time.Time) {
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	if isRTCP(buf) {
+		r.handleRTCP(buf, src, now, true)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(buf) < rtpHeaderLen || buf[0]>>6 != 2 {
+		r.bad("rtp packet too short or not version 2", src, now)
+		return
+	}
+	if err := r.pkt.Unmarshal(buf); err != nil {
+		r.bad("rtp packet malformed", src, now)
+		return
+	}
+	p := &r.pkt
+	pt := p.PayloadType
+	isDTMF := r.dtmfPT != 0 && pt == r.dtmfPT
+	if !isDTMF && !IsAudioPayload(pt) {
+		r.rx.unknownPT++
+		r.bad("rtp payload type not negotiated", src, now)
+		return
+	}
+	arrival := now.Sub(r.leg.epoch)
+	if !r.acceptSource(src, p.SSRC, arrival) {
+		return
+	}
+	r.leg.lastRecv.Store(now.UnixNano())
+	r.rx.packets++
+	r.rx.payloadBytes += int64(len(p.Payload))
+	if out := r.dtmfRx.expire(now); out.n > 0 {
+		r.emitDTMF(out)
+	}
+	if !isDTMF {
+		r.jb.push(p.SSRC, p.SequenceNumber, p.Timestamp, pt, p.Payload, arrival)
+		return
+	}
+	fresh, _, _ := r.jb.trackSeq(p.SSRC, p.SequenceNumber)
+	if !fresh {
+		return
+	}
+	ev, err := parseDTMF(p.Payload)
+	if err != nil {
+		r.bad("telephone-event payload short", src, now)
+		return
+	}
+	r.emitDTMF(r.dtmfRx.receive(p.Timestamp, ev, now))
+}
+
+// acceptSource latches the send address to the peer's source address and
+// decides whether a packet from src belongs to the call.
+func (r *receiver) acceptSource(src netip.AddrPort, ssrc uint32, arrival time.Duration) bool {
+	switch {
+	case !r.latched:
+		r.latch(src, arrival)
+		return true
+	case src == r.latchAddr:
+		r.lastLatched = arrival
+		r.candCount = 0
+		return true
+	}
+	if src == r.candAddr {
+		r.candCount++
+	} else {
+		r.candAddr, r.candCount = src, 1
+	}
+	sameStream := r.jb.st.HaveSource && ssrc == r.jb.st.SSRC
+	silent := arrival-r.lastLatched > relatchSilence
+	if r.candCount >= relatchPackets && (sameStream || silent) {
+		r.rx.relatches++
+		r.latch(src, arrival)
+		return true
+	}
+	r.rx.foreign++
+	return false
+}
+
+func (r *receiver) latch(src netip.AddrPort, arrival time.Duration) {
+	if r.latched && r.latchAddr != src {
+		r.leg.log.Info("rtp source moved", "from", r.latchAddr, "to", src)
+	}
+	r.latched = true
+	r.latchAddr = src
+	r.lastLatched = arrival
+	r.candCount = 0
+	r.leg.sendMu.Lock()
+	r.leg.dest = src
+	r.leg.sendMu.Unlock()
+}
+
+// unlatch forgets the latched source after the peer announced a new address.
+// Called with r.mu and the leg's sendMu held.
+func (r *receiver) unlatch() {
+	r.latched = false
+	r.candCount = 0
+	r.rtcpRemote = netip.AddrPort{}
+}
+
+func (r *receiver) emitDTMF(out dtmfOut) {
+	for i := 0; i < out.n; i++ {
+		select {
+		case r.leg.dtmfCh <- out.ev[i]:
+			r.rx.dtmfDigits++
+		default:
+			r.rx.dtmfDropped++
+		}
+	}
+}
+
+// handleRTCP processes one RTCP compound packet from the RTCP port or, with
+// mux, from the RTP port.
+func (r *receiver) handleRTCP(buf []byte, src netip.AddrPort, now time.Time, mux bool) {
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	r.leg.sendMu.Lock()
+	ours := r.leg.ssrc
+	r.leg.sendMu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.rr.handle(buf, ours, now) {
+		r.bad("rtcp packet malformed", src, now)
+		return
+	}
+	// Only trust RTCP from the peer we latched (or, before latching, from
+	// the address SDP gave), so a stray sender cannot steer our reports.
+	if r.latched && src.Addr() != r.latchAddr.Addr() {
+		return
+	}
+	r.rtcpRemote = src
+	if mux {
+		r.muxSeen.Store(true)
+	}
+}
+
+// rtcpDest is where reports go: the peer's RTCP source if seen, else the
+// RTP destination (rtcp-mux) or its port+1. Called with r.mu held.
+func (r *receiver) rtcpDest(rtpDest netip.AddrPort) netip.AddrPort {
+	if r.rtcpRemote.IsValid() {
+		return r.rtcpRemote
+	}
+	if !rtpDest.IsValid() {
+		return rtpDest
+	}
+	if r.muxSeen.Load() {
+		return rtpDest
+	}
+	return netip.AddrPortFrom(rtpDest.Addr(), rtpDest.Port()+1)
+}
+
+// reportBlock returns the reception report about the peer, nil before any
+// packet. Called with r.mu held.
+func (r *receiver) reportBlock(now time.Time) *rtcp.ReceptionReport {
+	if !r.jb.st.HaveSource {
+		return nil
+	}
+	b := receptionBlock(&r.jb.st, r.jb.lost(), &r.rr, now)
+	return &b
+}
+
+// tickPlayout moves one frame from the jitter buffer to the playout queue.
+func (r *receiver) tickPlayout() {
+	r.mu.Lock()
+	if r.pLen == playoutFrames {
+		// The reader fell behind: drop its oldest frame.
+		r.pHead = (r.pHead + 1) % playoutFrames
+		r.pLen--
+		r.rx.overruns++
+	}
+	slot := &r.playout[(r.pHead+r.pLen)%playoutFrames]
+	r.jb.pop(slot[:])
+	r.pLen++
+	r.mu.Unlock()
+	signal(r.leg.readyCh)
+}
+
+// takePlayout copies the oldest playout frame into dst if there is one.
+func (r *receiver) takePlayout(dst []int16) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pLen == 0 {
+		return false
+	}
+	copy(dst, r.playout[r.pHead][:])
+	r.pHead = (r.pHead + 1) % playoutFrames
+	r.pLen--
+	return true
+}
+
+// bad counts a dropped packet and logs at debug level, at most once per
+// badLogEvery. Called with r.mu held.
+func (r *receiver) bad(reason string, src netip.AddrPort, now time.Time) {
+	r.rx.invalid++
+	r.badSince++
+	if now.Sub(r.lastBadLog) < badLogEvery {
+		return
+	}
+	if r.leg.log.Enabled(context.Background(), slog.LevelDebug) {
+		r.leg.log.Debug("rtp packets dropped", "reason", reason, "source", src, "count", r.badSince)
+	}
+	r.lastBadLog = now
+	r.badSince = 0
+}
+
+// noteSendError counts a failed send; the socket may be closing. It takes
+// no lock because callers hold sendMu.
+func (r *receiver) noteSendError(err error) {
+	if errors.Is(err, net.ErrClosed) {
+		return
+	}
+	r.sendErrors.Add(1)
+}
