@@ -30,7 +30,8 @@ const (
 // each field, chosen to meet ITU-T Q.24.
 type DTMFConfig struct {
 	// MinLevelDBFS is the weakest tone accepted, each of the pair, in dBFS
-	// (0 = full-scale sine). Zero means -36 dBFS (about -33 dBm0 in G.711).
+	// as EnergyDBFS reads it (a full-scale sine is −3 dBFS). Zero means
+	// −39 dBFS, about −36 dBm0 in G.711.
 	MinLevelDBFS float64
 	// MaxFreqDeviation is the largest accepted relative frequency error of
 	// each tone. Q.24 requires acceptance within ±1.5% and rejection beyond
@@ -58,7 +59,7 @@ type DTMFConfig struct {
 
 func (c DTMFConfig) withDefaults() DTMFConfig {
 	if c.MinLevelDBFS == 0 {
-		c.MinLevelDBFS = -36
+		c.MinLevelDBFS = -39
 	}
 	if c.MaxFreqDeviation == 0 {
 		c.MaxFreqDeviation = 0.025

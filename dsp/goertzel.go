@@ -2,9 +2,10 @@ package dsp
 
 import "math"
 
-// fullScaleSinePower is the mean square of a full-scale sine (peak 32767): the
-// 0 dBFS reference of every tone level in this package.
-const fullScaleSinePower = 32767.0 * 32767.0 / 2
+// fullScalePower is the mean square of a full-scale square wave, the 0 dBFS
+// reference of EnergyDBFS and of every tone level here (a full-scale sine
+// reads −3 dBFS).
+const fullScalePower = 32768.0 * 32768.0
 
 // Goertzel measures one frequency in a block of samples: a single DFT bin at
 // any frequency, for a few multiplications per sample. The zero value measures
@@ -62,8 +63,8 @@ func meanSquare(x []int16) float64 {
 	return s / float64(len(x))
 }
 
-// dbfsToPower converts a tone level in dBFS (0 = full-scale sine) to mean square.
-func dbfsToPower(db float64) float64 { return fullScaleSinePower * math.Pow(10, db/10) }
+// dbfsToPower converts a level in dBFS (as EnergyDBFS) to mean square.
+func dbfsToPower(db float64) float64 { return fullScalePower * math.Pow(10, db/10) }
 
 // powerRatioDB is 10·log10(a/b), with silence kept finite.
 func powerRatioDB(a, b float64) float64 {

@@ -97,7 +97,8 @@ type ToneConfig struct {
 	// NorthAmericaTones().
 	Plan TonePlan
 	// MinLevelDBFS is the weakest tone accepted, each frequency, in dBFS
-	// (0 = full-scale sine). Zero means -40 dBFS.
+	// as EnergyDBFS reads it (a full-scale sine is −3 dBFS). Zero means
+	// −43 dBFS.
 	MinLevelDBFS float64
 	// MinToneFraction is the share of a frame's power the tone must hold,
 	// so speech and music do not count as tone. Zero means 0.6.
@@ -173,7 +174,7 @@ func NewToneDetector(cfg ToneConfig) (*ToneDetector, error) {
 		cfg.Plan = NorthAmericaTones()
 	}
 	if cfg.MinLevelDBFS == 0 {
-		cfg.MinLevelDBFS = -40
+		cfg.MinLevelDBFS = -43
 	}
 	if cfg.MinToneFraction == 0 {
 		cfg.MinToneFraction = 0.6
