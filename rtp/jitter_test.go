@@ -1,0 +1,288 @@
+package rtp
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+)
+
+// tracePacket is one packet of a simulated stream: frame k of the sender,
+// arriving delayMs after its nominal send time k×20 ms.
+type tracePacket struct {
+	k       int
+	delayMs int
+	ssrc    uint32
+}
+
+type traceConfig struct {
+	seq0  uint16
+	ts0   uint32
+	ssrc  uint32
+	min   time.Duration
+	max   time.Duration
+	ticks int
+}
+
+// frameByte is the µ-law byte filling frame k, so the output identifies it.
+func frameByte(k int) byte { return byte(1 + k%120) }
+
+// frameOf identifies which frame a popped buffer came from, -1 if none.
+func frameOf(dst []int16, frames int) int {
+	for k := range frames {
+		if dst[0] == decodeSample(PayloadPCMU, frameByte(k)) && dst[FrameSamples-1] == dst[0] {
+			return k
+		}
+	}
+	return -1
+}
+
+// runTrace pushes the packets at their arrival times and pops one frame
+// every 20 ms (at a 10 ms phase offset), returning the frames played.
+func runTrace(t *testing.T, cfg traceConfig, pkts []tracePacket) ([]int, jitterStats) {
+	t.Helper()
+	jb := newJitterBuffer(cfg.min, cfg.max)
+	sort.SliceStable(pkts, func(i, j int) bool {
+		return pkts[i].k*20+pkts[i].delayMs < pkts[j].k*20+pkts[j].delayMs
+	})
+	payload := make([]byte, FrameSamples)
+	dst := make([]int16, FrameSamples)
+	var played []int
+	next := 0
+	for n := range cfg.ticks {
+		now := n*20 + 10
+		for next < len(pkts) && pkts[next].k*20+pkts[next].delayMs <= now {
+			p := pkts[next]
+			next++
+			for i := range payload {
+				payload[i] = frameByte(p.k)
+			}
+			ssrc, seq, ts := cfg.ssrc, cfg.seq0+uint16(p.k), cfg.ts0+uint32(p.k*FrameSamples)
+			if p.ssrc != 0 {
+				// A new source starts its own random sequence and clock.
+				ssrc, seq, ts = p.ssrc, seq+30000, ts+123456789
+			}
+			arrival := time.Duration(p.k*20+p.delayMs) * time.Millisecond
+			jb.push(ssrc, seq, ts, PayloadPCMU, payload, arrival)
+		}
+		if jb.pop(dst) {
+			if k := frameOf(dst, 120); k >= 0 {
+				played = append(played, k)
+			}
+		}
+	}
+	return played, jb.st
+}
+
+func steady(from, to int) []tracePacket {
+	var out []tracePacket
+	for k := from; k < to; k++ {
+		out = append(out, tracePacket{k: k, delayMs: 5})
+	}
+	return out
+}
+
+func without(pkts []tracePacket, ks ...int) []tracePacket {
+	return slices.DeleteFunc(pkts, func(p tracePacket) bool { return slices.Contains(ks, p.k) })
+}
+
+func withDelay(pkts []tracePacket, k, delayMs int) []tracePacket {
+	for i := range pkts {
+		if pkts[i].k == k {
+			pkts[i].delayMs = delayMs
+		}
+	}
+	return pkts
+}
+
+func seqRange(from, to int, skip ...int) []int {
+	var out []int
+	for k := from; k < to; k++ {
+		if !slices.Contains(skip, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func TestJitterBufferTraces(t *testing.T) {
+	base := traceConfig{seq0: 1000, ts0: 5000, ssrc: 7, min: 40 * time.Millisecond, max: 200 * time.Millisecond, ticks: 60}
+	wrapSeq := base
+	wrapSeq.seq0 = 65530
+	wrapTs := base
+	wrapTs.ts0 = 0xffffffff - 3*FrameSamples
+	for _, tc := range []struct {
+		name                          string
+		cfg                           traceConfig
+		pkts                          []tracePacket
+		want                          []int
+		dups, late, reordered, lost   int64
+		concealedAtLeast, resetsExact int64
+	}{
+		{name: "in order plays every frame", cfg: base, pkts: steady(0, 50), want: seqRange(0, 50)},
+		{name: "reordered packets play in order", cfg: base,
+			pkts: withDelay(steady(0, 50), 10, 35), want: seqRange(0, 50), reordered: 1},
+		{name: "duplicates are dropped", cfg: base,
+			pkts: append(steady(0, 50), tracePacket{k: 20, delayMs: 15}, tracePacket{k: 21, delayMs: 8}),
+			want: seqRange(0, 50), dups: 2},
+		{name: "lost packet is concealed", cfg: base,
+			pkts: without(steady(0, 50), 25), want: seqRange(0, 50, 25), lost: 1, concealedAtLeast: 1},
+		{name: "burst loss is concealed", cfg: base,
+			pkts: without(steady(0, 50), 20, 21, 22, 23), want: seqRange(0, 50, 20, 21, 22, 23), lost: 4, concealedAtLeast: 4},
+		{name: "very late packet is dropped", cfg: base,
+			pkts: withDelay(steady(0, 50), 30, 400), want: seqRange(0, 50, 30), late: 1, reordered: 1},
+		{name: "sequence number wraps", cfg: wrapSeq, pkts: steady(0, 50), want: seqRange(0, 50)},
+		{name: "timestamp wraps", cfg: wrapTs, pkts: steady(0, 50), want: seqRange(0, 50)},
+		// The old source's buffered frames (40 ms here) go with the reset.
+		{name: "SSRC change resets and plays the new stream", cfg: base,
+			pkts: func() []tracePacket {
+				p := steady(0, 50)
+				for i := range p {
+					if p[i].k >= 25 {
+						p[i].ssrc = 99
+					}
+				}
+				return p
+			}(), want: seqRange(0, 50, 23, 24), resetsExact: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			played, st := runTrace(t, tc.cfg, tc.pkts)
+			if !slices.Equal(played, tc.want) {
+				t.Errorf("played %v\nwant   %v", played, tc.want)
+			}
+			if st.Duplicates != tc.dups || st.Late != tc.late || st.Reordered != tc.reordered {
+				t.Errorf("dups/late/reordered = %d/%d/%d, want %d/%d/%d",
+					st.Duplicates, st.Late, st.Reordered, tc.dups, tc.late, tc.reordered)
+			}
+			jb := jitterBuffer{st: st, seqStarted: true}
+			if got := jb.lost(); got != tc.lost {
+				t.Errorf("lost = %d, want %d", got, tc.lost)
+			}
+			if st.Concealed < tc.concealedAtLeast {
+				t.Errorf("concealed = %d, want ≥ %d", st.Concealed, tc.concealedAtLeast)
+			}
+			if st.Resets != tc.resetsExact {
+				t.Errorf("resets = %d, want %d", st.Resets, tc.resetsExact)
+			}
+		})
+	}
+}
+
+func TestJitterBufferAdaptsDepthToJitter(t *testing.T) {
+	cfg := traceConfig{seq0: 1, ts0: 1, ssrc: 1, min: 20 * time.Millisecond, max: 200 * time.Millisecond, ticks: 500}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name               string
+		jitterMs           int
+		minDepth, maxDepth time.Duration
+		maxLateFraction    float64
+	}{
+		{"no jitter keeps the minimum depth", 0, 20 * time.Millisecond, 40 * time.Millisecond, 0},
+		{"60 ms jitter deepens the buffer", 60, 60 * time.Millisecond, 200 * time.Millisecond, 0.05},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var pkts []tracePacket
+			for k := range 480 {
+				d := 5
+				if tc.jitterMs > 0 {
+					d += rng.IntN(tc.jitterMs)
+				}
+				pkts = append(pkts, tracePacket{k: k, delayMs: d})
+			}
+			played, st := runTrace(t, cfg, pkts)
+			depth := samplesToDuration(st.TargetDepth)
+			t.Logf("depth %v, jitter %v, late %d, played %d", depth, samplesToDuration(st.JitterQ4>>4), st.Late, len(played))
+			if depth < tc.minDepth || depth > tc.maxDepth {
+				t.Errorf("target depth %v, want %v..%v (jitter %v)", depth, tc.minDepth, tc.maxDepth,
+					samplesToDuration(st.JitterQ4>>4))
+			}
+			if frac := float64(st.Late) / 480; frac > tc.maxLateFraction {
+				t.Errorf("late fraction %.3f, want ≤ %.3f", frac, tc.maxLateFraction)
+			}
+			if len(played) < 400 {
+				t.Errorf("played %d frames, want ≥ 400", len(played))
+			}
+		})
+	}
+}
+
+func TestJitterBufferConcealmentFadesToSilence(t *testing.T) {
+	jb := newJitterBuffer(20*time.Millisecond, 100*time.Millisecond)
+	payload := make([]byte, FrameSamples)
+	for i := range payload {
+		payload[i] = frameByte(50)
+	}
+	dst := make([]int16, FrameSamples)
+	jb.push(1, 1, 0, PayloadPCMU, payload, 0)
+	for range 5 {
+		if jb.pop(dst) {
+			break
+		}
+	}
+	if frameOf(dst, 120) != 50 {
+		t.Fatalf("frame not played; got %v", dst[:4])
+	}
+	prev := abs16(dst[0])
+	for i := range concealSteps + 2 {
+		jb.pop(dst)
+		a := abs16(dst[FrameSamples-1])
+		if a > prev {
+			t.Errorf("concealed frame %d louder (%d) than before (%d)", i, a, prev)
+		}
+		prev = a
+	}
+	if prev != 0 {
+		t.Errorf("after %d concealed frames amplitude %d, want silence", concealSteps+2, prev)
+	}
+}
+
+func TestJitterBufferRejectsBadPayloads(t *testing.T) {
+	jb := newJitterBuffer(20*time.Millisecond, 100*time.Millisecond)
+	for _, tc := range []struct {
+		name    string
+		pt      uint8
+		payload []byte
+	}{
+		{"empty", PayloadPCMU, nil},
+		{"huge", PayloadPCMU, make([]byte, maxPayload+1)},
+		{"not G.711", 18, make([]byte, 20)},
+	} {
+		if got := jb.push(1, 1, 0, tc.pt, tc.payload, 0); got != pushInvalid {
+			t.Errorf("%s: push = %v, want pushInvalid", tc.name, got)
+		}
+	}
+}
+
+func TestJitterBufferResyncsAfterTimestampJump(t *testing.T) {
+	jb := newJitterBuffer(20*time.Millisecond, 100*time.Millisecond)
+	payload := make([]byte, FrameSamples)
+	dst := make([]int16, FrameSamples)
+	for k := range 10 {
+		for i := range payload {
+			payload[i] = frameByte(k)
+		}
+		ts := uint32(k * FrameSamples)
+		if k >= 5 {
+			ts += 10 * SampleRate // the sender's clock jumped 10 s ahead
+		}
+		jb.push(1, uint16(k), ts, PayloadPCMU, payload, time.Duration(k)*FrameDuration)
+		jb.pop(dst)
+	}
+	var played []int
+	for range 5 {
+		if jb.pop(dst) {
+			played = append(played, frameOf(dst, 120))
+		}
+	}
+	if len(played) == 0 || played[len(played)-1] != 9 {
+		t.Errorf("after the jump played %v, want to reach frame 9", played)
+	}
+}
+
+func abs16(v int16) int16 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
