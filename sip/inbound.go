@@ -22,16 +22,16 @@ var ErrAlreadyDecided = errors.New("sip: incoming call already answered, rejecte
 // must Answer or Reject it; if it returns without doing either the caller
 // gets 480.
 type Incoming struct {
-	ua    *UA
-	req   *sipgosip.Request
-	tx    sipgosip.ServerTransaction
-	sess  *sipgo.DialogServerSession
-	offer *Media
-	codec Codec
-	from  Party
-	to    Party
-	id    string
-	log   *slog.Logger
+	ua        *UA
+	req       *sipgosip.Request
+	tx        sipgosip.ServerTransaction
+	sess      *sipgo.DialogServerSession
+	offer     *Media
+	codec     Codec
+	from      Party
+	to        Party
+	id        string
+	log       *slog.Logger
 	cancelCtx context.CancelFunc
 
 	mu          sync.Mutex

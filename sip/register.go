@@ -302,4 +302,3 @@ func headerValue(m headerGetter, name string) string {
 	}
 	return ""
 }
-
