@@ -200,3 +200,48 @@ func inDialog(invite, method, to string, newTxn bool) string {
 func udpAddr(port int) *net.UDPAddr {
 	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
 }
+
+// Options sends an OPTIONS to addr and returns the response code: a
+// readiness probe for any SIP server.
+func Options(ctx context.Context, addr string) (int, error) {
+	c, err := DialRawSIP(addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	callID := NewCallID()
+	local := c.LocalAddr()
+	req := fmt.Sprintf("OPTIONS sip:%s SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP %s;branch=%s;rport\r\n"+
+		"Max-Forwards: 70\r\n"+
+		"From: <sip:probe@%s>;tag=%s\r\n"+
+		"To: <sip:%s>\r\n"+
+		"Call-ID: %s\r\n"+
+		"CSeq: 1 OPTIONS\r\n"+
+		"Content-Length: 0\r\n\r\n", addr, local, NewBranch(), local, callID[:8], addr, callID)
+	if err := c.Send([]byte(req)); err != nil {
+		return 0, err
+	}
+	r, err := c.Read(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("options %s: %w", addr, err)
+	}
+	return r.Code, nil
+}
+
+// WaitSIP probes addr with OPTIONS until any response comes, or ctx ends.
+func WaitSIP(ctx context.Context, addr string) error {
+	for {
+		probe, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		_, err := Options(probe, addr)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sip server %s not answering OPTIONS: %w", addr, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
