@@ -1,0 +1,207 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestInboundChecks(t *testing.T) {
+	auth := &DigestCredentials{Username: "waihu", Password: "pw"}
+	tests := []struct {
+		name     string
+		callee   Config
+		password string
+		wantErr  FailureKind // FailureUnknown: call must connect
+		wantCode int
+	}{
+		{"digest auth accepted", Config{InboundAuth: auth}, "pw", FailureUnknown, 0},
+		{"digest auth wrong password", Config{InboundAuth: auth}, "bad", FailureAuth, 401},
+		{"source in allow-list", Config{AllowFrom: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, "", FailureUnknown, 0},
+		{"source not in allow-list", Config{AllowFrom: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, "", FailureRejected, 403},
+		{"no inbound calls allowed", Config{MaxInbound: -1}, "", FailureBusy, 486},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := make(chan *Call, 1)
+			callee := startUAWith(t, tt.callee, answerer(calls))
+			caller := startUA(t, Config{Trunks: []Trunk{{Name: "callee", Address: callee.Addr("udp").String(), Username: "waihu", Password: tt.password}}})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)})
+			if tt.wantErr == FailureUnknown {
+				if err != nil {
+					t.Fatalf("Dial: %v", err)
+				}
+				_ = c.Hangup(ctx)
+				return
+			}
+			var ce *CallError
+			if !errors.As(err, &ce) || ce.Kind != tt.wantErr || ce.Code != tt.wantCode {
+				t.Fatalf("Dial: %v, want %v (%d)", err, tt.wantErr, tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestInboundWithoutCommonCodecGets488(t *testing.T) {
+	calls := make(chan *Call, 1)
+	caller, _ := pair(t, Config{Codecs: []string{"PCMA"}}, Config{}, answerer(calls))
+	caller.trunks["callee"].Codecs = []string{"PCMU"}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)})
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Kind != FailureNotAcceptable || ce.Code != 488 {
+		t.Fatalf("Dial: %v, want 488", err)
+	}
+}
+
+func TestInboundAnswerPicksOurPreferredCodec(t *testing.T) {
+	calls := make(chan *Call, 1)
+	caller, _ := pair(t, Config{Codecs: []string{"PCMA", "PCMU"}}, Config{}, answerer(calls))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	leg := newFakeLeg(30000)
+	c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: leg})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Hangup(ctx)
+	remote := <-calls
+	if _, pt, _, _, _ := leg.snapshot(); pt != 8 || c.Codec() != CodecPCMA || remote.Codec() != CodecPCMA {
+		t.Errorf("caller pt %d codecs %v/%v, want PCMA (callee's preference)", pt, c.Codec(), remote.Codec())
+	}
+}
+
+// rawSIP sends one UDP datagram to addr and returns the first reply, if any.
+func rawSIP(t *testing.T, addr netip.AddrPort, msg string) string {
+	t.Helper()
+	conn, err := net.Dial("udp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil {
+		return ""
+	}
+	return string(buf[:n])
+}
+
+func rawInvite(local string, body string) string {
+	return fmt.Sprintf("INVITE sip:1001@127.0.0.1 SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP %s;branch=z9hG4bK%d\r\n"+
+		"From: <sip:9999@127.0.0.1>;tag=abc\r\nTo: <sip:1001@127.0.0.1>\r\n"+
+		"Call-ID: raw-%d\r\nCSeq: 1 INVITE\r\nContact: <sip:9999@%s>\r\nMax-Forwards: 70\r\n"+
+		"Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s", local, time.Now().UnixNano(), time.Now().UnixNano(), local, len(body), body)
+}
+
+func TestMalformedInputDoesNotDisturbLiveCall(t *testing.T) {
+	calls := make(chan *Call, 1)
+	caller, callee := pair(t, Config{}, Config{}, answerer(calls))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	remote := <-calls
+	addr := callee.Addr("udp")
+
+	garbage := []string{
+		"\x00\x01\x02garbage",
+		"INVITE\r\n\r\n",
+		"SIP/2.0 200 OK\r\nVia: nonsense\r\n\r\n",
+		"INVITE sip:x SIP/2.0\r\nContent-Length: 99999\r\n\r\nabc",
+		strings.Repeat("A", 3000),
+	}
+	for _, g := range garbage {
+		_ = rawSIP(t, addr, g)
+	}
+	conn, _ := net.Dial("udp", addr.String())
+	local := conn.LocalAddr().String()
+	conn.Close()
+	badSDP := []struct{ name, body, want string }{
+		{"not sdp", "hello", "SIP/2.0 400"},
+		{"truncated", "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\nm=audio", "SIP/2.0 400"},
+		{"bad port", "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 99999999 RTP/AVP 0\r\n", "SIP/2.0 400"},
+		{"video only", "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\n", "SIP/2.0 400"},
+		{"g729 only", "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 18\r\n", "SIP/2.0 488"},
+	}
+	for _, b := range badSDP {
+		// Reply to the raw socket's address: bind one and send from it.
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		local = pc.LocalAddr().String()
+		_, _ = pc.WriteTo([]byte(rawInvite(local, b.body)), net.UDPAddrFromAddrPort(addr))
+		_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 4096)
+		got := ""
+		for {
+			n, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				break
+			}
+			got = string(buf[:n])
+			if !strings.HasPrefix(got, "SIP/2.0 100") {
+				break
+			}
+		}
+		pc.Close()
+		if !strings.HasPrefix(got, b.want) {
+			t.Errorf("%s: reply %q, want %s", b.name, firstLine(got), b.want)
+		}
+	}
+	select {
+	case <-remote.Done():
+		t.Fatalf("live call ended: %v", remote.Reason())
+	case <-c.Done():
+		t.Fatalf("live call ended: %v", c.Reason())
+	default:
+	}
+	if res := reinvite(t, c, offerSDP(2, "127.0.0.1", 30000, "sendrecv")); res.StatusCode != 200 {
+		t.Errorf("live call re-INVITE after garbage: %d", res.StatusCode)
+	}
+	_ = c.Hangup(ctx)
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\r\n")
+	return l
+}
+
+func TestOptionsAnswered200WithAllow(t *testing.T) {
+	ua := startUA(t, Config{})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	local := pc.LocalAddr().String()
+	msg := fmt.Sprintf("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKopt1\r\n"+
+		"From: <sip:ping@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: opt-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", local)
+	_, _ = pc.WriteTo([]byte(msg), net.UDPAddrFromAddrPort(ua.Addr("udp")))
+	_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("no reply to OPTIONS: %v", err)
+	}
+	got := string(buf[:n])
+	if !strings.HasPrefix(got, "SIP/2.0 200") || !strings.Contains(got, "Allow: INVITE") || !strings.Contains(got, "Accept: application/sdp") {
+		t.Errorf("reply:\n%s", got)
+	}
+}
