@@ -1,0 +1,266 @@
+package testpeer
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BaresipConfig shapes a headless baresip softphone.
+type BaresipConfig struct {
+	// Source is the audio baresip sends (8 kHz), padded with silence to
+	// SourceLength because baresip hangs up when its source file ends
+	// (PEERS.md). Empty means silence.
+	Source []int16
+	// SourceLength is the total length of the source file; default 60 s.
+	SourceLength time.Duration
+	// SIPPort is baresip's local SIP port; 0 picks a free one.
+	SIPPort int
+	// CtrlPort is the ctrl_tcp port; 0 picks a free one.
+	CtrlPort int
+	// RTPPort is the first of baresip's RTP ports (it gets ten); 0 picks.
+	RTPPort int
+	// Codecs is the account's audio_codecs list; default "PCMU,PCMA".
+	Codecs string
+}
+
+// BaresipEvent is one event baresip reports over ctrl_tcp.
+type BaresipEvent struct {
+	Type  string `json:"type"`
+	Class string `json:"class"`
+	Param string `json:"param"`
+	Peer  string `json:"peeruri"`
+	ID    string `json:"id"`
+}
+
+// Baresip is a running baresip 1.0.0 driven over ctrl_tcp (netstring JSON).
+type Baresip struct {
+	*Proc
+	Config BaresipConfig
+	// Dir is baresip's config directory (-f).
+	Dir string
+
+	conn      net.Conn
+	events    chan BaresipEvent
+	mu        sync.Mutex
+	responses map[string]chan baresipResponse
+	token     int
+}
+
+type baresipResponse struct {
+	OK   bool   `json:"ok"`
+	Data string `json:"data"`
+}
+
+// StartBaresip writes a config directory (modules g711, aufile, alsa with
+// the null device, account, menu, ctrl_tcp), starts baresip bound to
+// 127.0.0.1 and connects to its control port. baresip is stopped by PID
+// when the test ends.
+func StartBaresip(ctx context.Context, t testing.TB, cfg BaresipConfig) *Baresip {
+	t.Helper()
+	bin := Need(t, "baresip")
+	if cfg.SourceLength <= 0 {
+		cfg.SourceLength = 60 * time.Second
+	}
+	if cfg.SIPPort == 0 {
+		cfg.SIPPort = FreeUDPPort(t)
+	}
+	if cfg.CtrlPort == 0 {
+		cfg.CtrlPort = FreeTCPPort(t)
+	}
+	if cfg.RTPPort == 0 {
+		cfg.RTPPort = FreeUDPRange(t, 10)
+	}
+	if cfg.Codecs == "" {
+		cfg.Codecs = "PCMU,PCMA"
+	}
+	dir := t.TempDir()
+	src := append([]int16(nil), cfg.Source...)
+	if pad := int(cfg.SourceLength.Seconds()*SampleRate) - len(src); pad > 0 {
+		src = append(src, make([]int16, pad)...)
+	}
+	wav := filepath.Join(dir, "source.wav")
+	if err := WriteWAV(wav, src, SampleRate); err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`poll_method	epoll
+sip_listen	127.0.0.1:%d
+sip_transports	udp
+audio_source	aufile,%s
+audio_player	alsa,null
+audio_alert	alsa,null
+rtp_ports	%d-%d
+module_path	/usr/lib/baresip/modules
+module	g711.so
+module	aufile.so
+module	alsa.so
+module	account.so
+module	menu.so
+module	ctrl_tcp.so
+ctrl_tcp_listen	127.0.0.1:%d
+`, cfg.SIPPort, wav, cfg.RTPPort, cfg.RTPPort+9, cfg.CtrlPort)
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	account := fmt.Sprintf("<sip:baresip@127.0.0.1:%d>;regint=0;audio_codecs=%s\n", cfg.SIPPort, cfg.Codecs)
+	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := &Baresip{Config: cfg, Dir: dir, events: make(chan BaresipEvent, 64), responses: map[string]chan baresipResponse{}}
+	b.Proc = Start(ctx, t, dir, bin, "-f", dir, "-n", "127.0.0.1")
+	ctrl := fmt.Sprintf("127.0.0.1:%d", cfg.CtrlPort)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp4", ctrl, time.Second)
+		if err == nil {
+			b.conn = conn
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("baresip ctrl_tcp %s: %v\n%s", ctrl, err, b.Output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	go b.read()
+	t.Cleanup(func() { b.conn.Close() })
+	return b
+}
+
+// read splits ctrl_tcp's netstrings into responses and events.
+func (b *Baresip) read() {
+	r := bufio.NewReader(b.conn)
+	defer close(b.events)
+	for {
+		msg, err := readNetstring(r)
+		if err != nil {
+			return
+		}
+		var head struct {
+			Response bool   `json:"response"`
+			Event    bool   `json:"event"`
+			Token    string `json:"token"`
+		}
+		if json.Unmarshal(msg, &head) != nil {
+			continue
+		}
+		switch {
+		case head.Response:
+			var resp baresipResponse
+			json.Unmarshal(msg, &resp)
+			b.mu.Lock()
+			ch := b.responses[head.Token]
+			delete(b.responses, head.Token)
+			b.mu.Unlock()
+			if ch != nil {
+				ch <- resp
+			}
+		case head.Event:
+			var ev BaresipEvent
+			json.Unmarshal(msg, &ev)
+			select {
+			case b.events <- ev:
+			default: // nobody is listening: drop rather than stall baresip
+			}
+		}
+	}
+}
+
+func readNetstring(r *bufio.Reader) ([]byte, error) {
+	lenText, err := r.ReadString(':')
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(lenText[:len(lenText)-1])
+	if err != nil || n < 0 || n > 1<<20 {
+		return nil, fmt.Errorf("bad netstring length %q", lenText)
+	}
+	buf := make([]byte, n+1)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	if buf[n] != ',' {
+		return nil, errors.New("netstring without trailing comma")
+	}
+	return buf[:n], nil
+}
+
+// Command runs a menu command (e.g. "dial", "hangup", "sndcode") with
+// params and returns its response text.
+func (b *Baresip) Command(ctx context.Context, command, params string) (string, error) {
+	b.mu.Lock()
+	b.token++
+	token := strconv.Itoa(b.token)
+	ch := make(chan baresipResponse, 1)
+	b.responses[token] = ch
+	b.mu.Unlock()
+	msg, _ := json.Marshal(map[string]string{"command": command, "params": params, "token": token})
+	if _, err := fmt.Fprintf(b.conn, "%d:%s,", len(msg), msg); err != nil {
+		return "", fmt.Errorf("baresip %s %s: %w", command, params, err)
+	}
+	select {
+	case r := <-ch:
+		if !r.OK {
+			return r.Data, fmt.Errorf("baresip %s %s: failed: %s", command, params, r.Data)
+		}
+		return r.Data, nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("baresip %s %s: no response: %w", command, params, ctx.Err())
+	}
+}
+
+// WaitEvent waits for an event of the given type (e.g. "CALL_ESTABLISHED",
+// "CALL_CLOSED"), discarding others; it fails early if the call closes
+// while waiting for something else.
+func (b *Baresip) WaitEvent(ctx context.Context, typ string) (BaresipEvent, error) {
+	for {
+		select {
+		case ev, ok := <-b.events:
+			if !ok {
+				return BaresipEvent{}, fmt.Errorf("baresip: control connection closed waiting for %s", typ)
+			}
+			if ev.Type == typ {
+				return ev, nil
+			}
+			if ev.Type == "CALL_CLOSED" {
+				return ev, fmt.Errorf("baresip: call closed (%s) waiting for %s", ev.Param, typ)
+			}
+		case <-ctx.Done():
+			return BaresipEvent{}, fmt.Errorf("baresip: waiting for %s: %w", typ, ctx.Err())
+		}
+	}
+}
+
+// Dial calls uri and waits until the call is established.
+func (b *Baresip) Dial(ctx context.Context, uri string) error {
+	if _, err := b.Command(ctx, "dial", uri); err != nil {
+		return err
+	}
+	_, err := b.WaitEvent(ctx, "CALL_ESTABLISHED")
+	return err
+}
+
+// SendDTMF sends digits in the current call. baresip 1.0.0's "sndcode"
+// queues them as RFC 4733 events when the peer offered telephone-event.
+func (b *Baresip) SendDTMF(ctx context.Context, digits string) error {
+	_, err := b.Command(ctx, "sndcode", digits)
+	return err
+}
+
+// Hangup ends the current call and waits for it to close.
+func (b *Baresip) Hangup(ctx context.Context) error {
+	if _, err := b.Command(ctx, "hangup", ""); err != nil {
+		return err
+	}
+	_, err := b.WaitEvent(ctx, "CALL_CLOSED")
+	return err
+}
