@@ -399,15 +399,7 @@ const rtpHeaderLen = 12
 // writeRTP marshals the header in front of the payload already in l.pkt and
 // sends it. Called with sendMu held.
 func (l *Leg) writeRTP(pt uint8, ts uint32, marker bool, payloadLen int) bool {
-	l.hdr = rtp.Header{
-		Version:        2,
-		Marker:         marker,
-		PayloadType:    pt,
-		SequenceNumber: l.seq,
-		Timestamp:      ts,
-		SSRC:           l.ssrc,
-	}
-	if _, err := l.hdr.MarshalTo(l.pkt[:rtpHeaderLen]); err != nil {
+	if !l.marshalHeader(pt, ts, marker) {
 		return false
 	}
 	if _, err := l.rtpConn.WriteToUDPAddrPort(l.pkt[:rtpHeaderLen+payloadLen], l.dest); err != nil {
@@ -418,6 +410,21 @@ func (l *Leg) writeRTP(pt uint8, ts uint32, marker bool, payloadLen int) bool {
 	l.tx.packets++
 	l.tx.payloadBytes += int64(payloadLen)
 	return true
+}
+
+// marshalHeader writes the RTP header for the next packet into l.pkt.
+// Called with sendMu held.
+func (l *Leg) marshalHeader(pt uint8, ts uint32, marker bool) bool {
+	l.hdr = rtp.Header{
+		Version:        2,
+		Marker:         marker,
+		PayloadType:    pt,
+		SequenceNumber: l.seq,
+		Timestamp:      ts,
+		SSRC:           l.ssrc,
+	}
+	_, err := l.hdr.MarshalTo(l.pkt[:rtpHeaderLen])
+	return err == nil
 }
 
 // fillSilence writes the G.711 code of a zero sample.
