@@ -318,7 +318,10 @@ func (j *jitterBuffer) pop(dst []int16) bool {
 			got++
 		}
 	}
-	if got == 0 {
+	// A frame whose tail has not arrived yet (packets shorter than a
+	// frame) waits like a missing one rather than playing with a hole.
+	pending := got < FrameSamples && j.maxEnd < j.playTs+FrameSamples && avail < j.target
+	if got == 0 || pending {
 		j.conceal(dst)
 		if avail > 0 {
 			j.st.Concealed++

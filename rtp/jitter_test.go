@@ -1,6 +1,7 @@
 package rtp
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -285,4 +286,35 @@ func abs16(v int16) int16 {
 		return -v
 	}
 	return v
+}
+
+func TestJitterBufferPlaysPacketsOfOtherSizes(t *testing.T) {
+	for _, ptimeMs := range []int{10, 30, 40} {
+		t.Run(fmt.Sprintf("%d ms packets", ptimeMs), func(t *testing.T) {
+			jb := newJitterBuffer(20*time.Millisecond, 200*time.Millisecond)
+			n := ptimeMs * samplesPerMs
+			ref := chirp(100*FrameSamples, 100*FrameSamples)
+			enc := make([]byte, len(ref))
+			encodeG711(PayloadPCMU, enc, ref)
+			var got []int16
+			dst := make([]int16, FrameSamples)
+			sent := 0
+			for ms := 0; ms < 2400; ms += 5 {
+				// A packet leaves once its last sample is captured.
+				for sent+n <= len(enc) && (sent+n)/samplesPerMs+3 <= ms {
+					jb.push(9, uint16(sent/n), uint32(sent), PayloadPCMU, enc[sent:sent+n], time.Duration(ms)*time.Millisecond)
+					sent += n
+				}
+				if ms%20 == 10 && jb.pop(dst) {
+					got = append(got, dst...)
+				}
+			}
+			if c, _ := bestCorrelation(ref[:50*FrameSamples], got, len(got)-50*FrameSamples); c < 0.99 {
+				t.Errorf("correlation %.3f, want > 0.99 (concealed %d, late %d)", c, jb.st.Concealed, jb.st.Late)
+			}
+			if jb.st.Late != 0 {
+				t.Errorf("late %d, want 0", jb.st.Late)
+			}
+		})
+	}
 }
