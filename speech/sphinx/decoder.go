@@ -28,7 +28,9 @@ type DecoderConfig struct {
 	// RejectMargin is the per-frame score deficit of the best grammar path
 	// against the phone loop, in nats, below which a result is rejected
 	// (empty text): out-of-grammar speech fits the phone loop much better
-	// than any phrase. Zero means 0.35; negative disables rejection.
+	// than any phrase. Zero means 2.5 (telephone speech in the grammar
+	// measures −0.6 to −1.5, see docs/asr-report.md); negative disables
+	// rejection.
 	RejectMargin float64
 	// TopN Gaussians per codebook and stream; zero means DefaultTopN.
 	TopN int
@@ -47,7 +49,7 @@ func (c DecoderConfig) withDefaults() DecoderConfig {
 	def(&c.WordLogProb, -5)
 	def(&c.SilenceLogProb, -5)
 	def(&c.PhoneLoopLogProb, -6)
-	def(&c.RejectMargin, 0.35)
+	def(&c.RejectMargin, 2.5)
 	if c.TopN <= 0 {
 		c.TopN = DefaultTopN
 	}
@@ -385,7 +387,7 @@ func (d *Decoder) Final() []Hypothesis {
 // threshold, near 1 when the grammar path fits as well as the phone loop.
 func (d *Decoder) confidence(margin float64) float64 {
 	if d.cfg.RejectMargin <= 0 {
-		return 1 / (1 + math.Exp(-8*(margin+0.35)))
+		return 1 / (1 + math.Exp(-4*(margin+2.5)))
 	}
-	return 1 / (1 + math.Exp(-8*(margin+d.cfg.RejectMargin)))
+	return 1 / (1 + math.Exp(-4*(margin+d.cfg.RejectMargin)))
 }

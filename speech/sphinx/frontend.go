@@ -25,13 +25,16 @@ type FrontEnd struct {
 	lifter     []float64
 	filters    []melFilter
 
-	pre     dsp.PreEmphasis
-	buf     []float64 // pre-emphasised samples not yet consumed
-	frame   []float64
-	power   []float64
-	logMel  []float64
-	ceps    []float64
-	nFrames int
+	pre      dsp.PreEmphasis
+	buf      []float64 // pre-emphasised samples not yet consumed
+	frame    []float64
+	power    []float64
+	logMel   []float64
+	ceps     []float64
+	nFrames  int
+	dither   bool
+	noiseLSB float64
+	rng      uint64
 }
 
 type melFilter struct {
@@ -59,6 +62,9 @@ func NewFrontEnd(p FeatParams) (*FrontEnd, error) {
 	fe.lifter = dsp.Lifter(p.NumCeps, p.Lifter)
 	fe.filters = sphinxMelFilters(p)
 	fe.pre.Coef = p.PreEmphasis
+	fe.dither = p.Dither
+	fe.noiseLSB = p.NoiseLSB
+	fe.rng = 0x9E3779B97F4A7C15
 	fe.buf = make([]float64, 0, 4*fe.win)
 	fe.frame = make([]float64, p.FFTSize)
 	fe.power = make([]float64, fe.fft.Bins())
@@ -120,7 +126,24 @@ func (fe *FrontEnd) Write(samples []int16, emit func(ceps []float64)) {
 		start := len(fe.buf)
 		fe.buf = fe.buf[:start+n]
 		for i, s := range samples[:n] {
-			fe.buf[start+i] = float64(s)
+			x := float64(s)
+			if fe.dither {
+				// Sphinx's dither: +1 LSB on a random quarter of the samples,
+				// so bands the audio left empty (above 4 kHz in upsampled
+				// telephone speech) hold a faint noise floor like the
+				// training recordings, not a log of nothing.
+				fe.rng ^= fe.rng << 13
+				fe.rng ^= fe.rng >> 7
+				fe.rng ^= fe.rng << 17
+				if fe.noiseLSB > 0 {
+					// Sum of uniforms ≈ Gaussian of σ noiseLSB.
+					u := float64(fe.rng>>11)/(1<<53) + float64((fe.rng*0x2545F4914F6CDD1D)>>11)/(1<<53) - 1
+					x += u * fe.noiseLSB * 2.449
+				} else if fe.rng&3 == 0 {
+					x++
+				}
+			}
+			fe.buf[start+i] = x
 		}
 		fe.pre.Process(fe.buf[start:], fe.buf[start:])
 		samples = samples[n:]
