@@ -129,4 +129,3 @@ func readWAV8k(path string) ([]int16, error) {
 	n += rs.Process(out[n:], make([]int16, rs.Taps()))
 	return out[:n], nil
 }
-
