@@ -198,3 +198,87 @@ func Correlate(ref, sig []int16, maxLag int) Match {
 	}
 	return best
 }
+
+// CorrelateSegments correlates each segment-long piece of ref with sig on
+// its own (lags within ±maxLag samples, relative to the piece's place in
+// ref), skipping near-silent pieces. When a whole-file match is poor, the
+// per-piece lags tell a time slip (a lag that steps by a frame partway, as
+// when a jitter buffer drops or inserts frames) from noise or missing
+// audio (low scores).
+func CorrelateSegments(ref, sig []int16, segment, maxLag int) []SegmentMatch {
+	var out []SegmentMatch
+	for start := 0; start+segment <= len(ref); start += segment {
+		piece := ref[start : start+segment]
+		var energy float64
+		for _, s := range piece {
+			energy += float64(s) * float64(s)
+		}
+		if energy/float64(segment) < 100*100 {
+			continue // silence: no lag to find
+		}
+		lo := max(0, start-maxLag)
+		hi := min(len(sig), start+segment+maxLag)
+		if lo >= hi {
+			out = append(out, SegmentMatch{Start: start})
+			continue
+		}
+		m := Correlate(piece, sig[lo:hi], hi-lo)
+		m.Lag += lo - start
+		out = append(out, SegmentMatch{Start: start, Match: m})
+	}
+	return out
+}
+
+// SegmentMatch is the match of one piece of a reference.
+type SegmentMatch struct {
+	// Start is the piece's first sample in the reference.
+	Start int
+	Match
+}
+
+// String reads "1.20s: 0.98 at +20ms".
+func (s SegmentMatch) String() string {
+	return fmt.Sprintf("%.2fs: %.2f at %+dms", float64(s.Start)/SampleRate, s.Score, s.Lag*1000/SampleRate)
+}
+
+// Comparison is how a received signal compares with the reference sent.
+type Comparison struct {
+	// Whole is the match of the whole reference at one lag.
+	Whole Match
+	// Pieces are the matches of each voiced half-second of the reference.
+	Pieces []SegmentMatch
+	// MinScore is the worst piece's score: low when any part is missing,
+	// garbled or replaced.
+	MinScore float64
+	// LagSpread is the largest minus the smallest piece lag: how far the
+	// receiver's playout drifted during the signal (a jitter buffer that
+	// grows by a frame adds 20 ms).
+	LagSpread time.Duration
+}
+
+// Compare correlates ref with sig as a whole and piece by piece. A
+// recording made from a jitter buffer's playout may insert or drop a frame
+// when the buffer adapts; that shifts the rest of the audio by 20 ms and
+// ruins a single whole-file correlation although every word is there and in
+// order, so tests judge MinScore and LagSpread instead.
+func Compare(ref, sig []int16, maxLag int) Comparison {
+	c := Comparison{Whole: Correlate(ref, sig, maxLag)}
+	c.Pieces = CorrelateSegments(ref, sig, SampleRate/2, maxLag)
+	if len(c.Pieces) == 0 {
+		return c
+	}
+	c.MinScore = math.Inf(1)
+	lo, hi := math.MaxInt, math.MinInt
+	for _, p := range c.Pieces {
+		c.MinScore = min(c.MinScore, p.Score)
+		lo, hi = min(lo, p.Lag), max(hi, p.Lag)
+	}
+	c.LagSpread = time.Duration(hi-lo) * time.Second / SampleRate
+	return c
+}
+
+// String summarises the comparison for a test log.
+func (c Comparison) String() string {
+	return fmt.Sprintf("whole %.3f at %v; worst piece %.3f; lag spread %v; pieces %v",
+		c.Whole.Score, c.Whole.Delay(), c.MinScore, c.LagSpread, c.Pieces)
+}

@@ -205,3 +205,29 @@ func TestWAVRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareToleratesAFrameSlipButNotMissingAudio(t *testing.T) {
+	ref := chirp(SampleRate*3, 200, 3000, 10000)
+	mid := len(ref) / 2
+	slipped := append(append(append(make([]int16, 800), ref[:mid]...), make([]int16, FrameSamples)...), ref[mid:]...)
+	holed := append(append(make([]int16, 800), ref[:mid]...), make([]int16, len(ref)-mid)...)
+	tests := []struct {
+		name      string
+		sig       []int16
+		wantMin   float64
+		maxMin    float64
+		maxSpread time.Duration
+	}{
+		{name: "one inserted frame keeps every piece", sig: slipped, wantMin: 0.9, maxMin: 1.01, maxSpread: 20 * time.Millisecond},
+		{name: "missing second half fails a piece", sig: holed, wantMin: -1, maxMin: 0.5, maxSpread: time.Hour},
+		{name: "other audio fails", sig: sine(SampleRate*3, 700, 9000), wantMin: -1, maxMin: 0.5, maxSpread: time.Hour},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Compare(ref, tc.sig, SampleRate)
+			if c.MinScore < tc.wantMin || c.MinScore > tc.maxMin || c.LagSpread > tc.maxSpread {
+				t.Fatalf("%v", c)
+			}
+		})
+	}
+}

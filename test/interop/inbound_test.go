@@ -1,0 +1,67 @@
+//go:build interop
+
+package interop
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/waihu/waihu/internal/testpeer"
+)
+
+// callerSentence is what sipp's callers say: speech, so that a recorder
+// that drops, repeats or reorders frames fails the correlation.
+const callerSentence = "Hello, I am calling about my order number four five six. Can you hear me clearly?"
+
+// promptSentence is what waihu plays to callers in these tests; it differs
+// from the caller's sentence so neither can pass for the other.
+const promptSentence = "Thank you for calling. Please tell us how we can help."
+
+// TestInboundCallsAreAnsweredAndRecorded runs sipp as 20 callers at 5 calls
+// per second, each sending a PCMU sentence from a pcap: every call must be
+// answered and ended cleanly, and each call's recording must hold the
+// sentence sent on that call.
+func TestInboundCallsAreAnsweredAndRecorded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	speech := testpeer.Speech(t, "en-us", callerSentence)
+	pcap := filepath.Join(t.TempDir(), "caller.pcap")
+	if _, err := testpeer.WritePCMUPcap(pcap, speech, testpeer.PcapOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(ctx, t, serverOptions{prompt: testpeer.Speech(t, "en-us", promptSentence)})
+
+	const calls = 20
+	sipp, res := testpeer.RunSipp(ctx, t, testpeer.SippConfig{
+		Scenario: testpeer.ScenarioUAC, Remote: srv.addr, Pcap: pcap,
+		Calls: calls, Rate: 5, Limit: calls,
+		Hold:    testpeer.Duration(speech) + 1500*time.Millisecond,
+		Timeout: 90 * time.Second,
+	})
+	if res.ExitCode != 0 || res.Successful != calls || res.Failed != 0 {
+		t.Fatalf("sipp: exit %d, %d successful, %d failed of %d, err %v\n%s\n%s",
+			res.ExitCode, res.Successful, res.Failed, calls, res.Err, sipp.Diagnostics(), srv.Output())
+	}
+	ids := callIDs(sipp)
+	if len(ids) != calls {
+		t.Fatalf("sipp logged %d call ids, want %d", len(ids), calls)
+	}
+	ended, err := srv.waitLogs(ctx, msgIs("call ended"), atLeast(calls))
+	if err != nil {
+		t.Fatalf("%d of %d calls logged \"call ended\": %v\n%s", len(ended), calls, err, srv.Output())
+	}
+	endedIDs := map[string]bool{}
+	for _, l := range ended {
+		endedIDs[l.str("call_id")] = true
+	}
+	for _, id := range ids {
+		if !endedIDs[id] {
+			t.Errorf("call %s: no \"call ended\" log line", id)
+		}
+		c := matchRecording(t, srv.recording(id), speech, 3*time.Second)
+		t.Logf("call %s: worst piece %.3f, drift %v, whole file %.3f", id, c.MinScore, c.LagSpread, c.Whole.Score)
+	}
+	srv.stop(t)
+}
