@@ -66,6 +66,7 @@ type Leg struct {
 	tx        txCounters
 	nextRTCP  time.Time
 	rtcpBase  time.Duration
+	cname     string // random per leg (RFC 7022), so it reveals nothing
 
 	recv receiver // receive side, guarded by recvMu
 }
@@ -97,6 +98,7 @@ func newLeg(e *Engine, callID string, port int, rtpConn, rtcpConn *net.UDPConn) 
 		markNext: true,
 		queue:    make([][FrameSamples]int16, cfg.OutputFrames),
 		rtcpBase: cfg.RTCPInterval,
+		cname:    fmt.Sprintf("%016x@waihu", rand.Uint64()),
 	}
 	l.local = netip.AddrPortFrom(e.advertisedIP(), uint16(port))
 	l.nextRTCP = l.epoch.Add(rtcpInterval(cfg.RTCPInterval))
@@ -208,6 +210,11 @@ func (l *Leg) ReadFrame(ctx context.Context, dst []int16) error {
 
 // WriteFrame queues src (FrameSamples samples) for sending. It blocks while
 // the queue is full, until a frame is sent, ctx ends or the leg closes.
+//
+// When the queue runs empty the leg sends encoded silence and its clock
+// keeps running, so the peer sees one continuous stream: trunks that drop
+// calls on RTP inactivity, NAT bindings and the peer's own latching all
+// rely on it.
 func (l *Leg) WriteFrame(ctx context.Context, src []int16) error {
 	if len(src) != FrameSamples {
 		return fmt.Errorf("write frame of call %q: %d samples, need %d", l.callID, len(src), FrameSamples)
@@ -465,7 +472,7 @@ func (l *Leg) sendRTCP(now time.Time, bye bool) {
 	if !dest.IsValid() {
 		return
 	}
-	buf, err := buildReport(si, blockPtr, l.callID, bye, now)
+	buf, err := buildReport(si, blockPtr, l.cname, bye, now)
 	if err != nil {
 		l.log.Debug("rtcp report not built", "err", err)
 		return

@@ -41,6 +41,7 @@ type receiver struct {
 	candAddr    netip.AddrPort
 	candCount   int
 	lastLatched time.Duration // arrival of the last packet from latchAddr
+	prevAddr    netip.AddrPort // latched source before a re-INVITE moved the peer
 
 	rtcpRemote netip.AddrPort // source of the peer's RTCP, if seen
 	muxSeen    atomic.Bool    // peer sends RTCP on the RTP port
@@ -78,7 +79,7 @@ func (l *Leg) readRTP() {
 	for {
 		n, src, err := l.rtpConn.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if !l.readFailed(err) {
 				return
 			}
 			continue
@@ -94,12 +95,27 @@ func (l *Leg) readRTCP() {
 	for {
 		n, src, err := l.rtcpConn.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if !l.readFailed(err) {
 				return
 			}
 			continue
 		}
 		l.recv.handleRTCP(buf[:n], src, time.Now(), false)
+	}
+}
+
+// readFailed decides whether a reader goes on after a socket error. A
+// transient error (an ICMP report surfacing on the socket) is retried after
+// a pause so that a persistent one cannot spin the goroutine.
+func (l *Leg) readFailed(err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	select {
+	case <-l.closed:
+		return false
+	case <-time.After(time.Millisecond):
+		return true
 	}
 }
 
@@ -159,6 +175,16 @@ func (r *receiver) handlePacket(buf []byte, src netip.AddrPort, now time.Time) {
 // decides whether a packet from src belongs to the call.
 func (r *receiver) acceptSource(src netip.AddrPort, ssrc uint32, arrival time.Duration) bool {
 	switch {
+	case !r.latched && src == r.prevAddr:
+		// After a re-INVITE moved the peer, packets still in flight
+		// from the old address must not win the latch; the old address
+		// keeps it only if it goes on sending.
+		if r.countCandidate(src) < relatchPackets {
+			r.rx.foreign++
+			return false
+		}
+		r.latch(src, arrival)
+		return true
 	case !r.latched:
 		r.latch(src, arrival)
 		return true
@@ -167,11 +193,7 @@ func (r *receiver) acceptSource(src netip.AddrPort, ssrc uint32, arrival time.Du
 		r.candCount = 0
 		return true
 	}
-	if src == r.candAddr {
-		r.candCount++
-	} else {
-		r.candAddr, r.candCount = src, 1
-	}
+	r.countCandidate(src)
 	sameStream := r.jb.st.HaveSource && ssrc == r.jb.st.SSRC
 	silent := arrival-r.lastLatched > relatchSilence
 	if r.candCount >= relatchPackets && (sameStream || silent) {
@@ -183,12 +205,24 @@ func (r *receiver) acceptSource(src netip.AddrPort, ssrc uint32, arrival time.Du
 	return false
 }
 
+// countCandidate counts consecutive packets from a source that is not
+// latched and returns the count.
+func (r *receiver) countCandidate(src netip.AddrPort) int {
+	if src == r.candAddr {
+		r.candCount++
+	} else {
+		r.candAddr, r.candCount = src, 1
+	}
+	return r.candCount
+}
+
 func (r *receiver) latch(src netip.AddrPort, arrival time.Duration) {
 	if r.latched && r.latchAddr != src {
 		r.leg.log.Info("rtp source moved", "from", r.latchAddr, "to", src)
 	}
 	r.latched = true
 	r.latchAddr = src
+	r.prevAddr = netip.AddrPort{}
 	r.lastLatched = arrival
 	r.candCount = 0
 	r.leg.sendMu.Lock()
@@ -199,6 +233,9 @@ func (r *receiver) latch(src netip.AddrPort, arrival time.Duration) {
 // unlatch forgets the latched source after the peer announced a new address.
 // Called with r.mu and the leg's sendMu held.
 func (r *receiver) unlatch() {
+	if r.latched {
+		r.prevAddr = r.latchAddr
+	}
 	r.latched = false
 	r.candCount = 0
 	r.rtcpRemote = netip.AddrPort{}

@@ -414,3 +414,102 @@ func TestRTTFromReport(t *testing.T) {
 		t.Error("negative rtt reported as known")
 	}
 }
+
+// mediaLeg is the interface sip/ drives; *Leg must satisfy it exactly.
+type mediaLeg interface {
+	LocalAddr() netip.AddrPort
+	SetRemote(addr netip.AddrPort, payloadType uint8, dtmfPayloadType uint8) error
+	SetHold(onHold bool)
+	LastReceived() time.Time
+}
+
+var _ mediaLeg = (*Leg)(nil)
+
+func TestLegClearOutputDropsQueuedAudio(t *testing.T) {
+	e := newTestEngine(t, Config{OutputFrames: 50})
+	l := openLeg(t, e)
+	peer := udpPeer(t)
+	if err := l.SetRemote(addrOf(peer), PayloadPCMU, 0); err != nil {
+		t.Fatal(err)
+	}
+	loud := make([]int16, FrameSamples)
+	for i := range loud {
+		loud[i] = 12000
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 50 { // one second of audio
+		if err := l.WriteFrame(ctx, loud); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sawLoud := false
+	for !sawLoud {
+		p, ok := readRTP(t, peer, 5*time.Second)
+		if !ok {
+			t.Fatal("no RTP")
+		}
+		sawLoud = p.Payload[0] != 0xff
+	}
+	l.ClearOutput()
+	drain(peer, 60*time.Millisecond) // packets sent before the clear
+	for i := range 10 {
+		p, ok := readRTP(t, peer, 5*time.Second)
+		if !ok {
+			t.Fatal("stream stopped after ClearOutput")
+		}
+		if p.Payload[0] != 0xff {
+			t.Fatalf("packet %d after ClearOutput still carries queued audio", i)
+		}
+	}
+}
+
+// TestLegReinviteToAnotherLegMidStream: b's peer moves from a to c in the
+// middle of a stream; c hears b and b hears c.
+func TestLegReinviteToAnotherLegMidStream(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	a, b := newPair(t, e, PayloadPCMU, 0)
+	c := openLeg(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	src := chirp(150*FrameSamples, 25*FrameSamples)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i+FrameSamples <= len(src); i += FrameSamples {
+			if err := b.WriteFrame(ctx, src[i:i+FrameSamples]); err != nil {
+				t.Errorf("WriteFrame: %v", err)
+				return
+			}
+		}
+	}()
+	frame := make([]int16, FrameSamples)
+	for range 20 {
+		if err := a.ReadFrame(ctx, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The re-INVITE: b now talks to c, and c to b.
+	if err := c.SetRemote(b.LocalAddr(), PayloadPCMU, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetRemote(c.LocalAddr(), PayloadPCMU, 0); err != nil {
+		t.Fatal(err)
+	}
+	a.Close() // the old peer goes away
+	var atC []int16
+	for range 80 {
+		if err := c.ReadFrame(ctx, frame); err != nil {
+			t.Fatal(err)
+		}
+		atC = append(atC, frame...)
+	}
+	<-done
+	ref := src[:25*FrameSamples]
+	if corr, _ := bestCorrelation(ref, atC, len(atC)-len(ref)); corr < 0.9 {
+		t.Errorf("c hears b with correlation %.3f, want > 0.9", corr)
+	}
+	if st := b.Stats(); st.RemoteAddr != c.LocalAddr() {
+		t.Errorf("b sends to %v, want c at %v", st.RemoteAddr, c.LocalAddr())
+	}
+}
