@@ -76,3 +76,5 @@ func FuzzRTCP(f *testing.F) {
 		r.handle(data, 1, time.Now())
 	})
 }
+
+func netipLoopbackPort(port uint16) netip.AddrPort { return netip.AddrPortFrom(loopback, port) }
