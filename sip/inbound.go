@@ -321,11 +321,20 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 
 	ctx, cancel := context.WithCancel(ua.ctx)
 	in.cancelCtx = cancel
+	// The dialog context ends on CANCEL (sipgo has sent 487) or when the
+	// transaction dies before an answer: close the offer before the
+	// application sees its context end, so a late Answer fails cleanly.
 	stop := context.AfterFunc(sess.Context(), func() {
 		in.mu.Lock()
-		answered := in.state != incomingPending
+		pending := in.state == incomingPending
+		if pending {
+			in.state = incomingDone
+		}
 		in.mu.Unlock()
-		if !answered {
+		if pending {
+			in.release()
+			log.Info("caller cancelled before answer", "code", 487, "action", "487 sent by transaction layer")
+			in.settle()
 			cancel()
 		}
 	})
@@ -347,11 +356,7 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 		in.mu.Unlock()
 		if pending {
 			in.release()
-			if sess.Context().Err() != nil {
-				log.Info("caller cancelled before answer", "code", 487, "action", "487 sent by transaction layer")
-			} else {
-				reject(503, "Service Unavailable", "user agent closing")
-			}
+			reject(503, "Service Unavailable", "user agent closing")
 			in.settle()
 		}
 		<-in.settled

@@ -136,6 +136,8 @@ func (ua *UA) Start(ctx context.Context) error {
 	ua.ctx, ua.cancel = context.WithCancel(context.Background())
 	ua.nonceKey = []byte(sipgosip.GenerateTagN(32))
 	lc := net.ListenConfig{}
+	// Serving starts only once host and clients are set: handlers read them.
+	var serve []func()
 	for _, l := range ua.cfg.Listen {
 		switch l.Network {
 		case "udp":
@@ -146,7 +148,7 @@ func (ua *UA) Start(ctx context.Context) error {
 			}
 			ua.closers = append(ua.closers, pc)
 			ua.recordAddr("udp", pc.LocalAddr())
-			ua.wg.Go(func() { _ = ua.srv.ServeUDP(pc) })
+			serve = append(serve, func() { _ = ua.srv.ServeUDP(pc) })
 		case "tcp":
 			ln, err := lc.Listen(ctx, "tcp", l.Addr)
 			if err != nil {
@@ -155,22 +157,7 @@ func (ua *UA) Start(ctx context.Context) error {
 			}
 			ua.closers = append(ua.closers, ln)
 			ua.recordAddr("tcp", ln.Addr())
-			ua.wg.Go(func() { _ = ua.srv.ServeTCP(ln) })
-		}
-	}
-	// sipgo registers the UDP socket in its pool from the serving goroutine;
-	// requests sent before that would open a second socket on the same port.
-	if ap, ok := ua.addrs["udp"]; ok {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			if c, _ := ua.sua.TransportLayer().GetConnection("udp", ap.String()); c != nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				ua.closeListeners()
-				return fmt.Errorf("sip listen udp %s: transport did not start", ap)
-			}
-			time.Sleep(time.Millisecond)
+			serve = append(serve, func() { _ = ua.srv.ServeTCP(ln) })
 		}
 	}
 	ua.host = ua.advertisedHost()
@@ -192,6 +179,24 @@ func (ua *UA) Start(ctx context.Context) error {
 			return fmt.Errorf("sip client %s: %w", network, err)
 		}
 		ua.clients[network] = c
+	}
+	for _, f := range serve {
+		ua.wg.Go(f)
+	}
+	// sipgo registers the UDP socket in its pool from the serving goroutine;
+	// requests sent before that would open a second socket on the same port.
+	if ap, ok := ua.addrs["udp"]; ok {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if c, _ := ua.sua.TransportLayer().GetConnection("udp", ap.String()); c != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				ua.closeListeners()
+				return fmt.Errorf("sip listen udp %s: transport did not start", ap)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 	ua.log.Info("sip ua started", "host", ua.host, "udp", ua.addrs["udp"].String(), "tcp", ua.addrs["tcp"].String(), "trunks", len(ua.cfg.Trunks))
 	for _, t := range ua.cfg.Trunks {
