@@ -14,6 +14,10 @@ type DecoderConfig struct {
 	// BeamNats prunes HMMs scoring worse than the frame's best by more than
 	// this; zero means 120.
 	BeamNats float64
+	// LoopBeamNats prunes the phone loop against its own best; it is kept
+	// narrow because the loop only measures the best free phone string,
+	// and every CI phone it keeps alive costs a codebook; zero means 50.
+	LoopBeamNats float64
 	// WordBeamNats prunes word exits likewise; zero means 80.
 	WordBeamNats float64
 	// WordLogProb is added at each word exit (an insertion penalty); zero
@@ -46,6 +50,7 @@ func (c DecoderConfig) withDefaults() DecoderConfig {
 	}
 	def(&c.BeamNats, 120)
 	def(&c.WordBeamNats, 80)
+	def(&c.LoopBeamNats, 50)
 	def(&c.WordLogProb, -5)
 	def(&c.SilenceLogProb, -5)
 	def(&c.PhoneLoopLogProb, -6)
@@ -227,7 +232,7 @@ func (d *Decoder) Step(feat []float32) {
 	for _, n := range d.list {
 		thresh := best - d.cfg.BeamNats
 		if d.net.nodes[n].arc < 0 {
-			thresh = loopBest - d.cfg.BeamNats
+			thresh = loopBest - d.cfg.LoopBeamNats
 		}
 		st := d.st[int(n)*ns : int(n)*ns+ns]
 		alive := false

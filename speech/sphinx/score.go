@@ -104,32 +104,80 @@ func (s *Scorer) codebook(cb int) {
 		means, ivar, norm := m.means[cb][f], m.ivar[cb][f], m.logNorm[cb][f]
 		cws := s.topCW[cb][f*n : f*n+n]
 		scs := s.topSc[cb][f*n : f*n+n]
+		// Score last frame's best codewords first (speech changes slowly, so
+		// they are usually near the top again): the list then starts with a
+		// tight worst score and most other Gaussians are abandoned after a
+		// few dimensions. The result is still the exact top-N.
+		var prev [16]int32
+		copy(prev[:n], cws)
 		for k := range scs {
 			scs[k] = float32(math.Inf(-1))
-			cws[k] = 0
+			cws[k] = -1
 		}
-		worst := scs[n-1]
-		for d := range m.nDensity {
-			mu := means[d*vl : d*vl+vl]
-			iv := ivar[d*vl : d*vl+vl]
-			sc := norm[d]
-			for k, xv := range x {
-				diff := xv - mu[k]
-				sc -= diff * diff * iv[k]
-				if sc < worst {
-					break
-				}
-			}
-			if sc <= worst {
-				continue
-			}
+		insert := func(d int32, sc float32) {
 			i := n - 1
 			for i > 0 && scs[i-1] < sc {
 				scs[i], cws[i] = scs[i-1], cws[i-1]
 				i--
 			}
-			scs[i], cws[i] = sc, int32(d)
+			scs[i], cws[i] = sc, d
+		}
+		for _, d := range prev[:n] {
+			if d < 0 || int(d) >= m.nDensity {
+				continue
+			}
+			dup := false
+			for _, c := range cws {
+				dup = dup || c == d
+			}
+			if dup {
+				continue
+			}
+			mu := means[int(d)*vl : int(d)*vl+vl]
+			iv := ivar[int(d)*vl : int(d)*vl+vl]
+			sc := norm[d]
+			for k, xv := range x {
+				diff := xv - mu[k]
+				sc -= diff * diff * iv[k]
+			}
+			if sc > scs[n-1] {
+				insert(d, sc)
+			}
+		}
+		worst := scs[n-1]
+		for d := range m.nDensity {
+			mu := means[d*vl : d*vl+vl]
+			iv := ivar[d*vl : d*vl+vl]
+			mu, iv = mu[:len(x)], iv[:len(x)] // lets the compiler drop bounds checks
+			sc := norm[d]
+			// Check against the list every four dimensions: a branch per
+			// dimension costs more than the few extra products it saves.
+			k := 0
+			for ; k+4 <= len(x) && sc >= worst; k += 4 {
+				d0, d1, d2, d3 := x[k]-mu[k], x[k+1]-mu[k+1], x[k+2]-mu[k+2], x[k+3]-mu[k+3]
+				sc -= d0*d0*iv[k] + d1*d1*iv[k+1] + d2*d2*iv[k+2] + d3*d3*iv[k+3]
+			}
+			if sc >= worst {
+				for ; k < len(x); k++ {
+					diff := x[k] - mu[k]
+					sc -= diff * diff * iv[k]
+				}
+			}
+			if sc <= worst {
+				continue
+			}
+			dup := false
+			for _, c := range cws {
+				dup = dup || c == int32(d)
+			}
+			if dup {
+				continue
+			}
+			insert(int32(d), sc)
 			worst = scs[n-1]
+		}
+		for k := range cws {
+			cws[k] = max(cws[k], 0)
 		}
 	}
 	s.cbFrame[cb] = s.frame
