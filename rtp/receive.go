@@ -40,7 +40,7 @@ type receiver struct {
 	latchAddr   netip.AddrPort
 	candAddr    netip.AddrPort
 	candCount   int
-	lastLatched time.Duration // arrival of the last packet from latchAddr
+	lastLatched time.Duration  // arrival of the last packet from latchAddr
 	prevAddr    netip.AddrPort // latched source before a re-INVITE moved the peer
 
 	rtcpRemote netip.AddrPort // source of the peer's RTCP, if seen
