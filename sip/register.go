@@ -50,6 +50,7 @@ type RegState struct {
 	Expires     time.Time // binding expiry when registered
 	NextAttempt time.Time // next REGISTER (refresh or retry)
 	Since       time.Time // when Status last changed
+	Failures    int       // consecutive failed attempts, 0 once registered
 }
 
 // Registration returns the registration state of a trunk; Unregistered for
@@ -131,7 +132,7 @@ func (r *registration) run(ctx context.Context) {
 			backoff = r.retryMin
 			wait = refreshIn(granted)
 			r.set(func(s *RegState) {
-				s.Status, s.Code, s.Reason, s.Err = Registered, res.StatusCode, res.Reason, nil
+				s.Status, s.Code, s.Reason, s.Err, s.Failures = Registered, res.StatusCode, res.Reason, nil, 0
 				s.Expires = time.Now().Add(granted)
 				s.NextAttempt = time.Now().Add(wait)
 			})
@@ -140,6 +141,7 @@ func (r *registration) run(ctx context.Context) {
 			backoff = min(backoff*2, r.retryMax)
 			r.set(func(s *RegState) {
 				s.Status, s.Err, s.Code, s.Reason = RegFailed, err, 0, ""
+				s.Failures++
 				if res != nil {
 					s.Code, s.Reason = res.StatusCode, res.Reason
 				}
