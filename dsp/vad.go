@@ -15,7 +15,7 @@ type VADConfig struct {
 	Threshold float64
 	// BandThreshold is the log likelihood ratio of a single band that
 	// makes a frame speech on its own (narrow-band speech under noise that
-	// masks the other bands); zero means 3.
+	// masks the other bands); zero means 3.5.
 	BandThreshold float64
 	// MinEnergyDBFS is the level under which a frame is never speech;
 	// zero means −60 dBFS.
@@ -134,7 +134,7 @@ func NewVAD(cfg VADConfig) (*VAD, error) {
 		cfg.Threshold = 1.0
 	}
 	if cfg.BandThreshold == 0 {
-		cfg.BandThreshold = 3
+		cfg.BandThreshold = 3.5
 	}
 	if cfg.MinEnergyDBFS == 0 {
 		cfg.MinEnergyDBFS = -60
