@@ -245,3 +245,10 @@ func WaitSIP(ctx context.Context, addr string) error {
 		}
 	}
 }
+
+// AckNon2xx acknowledges a non-2xx final response to invite, in the
+// INVITE's transaction (RFC 3261 §17.1.1.3), so the server stops
+// retransmitting it.
+func (c *RawSIP) AckNon2xx(invite string, resp SIPResponse) error {
+	return c.Send([]byte(inDialog(invite, "ACK", resp.Headers["to"], false)))
+}
