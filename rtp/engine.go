@@ -270,7 +270,10 @@ func (s *pacerShard) run(stop <-chan struct{}) {
 		case <-timer.C:
 		}
 		now := time.Now()
-		if now.Sub(next) > maxCatchUp*FrameDuration {
+		if behind := now.Sub(next); behind > maxCatchUp*FrameDuration {
+			// Skip the missed frames but keep every leg's media clock
+			// in step with real time.
+			s.skip(int(behind / FrameDuration))
 			next = now
 		}
 		s.tick(now)
@@ -306,4 +309,13 @@ func firstUnicastIPv4() netip.Addr {
 		}
 	}
 	return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+}
+
+// skip advances every leg's media clock over frames the pacer missed.
+func (s *pacerShard) skip(frames int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.legs {
+		l.skipFrames(frames)
+	}
 }

@@ -107,3 +107,15 @@ func TestLegAdvertisesExternalIP(t *testing.T) {
 		t.Errorf("LocalAddr %v when bound to loopback, want 127.0.0.1", got)
 	}
 }
+
+func TestPacerSkipKeepsMediaClockInStep(t *testing.T) {
+	l := detachedLeg(t)
+	var s pacerShard
+	s.add(l)
+	before := l.ts
+	l.markNext = false
+	s.skip(7)
+	if l.ts-before != 7*FrameSamples || !l.markNext {
+		t.Errorf("after skipping 7 frames ts advanced %d, marker %v; want %d and a marker", l.ts-before, l.markNext, 7*FrameSamples)
+	}
+}

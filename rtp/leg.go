@@ -399,6 +399,15 @@ func (l *Leg) tickSend() {
 	}
 }
 
+// skipFrames advances the media clock over frames that were never sent
+// because the pacer stalled; the next packet starts a new talkspurt.
+func (l *Leg) skipFrames(frames int) {
+	l.sendMu.Lock()
+	l.ts += uint32(frames) * FrameSamples
+	l.markNext = true
+	l.sendMu.Unlock()
+}
+
 // rtpHeaderLen is the size of the fixed RTP header we send (no CSRC, no
 // extension).
 const rtpHeaderLen = 12

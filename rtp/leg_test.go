@@ -277,3 +277,22 @@ func udpPeer(t *testing.T) *net.UDPConn {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+func TestLegCountsComfortNoiseAsLiveMedia(t *testing.T) {
+	l := detachedLeg(t)
+	src := netip.AddrPortFrom(loopback, 4000)
+	now := time.Unix(1_700_000_000, 0)
+	cn := rawRTPPacket(t, payloadCN, 1, 160, 5, 1)
+	l.recv.handlePacket(cn, src, now)
+	st := l.Stats()
+	if st.PacketsReceived != 1 || st.Invalid != 0 || !st.Latched {
+		t.Errorf("after a CN packet stats %+v: want it received, valid and latched", st)
+	}
+	if got := l.LastReceived(); !got.Equal(now) {
+		t.Errorf("LastReceived %v, want %v", got, now)
+	}
+	l.recv.handlePacket(rawRTPPacket(t, 18, 2, 320, 5, 20), src, now)
+	if st := l.Stats(); st.UnknownPayload != 1 || st.PacketsReceived != 1 {
+		t.Errorf("G.729 packet: stats %+v, want it dropped as unknown", st)
+	}
+}

@@ -25,6 +25,9 @@ const (
 	badLogEvery = time.Second
 )
 
+// payloadCN is the static payload type of comfort noise (RFC 3389).
+const payloadCN = 13
+
 // receiver is the receive side of a leg: validation, latching, jitter
 // buffer, DTMF detection, RTCP reception and the playout queue.
 type receiver struct {
@@ -140,7 +143,8 @@ func (r *receiver) handlePacket(buf []byte, src netip.AddrPort, now time.Time) {
 	p := &r.pkt
 	pt := p.PayloadType
 	isDTMF := r.dtmfPT != 0 && pt == r.dtmfPT
-	if !isDTMF && !IsAudioPayload(pt) {
+	isCN := pt == payloadCN
+	if !isDTMF && !isCN && !IsAudioPayload(pt) {
 		r.rx.unknownPT++
 		r.bad("rtp payload type not negotiated", src, now)
 		return
@@ -154,6 +158,13 @@ func (r *receiver) handlePacket(buf []byte, src netip.AddrPort, now time.Time) {
 	r.rx.payloadBytes += int64(len(p.Payload))
 	if out := r.dtmfRx.expire(now); out.n > 0 {
 		r.emitDTMF(out)
+	}
+	if isCN {
+		// Comfort noise keeps the stream (and the media timeout) alive;
+		// playout conceals and then plays silence, which is close enough
+		// for speech recognition.
+		r.jb.trackSeq(p.SSRC, p.SequenceNumber)
+		return
 	}
 	if !isDTMF {
 		r.jb.push(p.SSRC, p.SequenceNumber, p.Timestamp, pt, p.Payload, arrival)
@@ -261,13 +272,14 @@ func (r *receiver) handleRTCP(buf []byte, src netip.AddrPort, now time.Time, mux
 	r.leg.sendMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.rr.handle(buf, ours, now) {
-		r.bad("rtcp packet malformed", src, now)
+	// Once latched, only RTCP from the peer's host counts, so a stray
+	// sender can neither fake a BYE nor steer where our reports go.
+	if r.latched && src.Addr() != r.latchAddr.Addr() {
+		r.rx.foreign++
 		return
 	}
-	// Only trust RTCP from the peer we latched (or, before latching, from
-	// the address SDP gave), so a stray sender cannot steer our reports.
-	if r.latched && src.Addr() != r.latchAddr.Addr() {
+	if !r.rr.handle(buf, ours, now) {
+		r.bad("rtcp packet malformed", src, now)
 		return
 	}
 	r.rtcpRemote = src

@@ -15,7 +15,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // rawRTP marshals an RTP packet with a PCMU payload.
-func rawRTP(t *testing.T, pt uint8, seq uint16, ts, ssrc uint32, payloadLen int) []byte {
+func rawRTPPacket(t testing.TB, pt uint8, seq uint16, ts, ssrc uint32, payloadLen int) []byte {
 	t.Helper()
 	p := rtp.Packet{
 		Header:  rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Timestamp: ts, SSRC: ssrc},
@@ -145,7 +145,7 @@ func TestLegReinviteMovesStreamWithoutResettingClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The old peer talks, so the leg latches to it.
-	if _, err := old.WriteToUDPAddrPort(rawRTP(t, 0, 1, 1, 42, FrameSamples), l.LocalAddr()); err != nil {
+	if _, err := old.WriteToUDPAddrPort(rawRTPPacket(t, 0, 1, 1, 42, FrameSamples), l.LocalAddr()); err != nil {
 		t.Fatal(err)
 	}
 	last, ok := readRTP(t, old, 5*time.Second)
@@ -181,7 +181,7 @@ func TestLegRelatchesOnlyOnPersistentNewSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	send := func(c *net.UDPConn, seq uint16, ssrc uint32) {
-		if _, err := c.WriteToUDPAddrPort(rawRTP(t, 0, seq, uint32(seq)*FrameSamples, ssrc, FrameSamples), l.LocalAddr()); err != nil {
+		if _, err := c.WriteToUDPAddrPort(rawRTPPacket(t, 0, seq, uint32(seq)*FrameSamples, ssrc, FrameSamples), l.LocalAddr()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -220,17 +220,17 @@ func TestLegDropsMalformedPacketsAndKeepsWorking(t *testing.T) {
 	if err := l.SetRemote(addrOf(peer), PayloadPCMU, 101); err != nil {
 		t.Fatal(err)
 	}
-	good := rawRTP(t, 0, 10, 1600, 7, FrameSamples)
+	good := rawRTPPacket(t, 0, 10, 1600, 7, FrameSamples)
 	bad := [][]byte{
 		{},
 		{0x80},
 		good[:11],
 		append([]byte{0x40}, good[1:]...),   // version 1
-		rawRTP(t, 18, 11, 1760, 7, 10),      // G.729, not negotiated
+		rawRTPPacket(t, 18, 11, 1760, 7, 10),      // G.729, not negotiated
 		append([]byte{0x8f}, good[1:20]...), // 15 CSRCs promised, not present
 		append([]byte{0x90}, good[1:14]...), // extension promised, not present
 		append([]byte{0xa0}, append(good[1:20], 0)...), // padding 0
-		rawRTP(t, 101, 12, 1920, 7, 2),                 // short telephone-event
+		rawRTPPacket(t, 101, 12, 1920, 7, 2),                 // short telephone-event
 		{0x80, 200, 0xff, 0xff, 0, 0, 0, 1, 1, 2, 3},   // RTCP-looking garbage (mux)
 	}
 	for _, b := range bad {
