@@ -128,13 +128,19 @@ func (l *Leg) SetRemote(addr netip.AddrPort, payloadType uint8, dtmfPayloadType 
 	if !IsAudioPayload(payloadType) {
 		return fmt.Errorf("set remote of call %q: payload type %d is not PCMU (0) or PCMA (8)", l.callID, payloadType)
 	}
-	if dtmfPayloadType != 0 && (dtmfPayloadType < 96 || dtmfPayloadType > 127) {
-		return fmt.Errorf("set remote of call %q: telephone-event payload type %d is not dynamic (96-127)", l.callID, dtmfPayloadType)
+	// Dynamic types (96-127) are the norm, but old devices use others;
+	// reject only what cannot work: a G.711 type, more than 7 bits, or
+	// 72-76, which look like RTCP on a multiplexed port (RFC 5761 §4).
+	if dtmfPayloadType == PayloadPCMA || dtmfPayloadType > 127 || (dtmfPayloadType >= 72 && dtmfPayloadType <= 76) {
+		return fmt.Errorf("set remote of call %q: telephone-event payload type %d is unusable", l.callID, dtmfPayloadType)
 	}
 	if !addr.IsValid() || addr.Port() == 0 {
 		return fmt.Errorf("set remote of call %q: address %v has no port", l.callID, addr)
 	}
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	if addr.Addr().Is6() && l.eng.cfg.BindIP.Is4() {
+		return fmt.Errorf("set remote of call %q: IPv6 address %v but media is bound to IPv4 %v", l.callID, addr, l.eng.cfg.BindIP)
+	}
 	l.recv.mu.Lock()
 	defer l.recv.mu.Unlock()
 	l.sendMu.Lock()

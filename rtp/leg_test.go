@@ -202,7 +202,11 @@ func TestLegRejectsBadRemote(t *testing.T) {
 		{"unknown codec", ok, 18, 0},
 		{"no port", netip.AddrPortFrom(loopback, 0), 0, 0},
 		{"invalid address", netip.AddrPort{}, 0, 0},
-		{"static dtmf payload type", ok, 0, 8},
+		{"IPv6 peer on an IPv4 socket", netip.MustParseAddrPort("[2001:db8::1]:5004"), 0, 0},
+		{"dtmf on the PCMA payload type", ok, 0, 8},
+		{"dtmf payload type above 127", ok, 0, 128},
+		{"dtmf payload type in the RTCP range", ok, 0, 72},
+		{"dtmf payload type equal to the codec's", ok, 8, 8},
 	} {
 		if err := l.SetRemote(tc.addr, tc.pt, tc.dtm); err == nil {
 			t.Errorf("%s: SetRemote succeeded, want error", tc.name)
