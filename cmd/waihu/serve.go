@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/waihu/waihu/internal/audiofile"
+	"github.com/waihu/waihu/rtp"
+	"github.com/waihu/waihu/sip"
+)
+
+//go:embed assets/greeting.wav
+var greetingWAV []byte
+
+func init() { register(serveCommand) }
+
+// flagOverrides are the flags that win over the config file.
+type flagOverrides struct {
+	config, listen, data, rtpPorts, logFormat, logLevel, prompt string
+}
+
+func serveCommand() *cobra.Command {
+	var f flagOverrides
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the SIP/RTP server: register trunks, answer calls",
+		Long: `Run waihu's SIP user agent and media engine. With no config file it listens on
+0.0.0.0:5060 (UDP and TCP), answers every call with a greeting and records the
+caller to DATA/recordings/CALL-ID.wav.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg)
+		},
+	}
+	f.bind(cmd)
+	cmd.Flags().StringVar(&f.listen, "listen", "", "SIP address host:port (default 0.0.0.0:5060)")
+	cmd.Flags().StringVar(&f.prompt, "prompt", "", "WAV file played to every inbound caller (default: embedded greeting)")
+	return cmd
+}
+
+func (f *flagOverrides) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.config, "config", "", "YAML config file (see docs/configuration.md)")
+	cmd.Flags().StringVar(&f.data, "data", "", "directory for recordings and state (default ./waihu-data)")
+	cmd.Flags().StringVar(&f.rtpPorts, "rtp-ports", "", "RTP port range MIN-MAX (default 10000-20000)")
+	cmd.Flags().StringVar(&f.logFormat, "log-format", "", "log format: text or json")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error")
+}
+
+// load reads the config file and applies the flags over it.
+func (f *flagOverrides) load() (Config, error) {
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return cfg, err
+	}
+	if f.listen != "" {
+		cfg.SIP.Listen = f.listen
+	}
+	if f.data != "" {
+		cfg.Data = f.data
+	}
+	if f.prompt != "" {
+		cfg.Inbound.Prompt = f.prompt
+	}
+	if f.logFormat != "" {
+		cfg.Log.Format = f.logFormat
+	}
+	if f.logLevel != "" {
+		cfg.Log.Level = f.logLevel
+	}
+	if f.rtpPorts != "" {
+		lo, hi, ok := strings.Cut(f.rtpPorts, "-")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if !ok || err1 != nil || err2 != nil {
+			return cfg, fmt.Errorf("--rtp-ports %q: want MIN-MAX", f.rtpPorts)
+		}
+		cfg.RTP.PortMin, cfg.RTP.PortMax = a, b
+	}
+	return cfg, cfg.validate()
+}
+
+// loadPrompt reads the configured prompt, or the embedded greeting.
+func loadPrompt(path string) ([]int16, error) {
+	if path == "" {
+		pcm, _, err := audiofile.Read(bytes.NewReader(greetingWAV))
+		return pcm, err
+	}
+	pcm, _, err := audiofile.ReadFile(path)
+	return pcm, err
+}
+
+func serve(ctx context.Context, cfg Config) error {
+	log := newLogger(os.Stderr, cfg.Log)
+	prompt, err := loadPrompt(cfg.Inbound.Prompt)
+	if err != nil {
+		return fmt.Errorf("inbound prompt: %w", err)
+	}
+	recDir := filepath.Join(cfg.Data, "recordings")
+	record := cfg.Inbound.Record == nil || *cfg.Inbound.Record
+	if record {
+		if err := os.MkdirAll(recDir, 0o750); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+	}
+
+	rc := cfg.rtpConfig()
+	rc.Logger = log
+	engine, err := rtp.NewEngine(rc)
+	if err != nil {
+		return fmt.Errorf("start media engine: %w", err)
+	}
+	defer engine.Close()
+
+	sc := cfg.sipConfig()
+	sc.Logger = log
+	ua, err := sip.NewUA(sc)
+	if err != nil {
+		return fmt.Errorf("start SIP: %w", err)
+	}
+
+	// Calls run under their own context so that shutdown can hang them up
+	// (BYE) through the UA before the media stops.
+	callCtx, stopCalls := context.WithCancel(context.Background())
+	defer stopCalls()
+	var calls sync.WaitGroup
+	ua.OnCall(func(_ context.Context, in *sip.Incoming) {
+		calls.Add(1)
+		defer calls.Done()
+		answerInbound(callCtx, log, engine, in, prompt, record, recDir, cfg.Inbound.MaxDuration)
+	})
+	if err := ua.Start(ctx); err != nil {
+		return fmt.Errorf("start SIP: %w", err)
+	}
+	log.Info("waihu serving", "sip_udp", ua.Addr("udp").String(), "sip_tcp", ua.Addr("tcp").String(),
+		"rtp_ports", fmt.Sprintf("%d-%d", cfg.RTP.PortMin, cfg.RTP.PortMax), "data", cfg.Data)
+
+	<-ctx.Done()
+	log.Info("shutting down", "live_calls", ua.Calls())
+	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = ua.Close(closeCtx) // BYE to live calls, un-register trunks
+	stopCalls()
+	calls.Wait() // recordings flushed
+	if err != nil {
+		return fmt.Errorf("stop SIP: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// answerInbound runs one inbound call from INVITE to hang-up.
+func answerInbound(ctx context.Context, log *slog.Logger, engine *rtp.Engine, in *sip.Incoming, prompt []int16, record bool, recDir string, maxDur time.Duration) {
+	id := in.CallID()
+	log = log.With("call_id", id)
+	leg, err := engine.NewLeg(id)
+	if err != nil {
+		log.Error("no media port: rejecting call", "err", err)
+		in.Reject(503, "Service Unavailable")
+		return
+	}
+	defer leg.Close()
+	in.Ring()
+	call, err := in.Answer(ctx, leg)
+	if err != nil {
+		log.Warn("answer failed", "err", err)
+		return
+	}
+	start := time.Now()
+	log.Info("call answered", "codec", call.Codec().Name)
+
+	var rec *audiofile.Recorder
+	if record {
+		path := filepath.Join(recDir, safeFileName(id)+".wav")
+		if rec, err = audiofile.Create(path); err != nil {
+			log.Error("recording disabled for this call", "err", err)
+			rec = nil
+		}
+	}
+	callCtx, cancel := context.WithTimeout(ctx, maxDur)
+	defer cancel()
+	go func() {
+		select {
+		case <-call.Done():
+		case <-callCtx.Done():
+			hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer hcancel()
+			if err := call.Hangup(hctx); err != nil {
+				log.Warn("hangup", "err", err)
+			}
+		}
+		cancel()
+	}()
+	playRecord(callCtx, log, leg, prompt, rec, nil)
+	<-call.Done()
+	if rec != nil {
+		if err := rec.Close(); err != nil {
+			log.Error("recording", "err", err)
+		}
+	}
+	st := leg.Stats()
+	log.Info("call ended", "reason", call.Reason().String(), "duration", time.Since(start).Round(time.Millisecond).String(),
+		"rtp_received", st.PacketsReceived, "rtp_lost", st.PacketsLost)
+}
+
+// safeFileName keeps a Call-ID (chosen by the remote side) from escaping the
+// recordings directory or making an unusable name.
+func safeFileName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '@'
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 128 {
+		b = b[:128]
+	}
+	if len(b) == 0 || b[0] == '.' {
+		b = append([]byte("call"), b...)
+	}
+	return string(b)
+}
