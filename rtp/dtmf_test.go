@@ -173,3 +173,30 @@ func TestLegSendDTMFErrors(t *testing.T) {
 		t.Errorf("bad digit: %v, want ErrDTMFDigit", err)
 	}
 }
+
+func TestLegCancelledDTMFStillEndsBeforeTheNextDigit(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	a, b := newPair(t, e, PayloadPCMU, 101)
+	short, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := a.SendDTMF(short, "7", 300*time.Millisecond, 0); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SendDTMF with a short deadline: %v", err)
+	}
+	ctx, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if err := a.SendDTMF(ctx, "8", 60*time.Millisecond, 0); err != nil {
+		t.Fatal(err)
+	}
+	var got []DTMFEvent
+	for len(got) < 2 {
+		select {
+		case ev := <-b.DTMF():
+			got = append(got, ev)
+		case <-ctx.Done():
+			t.Fatalf("received %+v, want 7 then 8", got)
+		}
+	}
+	if got[0].Digit != '7' || got[0].Duration != 300*time.Millisecond || got[1].Digit != '8' {
+		t.Errorf("received %+v, want a full 300ms 7, then 8", got)
+	}
+}

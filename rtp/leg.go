@@ -46,7 +46,7 @@ type Leg struct {
 	lastRecv atomic.Int64 // unix ns of the last valid RTP packet
 	onHold   atomic.Bool
 
-	// Send side, guarded by sendMu. Lock order: recvMu before sendMu.
+	// Send side, guarded by sendMu. Lock order: recv.mu before sendMu.
 	sendMu    sync.Mutex
 	ssrc      uint32
 	seq       uint16
@@ -68,7 +68,7 @@ type Leg struct {
 	rtcpBase  time.Duration
 	cname     string // random per leg (RFC 7022), so it reveals nothing
 
-	recv receiver // receive side, guarded by recvMu
+	recv receiver // receive side, guarded by recv.mu
 }
 
 // txCounters are send statistics.
@@ -293,6 +293,19 @@ func (l *Leg) SendDTMF(ctx context.Context, digits string, tone, gap time.Durati
 		code, _ := dtmfEventCode(r)
 		done := make(chan struct{})
 		l.sendMu.Lock()
+		if prev := l.dtmfTx; prev.active {
+			// A digit abandoned by a cancelled SendDTMF still plays
+			// out with its end packets; start after it.
+			l.sendMu.Unlock()
+			select {
+			case <-prev.done:
+			case <-ctx.Done():
+				return fmt.Errorf("send DTMF on call %q: %w", l.callID, ctx.Err())
+			case <-l.closed:
+				return fmt.Errorf("send DTMF on call %q: %w", l.callID, ErrClosed)
+			}
+			l.sendMu.Lock()
+		}
 		l.dtmfTx = dtmfSender{
 			active: true,
 			code:   code,
