@@ -22,9 +22,8 @@ type PitchConfig struct {
 	// cumulative-mean-normalised difference falls below it is taken, which
 	// keeps the estimate off sub-harmonics; zero means 0.15.
 	DipThreshold float64
-	// VoicingThreshold is the highest aperiodicity (normalised difference
-	// at the chosen lag, 0 for a perfectly periodic signal, ≈1 for noise)
-	// still called voiced; zero means 0.35.
+	// VoicingThreshold is the highest aperiodicity (see
+	// PitchEstimate.Aperiodicity) still called voiced; zero means 0.35.
 	VoicingThreshold float64
 	// MinDBFS is the level under which a buffer is unvoiced without
 	// looking at its periodicity; zero means −55 dBFS.
@@ -37,23 +36,30 @@ type PitchEstimate struct {
 	Hz float64
 	// Voiced reports whether the buffer is periodic enough to have a pitch.
 	Voiced bool
-	// Aperiodicity is YIN's normalised difference at the chosen lag, in
-	// [0, ~1.5]; lower is more periodic. It is 1 for silence.
+	// Aperiodicity is the squared difference between the buffer and itself
+	// one period later, relative to the energy of the two stretches
+	// compared: 0 for a perfectly periodic signal, ≈1 for noise, up to 2.
+	// It is 1 for silence. Frames rejected by the coarse search carry the
+	// coarse YIN value instead, which is on a similar scale.
 	Aperiodicity float64
 }
 
 // PitchTracker estimates f0 with YIN (de Cheveigné & Kawahara 2002): the
-// squared-difference function, its cumulative-mean normalisation, the
-// absolute threshold, parabolic interpolation, and an octave check that
-// prefers a near-equal dip at half or a third of the lag. It is fed 20 ms
-// frames and analyses the last BufferSamples each time. Not safe for
-// concurrent use.
+// squared-difference function, its cumulative-mean normalisation and
+// absolute threshold pick the period on a half-rate copy of the buffer (a
+// quarter of the work); the lag is then refined at full rate with an octave
+// check that prefers half or a third of the lag when it is as periodic, and
+// parabolic interpolation gives sub-sample precision. It is fed 20 ms frames
+// and analyses the last BufferSamples each time. Not safe for concurrent use.
 type PitchTracker struct {
 	cfg            PitchConfig
 	buf            []float64
-	tauMin, tauMax int
-	w              int       // integration window
-	d              []float64 // difference, then normalised difference, by lag
+	tauMin, tauMax int          // full-rate lag range
+	w              int          // full-rate integration window
+	dec            []float64    // history at half rate
+	wc             int          // half-rate integration window
+	d              []float64    // half-rate difference, then normalised difference, by lag
+	fine           [2][]float64 // full-rate differences around candidate lags
 	minPower       float64
 }
 
@@ -90,8 +96,14 @@ func NewPitchTracker(cfg PitchConfig) (*PitchTracker, error) {
 	if w < tauMax {
 		return nil, fmt.Errorf("pitch buffer %d samples too short for %g Hz: %w", cfg.BufferSamples, cfg.MinHz, ErrConfig)
 	}
+	nd := cfg.BufferSamples / 2
+	dmax := tauMax/2 + 3 // half-rate lags 0 … tauMax/2+2
+	if nd-dmax < dmax {
+		return nil, fmt.Errorf("pitch buffer %d samples too short for %g Hz: %w", cfg.BufferSamples, cfg.MinHz, ErrConfig)
+	}
 	return &PitchTracker{cfg: cfg, buf: make([]float64, cfg.BufferSamples), tauMin: tauMin,
-		tauMax: tauMax, w: w, d: make([]float64, tauMax+2),
+		tauMax: tauMax, w: w, dec: make([]float64, nd), wc: nd - dmax, d: make([]float64, dmax),
+		fine:     [2][]float64{make([]float64, 0, 8), make([]float64, 0, 8)},
 		minPower: 32768 * 32768 * math.Pow(10, cfg.MinDBFS/10)}, nil
 }
 
@@ -122,25 +134,19 @@ func (p *PitchTracker) estimate() PitchEstimate {
 	if !(power/float64(len(x)) >= p.minPower) { // NaN falls here too
 		return unvoiced
 	}
-	w, d := p.w, p.d
-	// Squared difference d(τ) = Σ_{j<W} (x[j] − x[j+τ])², four sums at a
-	// time so the loads pipeline.
-	for tau := 1; tau <= p.tauMax+1; tau++ {
-		a, b := x[:w], x[tau:tau+w]
-		var s0, s1, s2, s3 float64
-		j := 0
-		for ; j+4 <= w; j += 4 {
-			e0, e1, e2, e3 := a[j]-b[j], a[j+1]-b[j+1], a[j+2]-b[j+2], a[j+3]-b[j+3]
-			s0 += e0 * e0
-			s1 += e1 * e1
-			s2 += e2 * e2
-			s3 += e3 * e3
-		}
-		for ; j < w; j++ {
-			e := a[j] - b[j]
-			s0 += e * e
-		}
-		d[tau] = s0 + s1 + s2 + s3
+	// Coarse search at half rate: the squared difference costs lags ×
+	// window, so halving both quarters the work. The [1 2 1]/4 smoother
+	// before decimation keeps the difference function smooth between the
+	// even lags it samples.
+	xd := p.dec
+	for i := range xd {
+		a, b, c := x[max(2*i-1, 0)], x[2*i], x[min(2*i+1, len(x)-1)]
+		xd[i] = 0.25*a + 0.5*b + 0.25*c
+	}
+	d := p.d
+	wc := p.wc
+	for tau := 1; tau < len(d); tau++ {
+		d[tau] = sqDiff(xd[:wc], xd[tau:tau+wc])
 	}
 	// Cumulative-mean normalisation d'(τ) = d(τ)·τ / Σ_{k≤τ} d(k).
 	d[0] = 1
@@ -153,10 +159,11 @@ func (p *PitchTracker) estimate() PitchEstimate {
 			d[tau] = 1
 		}
 	}
+	lo, hi := p.tauMin/2, min(p.tauMax/2+1, len(d)-2)
 	tau := -1
-	for t := p.tauMin; t <= p.tauMax; t++ {
+	for t := lo; t <= hi; t++ {
 		if d[t] < p.cfg.DipThreshold {
-			for t+1 <= p.tauMax && d[t+1] < d[t] {
+			for t+1 <= hi && d[t+1] < d[t] {
 				t++
 			}
 			tau = t
@@ -167,29 +174,51 @@ func (p *PitchTracker) estimate() PitchEstimate {
 		// No dip under the threshold: take the deepest one, then prefer a
 		// comparable dip at a fraction of the lag, since the deepest dip of
 		// a weakly periodic signal is often a multiple of the period.
-		tau = p.tauMin
-		for t := p.tauMin + 1; t <= p.tauMax; t++ {
+		tau = lo
+		for t := lo + 1; t <= hi; t++ {
 			if d[t] < d[tau] {
 				tau = t
 			}
 		}
-		for _, k := range []int{3, 2} {
-			sub := p.localMin(tau / k)
-			if sub >= p.tauMin && d[sub] < d[tau]+0.1 {
+		for _, k := range [...]int{3, 2} {
+			sub := p.localMin(tau/k, lo, hi)
+			if sub >= lo && d[sub] < d[tau]+0.1 {
 				tau = sub
 				break
 			}
 		}
 	}
-	ap := d[tau]
+	// Far from periodic even at the best coarse lag: skip the fine search.
+	if d[tau] > 2*p.cfg.VoicingThreshold {
+		unvoiced.Aperiodicity = d[tau]
+		return unvoiced
+	}
+	// Fine search at full rate around twice the coarse lag, then the same
+	// at a half and a third of it: the coarse lag can land on a multiple
+	// of the period when decimation blurs the true dip, and a shorter lag
+	// that explains the signal as well is the period.
+	best, _, ap, first, fine := p.fineSearch(2*tau, p.fine[0])
+	if best < 0 {
+		return unvoiced
+	}
+	for _, k := range [...]int{3, 2} {
+		if 2*tau/k < p.tauMin {
+			continue
+		}
+		b, _, a, f, fn := p.fineSearch(2*tau/k, p.fine[1])
+		if b >= 0 && a <= ap+0.05 {
+			best, ap, first, fine = b, a, f, fn
+			break
+		}
+	}
 	if ap > p.cfg.VoicingThreshold {
 		unvoiced.Aperiodicity = ap
 		return unvoiced
 	}
 	// Parabolic interpolation of the dip for sub-sample lag.
-	ft := float64(tau)
-	if tau > 1 && tau+1 < len(d) {
-		a, b, c := d[tau-1], d[tau], d[tau+1]
+	ft := float64(best)
+	if i := best - first; i > 0 && i+1 < len(fine) {
+		a, b, c := fine[i-1], fine[i], fine[i+1]
 		if den := a - 2*b + c; den > 0 {
 			off := 0.5 * (a - c) / den
 			if off > -1 && off < 1 {
@@ -200,20 +229,67 @@ func (p *PitchTracker) estimate() PitchEstimate {
 	return PitchEstimate{Hz: float64(p.cfg.SampleRate) / ft, Voiced: true, Aperiodicity: ap}
 }
 
-// localMin walks from lag t (±2) to the lowest normalised difference nearby.
-func (p *PitchTracker) localMin(t int) int {
-	best := t
-	for c := t - 2; c <= t+2; c++ {
-		if c >= p.tauMin && c <= p.tauMax && d(p, c) < d(p, best) {
+// fineSearch computes the full-rate squared difference for lags centre±3
+// and returns the lowest one within range, its difference, its
+// aperiodicity (the difference relative to the energy of the two stretches
+// compared: 0 for a periodic signal, ≈1 for noise), the first lag computed
+// and the differences from it, written into buf. best is −1 if no lag is in range.
+func (p *PitchTracker) fineSearch(centre int, buf []float64) (best int, bestD, ap float64, first int, fine []float64) {
+	x, w := p.buf, p.w
+	fine = buf[:0]
+	best, bestD = -1, math.Inf(1)
+	first = max(centre-3, p.tauMin-1, 1)
+	last := min(centre+3, p.tauMax+1)
+	for t := first; t <= last; t++ {
+		v := sqDiff(x[:w], x[t:t+w])
+		fine = append(fine, v)
+		if t >= p.tauMin && t <= p.tauMax && v < bestD {
+			best, bestD = t, v
+		}
+	}
+	if best < 0 {
+		return -1, 0, 1, first, fine
+	}
+	var e0, e1 float64
+	for j := 0; j < w; j++ {
+		e0 += x[j] * x[j]
+		e1 += x[best+j] * x[best+j]
+	}
+	ap = 1
+	if e0+e1 > 0 {
+		ap = bestD / (e0 + e1)
+	}
+	return best, bestD, ap, first, fine
+}
+
+// sqDiff returns Σ (a[j] − b[j])² with four partial sums so the loads
+// pipeline; b must be at least as long as a.
+func sqDiff(a, b []float64) float64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(a); j += 4 {
+		e0, e1, e2, e3 := a[j]-b[j], a[j+1]-b[j+1], a[j+2]-b[j+2], a[j+3]-b[j+3]
+		s0 += e0 * e0
+		s1 += e1 * e1
+		s2 += e2 * e2
+		s3 += e3 * e3
+	}
+	for ; j < len(a); j++ {
+		e := a[j] - b[j]
+		s0 += e * e
+	}
+	return s0 + s1 + s2 + s3
+}
+
+// localMin walks from coarse lag t (±1) to the lowest normalised
+// difference nearby within [lo, hi].
+func (p *PitchTracker) localMin(t, lo, hi int) int {
+	best := -1
+	for c := t - 1; c <= t+1; c++ {
+		if c >= lo && c <= hi && (best < 0 || p.d[c] < p.d[best]) {
 			best = c
 		}
 	}
 	return best
-}
-
-func d(p *PitchTracker, t int) float64 {
-	if t < 0 || t >= len(p.d) {
-		return math.Inf(1)
-	}
-	return p.d[t]
 }
