@@ -1,6 +1,7 @@
 package rtp
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"log/slog"
@@ -156,4 +157,30 @@ func BenchmarkPacerTick(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/legs, "ns/leg")
+}
+
+// TestLegFrameCallsDoNotAllocate guards the hot path of a live leg:
+// WriteFrame, a pacer tick (encode, send, playout) and ReadFrame.
+func TestLegFrameCallsDoNotAllocate(t *testing.T) {
+	e := newTestEngine(t, Config{RTCPInterval: time.Hour})
+	a, b := newPair(t, e, PayloadPCMA, 101)
+	for _, l := range []*Leg{a, b} {
+		l.shard.remove(l) // ticked by hand below
+	}
+	ctx := context.Background()
+	frame := chirp(FrameSamples, FrameSamples)
+	now := time.Now()
+	allocs := testing.AllocsPerRun(200, func() {
+		if err := a.WriteFrame(ctx, frame); err != nil {
+			t.Fatal(err)
+		}
+		a.tick(now)
+		b.tick(now)
+		if err := b.ReadFrame(ctx, frame); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per frame, want 0", allocs)
+	}
 }

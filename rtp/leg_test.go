@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -298,5 +299,71 @@ func TestLegCountsComfortNoiseAsLiveMedia(t *testing.T) {
 	l.recv.handlePacket(rawRTPPacket(t, 18, 2, 320, 5, 20), src, now)
 	if st := l.Stats(); st.UnknownPayload != 1 || st.PacketsReceived != 1 {
 		t.Errorf("G.729 packet: stats %+v, want it dropped as unknown", st)
+	}
+}
+
+// jitterRelay forwards datagrams between two endpoints with random delay
+// and loss, standing in for a bad network.
+func jitterRelay(t *testing.T, a, b netip.AddrPort, maxDelay time.Duration, lossPct int) netip.AddrPort {
+	t.Helper()
+	c := udpPeer(t)
+	rng := rand.New(rand.NewPCG(7, 9))
+	var mu sync.Mutex
+	go func() {
+		buf := make([]byte, maxPacket)
+		for {
+			n, src, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			to := a
+			if src == a {
+				to = b
+			}
+			mu.Lock()
+			drop := rng.IntN(100) < lossPct
+			delay := time.Duration(rng.Int64N(int64(maxDelay)))
+			mu.Unlock()
+			if drop {
+				continue
+			}
+			pkt := append([]byte(nil), buf[:n]...)
+			time.AfterFunc(delay, func() { c.WriteToUDPAddrPort(pkt, to) })
+		}
+	}()
+	return addrOf(c)
+}
+
+func TestLegRidesOutJitterLossAndReordering(t *testing.T) {
+	if testing.Short() {
+		t.Skip("3 s of real-time audio")
+	}
+	e := newTestEngine(t, Config{})
+	a, b := openLeg(t, e), openLeg(t, e)
+	relay := jitterRelay(t, a.LocalAddr(), b.LocalAddr(), 60*time.Millisecond, 3)
+	if err := a.SetRemote(relay, PayloadPCMU, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetRemote(relay, PayloadPCMU, 0); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	src := chirp(150*FrameSamples, 25*FrameSamples)
+	got := stream(ctx, t, a, b, src, 160)
+	st := b.Stats()
+	t.Logf("stats: reordered %d late %d lost %d concealed %d jitter %v depth %v",
+		st.Reordered, st.Late, st.PacketsLost, st.ConcealedFrames, st.Jitter, st.JitterDepth)
+	if st.Reordered == 0 || st.JitterDepth <= 20*time.Millisecond {
+		t.Errorf("stats %+v: want reordering seen and a deeper buffer than the minimum", st)
+	}
+	if st.Late > st.PacketsReceived/10 {
+		t.Errorf("%d of %d packets late: the buffer did not adapt", st.Late, st.PacketsReceived)
+	}
+	// Compare the last second, after the buffer has adapted.
+	tail := got[len(got)-75*FrameSamples:]
+	ref := src[:25*FrameSamples]
+	if corr, _ := bestCorrelation(ref, tail, len(tail)-len(ref)); corr < 0.8 {
+		t.Errorf("correlation through a jittery, lossy relay %.3f, want > 0.8", corr)
 	}
 }
