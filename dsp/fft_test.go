@@ -61,41 +61,6 @@ func TestFFTMatchesDirectDFT(t *testing.T) {
 	}
 }
 
-func TestPowerSpectrumOfSinePeaksInItsBin(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		hz   float64
-		rate float64
-		n    int
-	}{
-		{"1 kHz at 8 kHz, 256 points", 1000, 8000, 256},
-		{"440 Hz at 8 kHz, 512 points", 440, 8000, 512},
-		{"3 kHz at 16 kHz, 512 points", 3000, 16000, 512},
-		{"100 Hz at 8 kHz, 1024 points", 100, 8000, 1024},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f, _ := NewFFT(tc.n)
-			x := make([]float64, tc.n)
-			w := Hann(tc.n)
-			for i := range x {
-				x[i] = math.Sin(2*math.Pi*tc.hz*float64(i)/tc.rate) * w[i]
-			}
-			p := make([]float64, f.Bins())
-			f.PowerSpectrum(p, x)
-			best := 0
-			for k := range p {
-				if p[k] > p[best] {
-					best = k
-				}
-			}
-			want := int(math.Round(tc.hz * float64(tc.n) / tc.rate))
-			if best != want {
-				t.Errorf("peak at bin %d (%.1f Hz), want bin %d", best, f.BinHz(best, tc.rate), want)
-			}
-		})
-	}
-}
-
 func TestNewFFTRejectsTinyLength(t *testing.T) {
 	if _, err := NewFFT(1); err == nil {
 		t.Error("length 1 accepted")
@@ -103,18 +68,5 @@ func TestNewFFTRejectsTinyLength(t *testing.T) {
 	f, _ := NewFFT(8)
 	if f.Inverse(make([]float64, 3), make([]complex128, 5)) {
 		t.Error("inverse accepted wrong lengths")
-	}
-}
-
-func BenchmarkPowerSpectrum256(b *testing.B) {
-	f, _ := NewFFT(256)
-	x := make([]float64, 200)
-	for i := range x {
-		x[i] = math.Sin(float64(i))
-	}
-	p := make([]float64, f.Bins())
-	b.ReportAllocs()
-	for b.Loop() {
-		f.PowerSpectrum(p, x)
 	}
 }

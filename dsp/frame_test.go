@@ -84,16 +84,6 @@ func TestPreEmphasisStreamsAcrossCalls(t *testing.T) {
 	}
 }
 
-func TestHammingMatchesDefinition(t *testing.T) {
-	w := Hamming(200)
-	if math.Abs(w[0]-0.08) > 1e-12 || math.Abs(w[199]-0.08) > 1e-12 {
-		t.Errorf("ends %v %v, want 0.08", w[0], w[199])
-	}
-	if Hamming(0) != nil || Hamming(1)[0] != 1 {
-		t.Error("degenerate lengths mishandled")
-	}
-}
-
 func BenchmarkFramer(b *testing.B) {
 	f, _ := NewFramer(FramerConfig{})
 	frame := make([]int16, FrameSamples)
