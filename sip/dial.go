@@ -7,11 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
 	sipgosip "github.com/emiago/sipgo/sip"
 )
+
+// cancelGrace is how long a ring timeout or cancel waits for a first
+// response before abandoning an INVITE nobody answered at all.
+const cancelGrace = 2 * time.Second
 
 // CallerID overrides a trunk's caller-ID presentation for one call.
 type CallerID struct {
@@ -234,13 +240,50 @@ func (ua *UA) invite(ctx context.Context, dua *sipgo.DialogUA, req *sipgosip.Req
 	if err != nil {
 		return nil, nil, &CallError{Kind: FailureUnreachable, Reason: "INVITE not sent", Err: err}
 	}
-	ringCtx, cancel := context.WithTimeout(ctx, ring)
-	defer cancel()
+	// Ring timeout and caller cancel end the wait. Before any response a
+	// CANCEL is not allowed (RFC 3261 §9.1) and sipgo would wait for timer B
+	// (32 s): then the INVITE is abandoned at once instead.
+	ringCtx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	var gotResponse, ringExpired atomic.Bool
+	firstResponse := make(chan struct{})
+	var firstOnce sync.Once
+	stopWatch := make(chan struct{})
+	defer close(stopWatch)
+	go func() {
+		timer := time.NewTimer(ring)
+		defer timer.Stop()
+		cause := error(context.Canceled)
+		select {
+		case <-timer.C:
+			ringExpired.Store(true)
+			cause = context.DeadlineExceeded
+		case <-ctx.Done():
+		case <-stopWatch:
+			return
+		}
+		if !gotResponse.Load() {
+			// A provisional response may be on its way: give it a moment so
+			// the far end gets a proper CANCEL.
+			grace := time.NewTimer(cancelGrace)
+			defer grace.Stop()
+			select {
+			case <-firstResponse:
+			case <-grace.C:
+				cause = sipgo.WaitAnswerForceCancelErr
+			case <-stopWatch:
+				return
+			}
+		}
+		cancel(cause)
+	}()
 	var final *sipgosip.Response
 	err = sess.WaitAnswer(ringCtx, sipgo.AnswerOptions{
 		Username: t.authUser(),
 		Password: t.Password,
 		OnResponse: func(res *sipgosip.Response) error {
+			gotResponse.Store(true)
+			firstOnce.Do(func() { close(firstResponse) })
 			if !res.IsProvisional() {
 				final = res
 				return nil
@@ -274,10 +317,15 @@ func (ua *UA) invite(ctx context.Context, dua *sipgo.DialogUA, req *sipgosip.Req
 	switch {
 	case errors.As(err, &dre):
 		return nil, dre.Res, &CallError{Kind: failureForCode(dre.Res.StatusCode), Code: dre.Res.StatusCode, Reason: dre.Res.Reason}
-	case ctx.Err() != nil:
-		return nil, final, &CallError{Kind: FailureCancelled, Reason: "cancelled by caller, sent CANCEL", Err: context.Cause(ctx)}
-	case ringCtx.Err() != nil:
+	case ringCtx.Err() != nil && !gotResponse.Load():
+		if ringExpired.Load() {
+			return nil, final, &CallError{Kind: FailureTimeout, Reason: fmt.Sprintf("no response from trunk in %s, INVITE abandoned", ring)}
+		}
+		return nil, final, &CallError{Kind: FailureCancelled, Reason: "cancelled by caller before any response, INVITE abandoned", Err: context.Cause(ctx)}
+	case ringCtx.Err() != nil && ringExpired.Load():
 		return nil, final, &CallError{Kind: FailureNoAnswer, Reason: fmt.Sprintf("no answer in %s, sent CANCEL", ring)}
+	case ringCtx.Err() != nil:
+		return nil, final, &CallError{Kind: FailureCancelled, Reason: "cancelled by caller, sent CANCEL", Err: context.Cause(ctx)}
 	case errors.Is(err, sipgosip.ErrTransactionTimeout):
 		return nil, final, &CallError{Kind: FailureTimeout, Reason: "no response from trunk", Err: err}
 	}

@@ -1,0 +1,181 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipgosip "github.com/emiago/sipgo/sip"
+)
+
+func TestDialOverTCP(t *testing.T) {
+	calls := make(chan *Call, 1)
+	tcp := []Listener{{Network: "tcp", Addr: "127.0.0.1:0"}}
+	callee := startUAWith(t, Config{Listen: tcp}, answerer(calls))
+	caller := startUA(t, Config{Listen: tcp, Trunks: []Trunk{{Name: "callee", Address: callee.Addr("tcp").String(), Transport: "tcp", Username: "waihu"}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)})
+	if err != nil {
+		t.Fatalf("Dial over TCP: %v", err)
+	}
+	remote := <-calls
+	if err := remote.Hangup(ctx); err != nil {
+		t.Fatalf("Hangup over TCP: %v", err)
+	}
+	waitDone(t, c, 10*time.Second)
+	if c.Reason() != HangupRemote {
+		t.Errorf("caller reason %v", c.Reason())
+	}
+}
+
+// earlyMediaUAS is a plain sipgo UAS that sends 183 with SDP, then 200.
+func earlyMediaUAS(t *testing.T) string {
+	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("early-media-uas"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := sipgo.NewServer(ua)
+	cl, _ := sipgo.NewClient(ua)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	host, port, _ := sipgosip.ParseAddr(addr)
+	dialogs := sipgo.NewDialogServerCache(cl, sipgosip.ContactHeader{Address: sipgosip.Uri{Scheme: "sip", Host: host, Port: port}})
+	srv.OnInvite(func(req *sipgosip.Request, tx sipgosip.ServerTransaction) {
+		d, err := dialogs.ReadInvite(req, tx)
+		if err != nil {
+			return
+		}
+		early := []byte(offerSDP(1, "127.0.0.1", 41000, "sendrecv"))
+		res := sipgosip.NewResponseFromRequest(d.InviteRequest, 183, "Session Progress", early)
+		res.AppendHeader(sipgosip.NewHeader("Content-Type", "application/sdp"))
+		_ = d.WriteResponse(res)
+		time.Sleep(300 * time.Millisecond)
+		_ = d.RespondSDP([]byte(offerSDP(2, "127.0.0.1", 41000, "sendrecv")))
+		<-d.Context().Done()
+	})
+	srv.OnAck(func(req *sipgosip.Request, tx sipgosip.ServerTransaction) { _ = dialogs.ReadAck(req, tx) })
+	srv.OnBye(func(req *sipgosip.Request, tx sipgosip.ServerTransaction) { _ = dialogs.ReadBye(req, tx) })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.ServeUDP(pc)
+	}()
+	t.Cleanup(func() {
+		pc.Close()
+		ua.Close()
+		<-done
+	})
+	return addr
+}
+
+func TestDialEarlyMediaAppliedBeforeAnswer(t *testing.T) {
+	addr := earlyMediaUAS(t)
+	ua := startUA(t, Config{Trunks: []Trunk{{Name: "carrier", Address: addr, Username: "waihu"}}})
+	leg := newFakeLeg(30000)
+	early := make(chan int, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := ua.Dial(ctx, DialRequest{Trunk: "carrier", To: "1001", Media: leg, OnProgress: func(p Progress) {
+		if p.EarlyMedia {
+			_, _, _, _, sets := leg.snapshot()
+			early <- sets
+		}
+	}})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Hangup(ctx)
+	select {
+	case sets := <-early:
+		if sets != 1 {
+			t.Errorf("leg SetRemote calls at 183: %d, want 1", sets)
+		}
+	default:
+		t.Fatal("no early media progress event")
+	}
+	addrGot, _, _, _, sets := leg.snapshot()
+	if addrGot.Port() != 41000 || sets != 1 {
+		t.Errorf("leg remote %v after %d SetRemote calls, want :41000 set once (answer SDP unchanged)", addrGot, sets)
+	}
+}
+
+func TestCloseHangsUpLiveCalls(t *testing.T) {
+	calls := make(chan *Call, 1)
+	callee := startUAWith(t, Config{}, answerer(calls))
+	caller, err := NewUA(Config{Listen: []Listener{{Network: "udp", Addr: "127.0.0.1:0"}}, Logger: testLogger(t),
+		Trunks: []Trunk{{Name: "callee", Address: callee.Addr("udp").String(), Username: "waihu"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caller.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	remote := <-calls
+	if err := caller.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	waitDone(t, remote, 10*time.Second)
+	if c.Reason() != HangupShutdown || remote.Reason() != HangupRemote {
+		t.Errorf("reasons: caller %v callee %v", c.Reason(), remote.Reason())
+	}
+	if _, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Dial after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestDialRejectsBadRequests(t *testing.T) {
+	ua := startUA(t, Config{Trunks: []Trunk{{Name: "t", Address: "127.0.0.1:9", Username: "u"}}})
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		dr   DialRequest
+		want error
+	}{
+		{"unknown trunk", DialRequest{Trunk: "nope", To: "1", Media: newFakeLeg(1)}, ErrUnknownTrunk},
+		{"no leg", DialRequest{Trunk: "t", To: "1"}, nil},
+		{"bad number", DialRequest{Trunk: "t", To: "12 34\r\n", Media: newFakeLeg(1)}, nil},
+		{"empty number", DialRequest{Trunk: "t", To: "", Media: newFakeLeg(1)}, nil},
+	}
+	for _, tt := range tests {
+		_, err := ua.Dial(ctx, tt.dr)
+		if err == nil || (tt.want != nil && !errors.Is(err, tt.want)) {
+			t.Errorf("%s: err %v, want %v", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestDialUnreachableTrunkFailsFast(t *testing.T) {
+	pc, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	dead := pc.LocalAddr().String()
+	pc.Close() // nobody listens: ICMP port unreachable on loopback
+	ua := startUA(t, Config{Trunks: []Trunk{{Name: "dead", Address: dead, Username: "u"}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := ua.Dial(ctx, DialRequest{Trunk: "dead", To: "1001", Media: newFakeLeg(1), RingTimeout: 2 * time.Second})
+	var ce *CallError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Dial: %v, want *CallError", err)
+	}
+	t.Logf("%v after %s", err, time.Since(start).Round(time.Millisecond))
+	if ce.Kind != FailureUnreachable && ce.Kind != FailureTimeout {
+		t.Errorf("kind %v, want unreachable or timeout", ce.Kind)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("took %s with a 2 s ring timeout", el)
+	}
+}
