@@ -61,6 +61,9 @@ type SippConfig struct {
 	Pcap string
 	// Hold is how long ScenarioUAC keeps the call up after the ACK; default 1 s.
 	Hold time.Duration
+	// AwaitBye makes ScenarioUAC wait for the callee's BYE instead of
+	// hanging up itself after Hold.
+	AwaitBye bool
 	// SDPAddr and SDPPort override what the UAC's offer advertises
 	// (default: sipp's real media address and -mp) to test symmetric RTP.
 	SDPAddr string
@@ -75,12 +78,13 @@ type SippConfig struct {
 
 // scenarioData fills a scenario template.
 type scenarioData struct {
-	Pcap    string
-	HoldMs  int64
-	SDPAddr string
-	SDPPort string
-	User    string
-	RingMs  int64
+	Pcap     string
+	HoldMs   int64
+	SDPAddr  string
+	SDPPort  string
+	User     string
+	RingMs   int64
+	AwaitBye bool
 }
 
 // Sipp is a running sipp.
@@ -127,12 +131,13 @@ func StartSipp(ctx context.Context, t testing.TB, cfg SippConfig) *Sipp {
 		t.Fatalf("sipp scenario %q: %v", cfg.Scenario, err)
 	}
 	data := scenarioData{
-		Pcap:    cfg.Pcap,
-		HoldMs:  cfg.Hold.Milliseconds(),
-		SDPAddr: "[media_ip]",
-		SDPPort: "[media_port]",
-		User:    cfg.User,
-		RingMs:  cfg.Ring.Milliseconds(),
+		Pcap:     cfg.Pcap,
+		HoldMs:   cfg.Hold.Milliseconds(),
+		SDPAddr:  "[media_ip]",
+		SDPPort:  "[media_port]",
+		User:     cfg.User,
+		RingMs:   cfg.Ring.Milliseconds(),
+		AwaitBye: cfg.AwaitBye,
 	}
 	if cfg.SDPAddr != "" {
 		data.SDPAddr = cfg.SDPAddr

@@ -127,3 +127,17 @@ func TestSippUASRejectsAndRings(t *testing.T) {
 		})
 	}
 }
+
+// TestSippUACAwaitingByeFailsWithoutOne proves that the uac's AwaitBye mode
+// cannot pass vacuously: a callee that never hangs up fails the call at
+// sipp's timeout. (test/interop's shutdown test proves the positive case
+// against waihu.)
+func TestSippUACAwaitingByeFailsWithoutOne(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	callee := StartSipp(ctx, t, SippConfig{Scenario: ScenarioUAS, Timeout: 10 * time.Second})
+	s, res := RunSipp(ctx, t, SippConfig{Scenario: ScenarioUAC, Remote: callee.Addr(), AwaitBye: true, Timeout: 3 * time.Second})
+	if res.ExitCode == 0 || res.Successful != 0 {
+		t.Fatalf("uac waiting for a BYE that never comes: exit %d, %d successful, want a failure\n%s", res.ExitCode, res.Successful, s.Diagnostics())
+	}
+}
