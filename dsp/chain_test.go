@@ -68,3 +68,34 @@ func BenchmarkChain(b *testing.B) {
 		i = (i + FrameSamples) % len(x)
 	}
 }
+
+func FuzzChainProcess(f *testing.F) {
+	f.Add([]byte{}, uint8(160))
+	f.Add(make([]byte, 640), uint8(80))
+	f.Add([]byte{0xff, 0x7f, 0x00, 0x80, 0x01, 0x00}, uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, frameLen uint8) {
+		c, err := NewChain(ChainConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]int16, len(data)/2)
+		for i := range x {
+			x[i] = int16(uint16(data[2*i]) | uint16(data[2*i+1])<<8)
+		}
+		n := max(int(frameLen), 1)
+		var out ChainResult
+		for i := 0; i < len(x); i += n {
+			c.Process(x[i:min(i+n, len(x))], &out)
+			if math.IsNaN(out.EnergyDBFS) || math.IsNaN(out.Pitch.Hz) || math.IsNaN(out.VAD.Score) {
+				t.Fatalf("NaN in %+v", out)
+			}
+			for _, row := range out.MFCC {
+				for _, v := range row {
+					if math.IsNaN(v) || math.IsInf(v, 0) {
+						t.Fatalf("MFCC %v", row)
+					}
+				}
+			}
+		}
+	})
+}

@@ -41,28 +41,36 @@ func TestVADMeetsTargetsAt10dBSNR(t *testing.T) {
 func TestVADEventsOnToneBurstsInSilence(t *testing.T) {
 	// 1 s silence, 500 ms of a 300 Hz tone at −20 dBFS, 1 s silence: one
 	// SpeechStart near 1 s and one SpeechEnd near 1.5 s, reported with the
-	// positions where they happened.
+	// positions where they happened, whether fed 10 or 20 ms frames.
 	x := make([]int16, 8000)
 	x = append(x, tone(300, 8000, 4000, 3277)...)
 	x = append(x, make([]int16, 8000)...)
-	v, err := NewVAD(VADConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var events []VADResult
-	for i := 0; i+FrameSamples <= len(x); i += FrameSamples {
-		if r := v.Process(x[i : i+FrameSamples]); r.Event != VADNone {
-			events = append(events, r)
+	for _, frame := range []int{80, 160} {
+		v, err := NewVAD(VADConfig{})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(events) != 2 || events[0].Event != SpeechStart || events[1].Event != SpeechEnd {
-		t.Fatalf("events %+v, want one start and one end", events)
-	}
-	if d := events[0].EventSample - 8000; d < -160 || d > 160 {
-		t.Errorf("start at sample %d, want 8000 ± 160", events[0].EventSample)
-	}
-	if d := events[1].EventSample - 12000; d < -160 || d > 320 {
-		t.Errorf("end at sample %d, want 12000", events[1].EventSample)
+		var events []VADResult
+		var reportedEnd int
+		for i := 0; i+frame <= len(x); i += frame {
+			if r := v.Process(x[i : i+frame]); r.Event != VADNone {
+				events = append(events, r)
+				reportedEnd = i + frame
+			}
+		}
+		if len(events) != 2 || events[0].Event != SpeechStart || events[1].Event != SpeechEnd {
+			t.Fatalf("%d-sample frames: events %+v, want one start and one end", frame, events)
+		}
+		if d := events[0].EventSample - 8000; d < -160 || d > 160 {
+			t.Errorf("%d-sample frames: start at sample %d, want 8000 ± 160", frame, events[0].EventSample)
+		}
+		if d := events[1].EventSample - 12000; d < -160 || d > 320 {
+			t.Errorf("%d-sample frames: end at sample %d, want 12000", frame, events[1].EventSample)
+		}
+		// The end is reported one hang-over (300 ms) after it happened.
+		if d := int64(reportedEnd) - events[1].EventSample; d < 2400 || d > 2400+int64(frame) {
+			t.Errorf("%d-sample frames: end reported %d samples late, want 2400", frame, d)
+		}
 	}
 }
 
