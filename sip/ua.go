@@ -65,7 +65,6 @@ type UA struct {
 	calls    map[string]*Call // by dialog key: Call-ID|local tag|remote tag
 	inbound  int              // offered + answered inbound calls
 	onCall   func(context.Context, *Incoming)
-	incoming sync.WaitGroup // OnCall handlers still deciding
 }
 
 // NewUA validates cfg and builds a UA. It binds nothing until Start.
@@ -118,8 +117,10 @@ func NewUA(cfg Config) (*UA, error) {
 	return ua, nil
 }
 
-// OnCall sets the handler for new inbound calls. It must be set before
-// Start; without it inbound INVITEs are answered 480.
+// OnCall sets the handler for new inbound calls; without one, inbound
+// INVITEs are answered 480. Each call runs the handler in its own goroutine.
+// Its ctx ends on CANCEL before the answer, when the answered call ends, or
+// on Close; the handler must return by then, as Close waits for it.
 func (ua *UA) OnCall(f func(ctx context.Context, in *Incoming)) {
 	ua.mu.Lock()
 	ua.onCall = f
@@ -296,7 +297,6 @@ func (ua *UA) close(ctx context.Context) error {
 	for _, r := range ua.regs {
 		r.unregister(ctx)
 	}
-	ua.incoming.Wait()
 	ua.closeListeners()
 	err := ua.sua.Close()
 	ua.wg.Wait()
