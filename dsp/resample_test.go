@@ -70,6 +70,24 @@ func TestResamplerUpKeepsPassbandFlatAndImagesDown(t *testing.T) {
 	}
 }
 
+func TestResamplerPassbandRippleOnToneGrid(t *testing.T) {
+	// Tones every 100 Hz from 100 to 3400 Hz through 8 → 16 → 8 kHz: the
+	// spread of gains is the passband ripple of both filters together.
+	var lo, hi float64 = math.Inf(1), math.Inf(-1)
+	for hz := 100.0; hz <= 3400; hz += 100 {
+		up, _ := NewResampler(ResamplerConfig{})
+		down, _ := NewResampler(ResamplerConfig{InRate: 16000, OutRate: 8000})
+		x := tone(hz, 8000, 6000, 16000)
+		y := resampleAll(t, down, resampleAll(t, up, x, 160), 320)
+		g := hannPowerDB(y, 1000, 8000, hz) - hannPowerDB(x, 1000, 8000, hz)
+		lo, hi = math.Min(lo, g), math.Max(hi, g)
+	}
+	t.Logf("round-trip passband gain %+.4f … %+.4f dB", lo, hi)
+	if hi-lo > 0.1 || math.Abs(lo) > 0.1 || math.Abs(hi) > 0.1 {
+		t.Errorf("passband ripple %.3f dB (gains %+.3f … %+.3f), want within ±0.1 dB", hi-lo, lo, hi)
+	}
+}
+
 func TestResamplerDownRejectsAliases(t *testing.T) {
 	tests := []struct {
 		hz       float64
