@@ -179,3 +179,44 @@ func TestDialUnreachableTrunkFailsFast(t *testing.T) {
 		t.Errorf("took %s with a 2 s ring timeout", el)
 	}
 }
+
+func TestDialPresentsCallerID(t *testing.T) {
+	type seen struct {
+		from Party
+		pai  string
+		xhdr string
+	}
+	got := make(chan seen, 1)
+	handler := func(ctx context.Context, in *Incoming) {
+		got <- seen{in.From(), in.Header("P-Asserted-Identity"), in.Header("X-Campaign")}
+		_ = in.Reject(486, "Busy Here")
+	}
+	tests := []struct {
+		name     string
+		trunk    Trunk
+		override *CallerID
+		want     seen
+	}{
+		{"trunk presentation", Trunk{FromUser: "075512345678", FromDisplay: "Bank", PAssertedIdentity: "sip:+8675512345678@trunk"}, nil,
+			seen{Party{Display: "Bank", User: "075512345678"}, "<sip:+8675512345678@trunk>", "c1"}},
+		{"per call override", Trunk{FromUser: "075512345678", FromDisplay: "Bank"}, &CallerID{User: "4008888", PAssertedIdentity: "sip:4008888@trunk"},
+			seen{Party{Display: "Bank", User: "4008888"}, "<sip:4008888@trunk>", "c1"}},
+		{"username by default", Trunk{}, nil, seen{Party{User: "waihu"}, "", "c1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			callee := startUAWith(t, Config{}, handler)
+			tr := tt.trunk
+			tr.Name, tr.Address, tr.Username = "callee", callee.Addr("udp").String(), "waihu"
+			caller := startUA(t, Config{Trunks: []Trunk{tr}})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_, _ = caller.Dial(ctx, DialRequest{Trunk: "callee", To: "13812345678", Media: newFakeLeg(1), CallerID: tt.override,
+				Headers: []Header{{"X-Campaign", "c1"}}})
+			s := <-got
+			if s.from.User != tt.want.from.User || s.from.Display != tt.want.from.Display || s.pai != tt.want.pai || s.xhdr != tt.want.xhdr {
+				t.Errorf("callee saw %+v, want %+v", s, tt.want)
+			}
+		})
+	}
+}
