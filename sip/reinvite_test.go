@@ -15,14 +15,20 @@ import (
 // ACKs a 2xx.
 func reinvite(t *testing.T, c *Call, body string) *sipgosip.Response {
 	t.Helper()
-	req := sipgosip.NewRequest(sipgosip.INVITE, *c.target.Clone())
+	return inDialog(t, c, sipgosip.INVITE, body)
+}
+
+// inDialog sends an INVITE or UPDATE with an SDP body in c's dialog.
+func inDialog(t *testing.T, c *Call, method sipgosip.RequestMethod, body string) *sipgosip.Response {
+	t.Helper()
+	req := sipgosip.NewRequest(method, *c.target.Clone())
 	req.AppendHeader(sipgosip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody([]byte(body))
 	res, err := c.request(req)
 	if err != nil {
 		t.Fatalf("re-INVITE: %v", err)
 	}
-	if res.IsSuccess() {
+	if res.IsSuccess() && method == sipgosip.INVITE {
 		ack := sipgosip.NewRequest(sipgosip.ACK, *c.target.Clone())
 		ack.AppendHeader(&sipgosip.CSeqHeader{SeqNo: req.CSeq().SeqNo, MethodName: sipgosip.ACK})
 		if err := c.sess.WriteRequest(ack); err != nil {
@@ -132,4 +138,49 @@ func TestReinviteWithBadSDPGets400AndCallContinues(t *testing.T) {
 		t.Errorf("good re-INVITE after bad ones: %d", res.StatusCode)
 	}
 	_ = c.Hangup(ctx)
+}
+
+func TestUpdateHoldsAndMediaTimeoutPausesOnHold(t *testing.T) {
+	calls := make(chan *Call, 1)
+	legs := make(chan *fakeLeg, 1)
+	fast := Config{MediaTimeout: 500 * time.Millisecond, MediaCheckInterval: 50 * time.Millisecond}
+	caller, _ := pair(t, fast, Config{}, func(ctx context.Context, in *Incoming) {
+		leg := newFakeLeg(40000)
+		c, err := in.Answer(ctx, leg)
+		if err != nil {
+			return
+		}
+		legs <- leg
+		calls <- c
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Hangup(ctx)
+	remote, leg := <-calls, <-legs
+	res := inDialog(t, c, sipgosip.UPDATE, offerSDP(2, "127.0.0.1", 30000, "sendonly"))
+	if res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
+		t.Fatalf("UPDATE hold: %d\n%s", res.StatusCode, res.Body())
+	}
+	if _, _, _, hold, _ := leg.snapshot(); !hold {
+		t.Fatal("leg not on hold after UPDATE sendonly")
+	}
+	leg.silence() // no RTP while held is normal
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case <-remote.Done():
+		t.Fatalf("held call ended: %v", remote.Reason())
+	default:
+	}
+	if res := inDialog(t, c, sipgosip.UPDATE, offerSDP(3, "127.0.0.1", 30000, "sendrecv")); res.StatusCode != 200 {
+		t.Fatalf("UPDATE unhold: %d", res.StatusCode)
+	}
+	// Unheld and still silent: the timeout runs again from the unhold.
+	waitDone(t, remote, 10*time.Second)
+	if remote.Reason() != HangupMediaTimeout {
+		t.Errorf("callee reason %v, want media timeout", remote.Reason())
+	}
 }
