@@ -91,7 +91,7 @@ type InboundConfig struct {
 	Prompt string `yaml:"prompt"`
 	// Record writes the caller's audio to DATA/recordings/CALL-ID.wav. Default true.
 	Record *bool `yaml:"record"`
-	// MaxDuration ends a call after this long. Default 10m.
+	// MaxDuration ends a call after this long. Default (and when 0) 10m.
 	MaxDuration time.Duration `yaml:"max_duration"`
 }
 
@@ -181,6 +181,9 @@ func (c *Config) validate() error {
 		if t.Transport != "" && t.Transport != "udp" && t.Transport != "tcp" {
 			return fmt.Errorf("trunk %q: transport %q is not supported (udp, tcp)", t.Name, t.Transport)
 		}
+	}
+	if c.Inbound.MaxDuration <= 0 {
+		c.Inbound.MaxDuration = defaultConfig().Inbound.MaxDuration
 	}
 	switch c.Log.Format {
 	case "", "text", "json":

@@ -106,68 +106,100 @@ func loadPrompt(path string) ([]int16, error) {
 
 func serve(ctx context.Context, cfg Config) error {
 	log := newLogger(os.Stderr, cfg.Log)
-	prompt, err := loadPrompt(cfg.Inbound.Prompt)
+	srv, err := newServer(cfg, log)
 	if err != nil {
-		return fmt.Errorf("inbound prompt: %w", err)
+		return err
 	}
-	recDir := filepath.Join(cfg.Data, "recordings")
-	record := cfg.Inbound.Record == nil || *cfg.Inbound.Record
-	if record {
-		if err := os.MkdirAll(recDir, 0o750); err != nil {
-			return fmt.Errorf("data directory: %w", err)
+	if err := srv.start(ctx); err != nil {
+		srv.engine.Close()
+		return err
+	}
+	<-ctx.Done()
+	return srv.close()
+}
+
+// server is `waihu serve` as a value, so tests can run several in one process.
+type server struct {
+	cfg    Config
+	log    *slog.Logger
+	prompt []int16
+	recDir string // empty: no recordings
+	engine *rtp.Engine
+	ua     *sip.UA
+
+	// Calls run under their own context so that shutdown can hang them up (BYE)
+	// through the UA before their media stops.
+	callCtx   context.Context
+	stopCalls context.CancelFunc
+	calls     sync.WaitGroup
+}
+
+func newServer(cfg Config, log *slog.Logger) (*server, error) {
+	s := &server{cfg: cfg, log: log}
+	var err error
+	if s.prompt, err = loadPrompt(cfg.Inbound.Prompt); err != nil {
+		return nil, fmt.Errorf("inbound prompt: %w", err)
+	}
+	if cfg.Inbound.Record == nil || *cfg.Inbound.Record {
+		s.recDir = filepath.Join(cfg.Data, "recordings")
+		if err := os.MkdirAll(s.recDir, 0o750); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
-
 	rc := cfg.rtpConfig()
 	rc.Logger = log
-	engine, err := rtp.NewEngine(rc)
-	if err != nil {
-		return fmt.Errorf("start media engine: %w", err)
+	if s.engine, err = rtp.NewEngine(rc); err != nil {
+		return nil, fmt.Errorf("start media engine: %w", err)
 	}
-	defer engine.Close()
-
 	sc := cfg.sipConfig()
 	sc.Logger = log
-	ua, err := sip.NewUA(sc)
-	if err != nil {
-		return fmt.Errorf("start SIP: %w", err)
+	if s.ua, err = sip.NewUA(sc); err != nil {
+		s.engine.Close()
+		return nil, fmt.Errorf("start SIP: %w", err)
 	}
-
-	// Calls run under their own context so that shutdown can hang them up
-	// (BYE) through the UA before the media stops.
-	callCtx, stopCalls := context.WithCancel(context.Background())
-	defer stopCalls()
-	var calls sync.WaitGroup
-	ua.OnCall(func(_ context.Context, in *sip.Incoming) {
-		calls.Add(1)
-		defer calls.Done()
-		answerInbound(callCtx, log, engine, in, prompt, record, recDir, cfg.Inbound.MaxDuration)
+	s.callCtx, s.stopCalls = context.WithCancel(context.Background())
+	s.ua.OnCall(func(_ context.Context, in *sip.Incoming) {
+		s.calls.Add(1)
+		defer s.calls.Done()
+		s.answerInbound(in)
 	})
-	if err := ua.Start(ctx); err != nil {
+	return s, nil
+}
+
+func (s *server) start(ctx context.Context) error {
+	if err := s.ua.Start(ctx); err != nil {
 		return fmt.Errorf("start SIP: %w", err)
 	}
-	log.Info("waihu serving", "sip_udp", ua.Addr("udp").String(), "sip_tcp", ua.Addr("tcp").String(),
-		"rtp_ports", fmt.Sprintf("%d-%d", cfg.RTP.PortMin, cfg.RTP.PortMax), "data", cfg.Data)
+	s.log.Info("waihu serving", "sip_udp", s.ua.Addr("udp").String(), "sip_tcp", s.ua.Addr("tcp").String(),
+		"rtp_ports", fmt.Sprintf("%d-%d", s.cfg.RTP.PortMin, s.cfg.RTP.PortMax), "data", s.cfg.Data)
+	return nil
+}
 
-	<-ctx.Done()
-	log.Info("shutting down", "live_calls", ua.Calls())
+// close hangs up live calls with BYE, un-registers trunks, waits for every call's
+// recording to be flushed and stops the media engine.
+func (s *server) close() error {
+	s.log.Info("shutting down", "live_calls", s.ua.Calls())
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = ua.Close(closeCtx) // BYE to live calls, un-register trunks
-	stopCalls()
-	calls.Wait() // recordings flushed
-	if err != nil {
-		return fmt.Errorf("stop SIP: %w", err)
+	err := s.ua.Close(closeCtx)
+	s.stopCalls()
+	s.calls.Wait()
+	if cerr := s.engine.Close(); err == nil {
+		err = cerr
 	}
-	log.Info("stopped")
+	if err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	s.log.Info("stopped")
 	return nil
 }
 
 // answerInbound runs one inbound call from INVITE to hang-up.
-func answerInbound(ctx context.Context, log *slog.Logger, engine *rtp.Engine, in *sip.Incoming, prompt []int16, record bool, recDir string, maxDur time.Duration) {
+func (s *server) answerInbound(in *sip.Incoming) {
+	ctx := s.callCtx
 	id := in.CallID()
-	log = log.With("call_id", id)
-	leg, err := engine.NewLeg(id)
+	log := s.log.With("call_id", id)
+	leg, err := s.engine.NewLeg(id)
 	if err != nil {
 		log.Error("no media port: rejecting call", "err", err)
 		in.Reject(503, "Service Unavailable")
@@ -184,14 +216,14 @@ func answerInbound(ctx context.Context, log *slog.Logger, engine *rtp.Engine, in
 	log.Info("call answered", "codec", call.Codec().Name)
 
 	var rec *audiofile.Recorder
-	if record {
-		path := filepath.Join(recDir, safeFileName(id)+".wav")
+	if s.recDir != "" {
+		path := filepath.Join(s.recDir, safeFileName(id)+".wav")
 		if rec, err = audiofile.Create(path); err != nil {
 			log.Error("recording disabled for this call", "err", err)
 			rec = nil
 		}
 	}
-	callCtx, cancel := context.WithTimeout(ctx, maxDur)
+	callCtx, cancel := context.WithTimeout(ctx, s.cfg.Inbound.MaxDuration)
 	defer cancel()
 	go func() {
 		select {
@@ -205,7 +237,7 @@ func answerInbound(ctx context.Context, log *slog.Logger, engine *rtp.Engine, in
 		}
 		cancel()
 	}()
-	playRecord(callCtx, log, leg, prompt, rec, nil)
+	playRecord(callCtx, log, leg, s.prompt, rec, nil)
 	<-call.Done()
 	if rec != nil {
 		if err := rec.Close(); err != nil {
