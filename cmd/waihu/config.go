@@ -21,7 +21,7 @@ import (
 // default, so no file is needed to start; docs/configuration.md describes each key.
 type Config struct {
 	// Data is the directory for recordings and state. Default ./waihu-data.
-	Data string `yaml:"data"`
+	Data string    `yaml:"data"`
 	SIP  SIPConfig `yaml:"sip"`
 	RTP  RTPConfig `yaml:"rtp"`
 	// Trunks are the SIP providers waihu registers to and dials through.
