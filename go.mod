@@ -3,6 +3,7 @@ module github.com/waihu/waihu
 go 1.26
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/emiago/sipgo v1.7.3
 	github.com/go-audio/wav v1.1.0
 	github.com/pion/rtcp v1.2.20
