@@ -117,15 +117,27 @@ func (r *registration) set(f func(s *RegState)) {
 func (r *registration) run(ctx context.Context) {
 	defer close(r.done)
 	backoff := r.retryMin
+	expiry := r.trunk.RegisterExpiry
 	for {
 		r.set(func(s *RegState) {
 			if s.Status != Registered {
 				s.Status = Registering
 			}
 		})
-		granted, res, err := r.register(ctx, r.trunk.RegisterExpiry)
+		granted, res, err := r.register(ctx, expiry)
 		if ctx.Err() != nil {
 			return
+		}
+		if err != nil && res != nil && res.StatusCode == 423 {
+			// RFC 3261 §10.2.8: retry at once with the registrar's minimum.
+			if n, perr := strconv.Atoi(strings.TrimSpace(headerValue(res, "Min-Expires"))); perr == nil && time.Duration(n)*time.Second > expiry {
+				expiry = time.Duration(n) * time.Second
+				r.ua.log.Info("registrar wants a longer expiry; retrying", "trunk", r.trunk.Name, "expiry", expiry.String())
+				granted, res, err = r.register(ctx, expiry)
+				if ctx.Err() != nil {
+					return
+				}
+			}
 		}
 		var wait time.Duration
 		if err == nil {

@@ -16,10 +16,11 @@ import (
 
 // registrar is a minimal digest-authenticating registrar for tests.
 type registrar struct {
-	addr      string
-	algorithm string
-	password  string
-	grant     int // seconds granted
+	addr       string
+	algorithm  string
+	password   string
+	grant      int // seconds granted
+	minExpires int // 423 below this, 0 = none
 
 	mu       sync.Mutex
 	times    []time.Time // accepted REGISTERs with Expires > 0
@@ -29,7 +30,12 @@ type registrar struct {
 
 func startRegistrar(t *testing.T, algorithm, password string, grant int) *registrar {
 	t.Helper()
-	r := &registrar{algorithm: algorithm, password: password, grant: grant}
+	return startRegistrarWith(t, &registrar{algorithm: algorithm, password: password, grant: grant})
+}
+
+// startRegistrarWith serves r, configured before it sees any request.
+func startRegistrarWith(t *testing.T, r *registrar) *registrar {
+	t.Helper()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-registrar"))
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +87,12 @@ func (r *registrar) handle(req *sipgosip.Request, tx sipgosip.ServerTransaction)
 		return
 	}
 	exp := req.GetHeader("Expires").Value()
+	if n, _ := strconv.Atoi(exp); n > 0 && n < r.minExpires {
+		res := sipgosip.NewResponseFromRequest(req, 423, "Interval Too Brief", nil)
+		res.AppendHeader(sipgosip.NewHeader("Min-Expires", strconv.Itoa(r.minExpires)))
+		_ = tx.Respond(res)
+		return
+	}
 	res := sipgosip.NewResponseFromRequest(req, 200, "OK", nil)
 	r.mu.Lock()
 	if exp == "0" {
@@ -170,5 +182,23 @@ func TestRegistrationOfUnknownTrunkIsUnregistered(t *testing.T) {
 	ua := startUA(t, Config{})
 	if st := ua.Registration("nope"); st.Status != Unregistered {
 		t.Errorf("got %v", st.Status)
+	}
+}
+
+func TestRegisterRetriesWithMinExpiresAfter423(t *testing.T) {
+	reg := startRegistrarWith(t, &registrar{algorithm: "MD5", password: "secret", grant: 120, minExpires: 120})
+	ua := startUA(t, Config{Trunks: []Trunk{{Name: "carrier", Address: reg.addr, Username: "10001", Password: "secret", Register: true, RegisterExpiry: 30 * time.Second}}})
+	eventually(t, 10*time.Second, "registered", func() bool { return ua.Registration("carrier").Status == Registered })
+	if st := ua.Registration("carrier"); st.Failures != 0 || time.Until(st.Expires) < 100*time.Second {
+		t.Errorf("state %+v, want registered for the 120 s minimum", st)
+	}
+}
+
+func TestOptionsPingToTrunk(t *testing.T) {
+	callee := startUA(t, Config{})
+	ua := startUA(t, Config{Trunks: []Trunk{{Name: "peer", Address: callee.Addr("udp").String(), Username: "u"}}})
+	code, err := ua.ping(context.Background(), ua.trunks["peer"])
+	if err != nil || code != 200 {
+		t.Errorf("ping: %d %v", code, err)
 	}
 }
