@@ -200,46 +200,92 @@ func Correlate(ref, sig []int16, maxLag int) Match {
 }
 
 // CorrelateSegments correlates each segment-long piece of ref with sig on
-// its own (lags within ±maxLag samples, relative to the piece's place in
-// ref), skipping near-silent pieces. When a whole-file match is poor, the
-// per-piece lags tell a time slip (a lag that steps by a frame partway, as
-// when a jitter buffer drops or inserts frames) from noise or missing
-// audio (low scores).
-func CorrelateSegments(ref, sig []int16, segment, maxLag int) []SegmentMatch {
+// its own, at lags within center±radius samples, skipping near-silent
+// pieces. A piece that matches poorly is tried split in two at each 20 ms
+// frame boundary, each part at its own lag, because a playout buffer that
+// inserts or drops one frame inside the piece shifts its second part by a
+// frame: the split's worse part is then the piece's score. Missing,
+// garbled or foreign audio stays low either way.
+func CorrelateSegments(ref, sig []int16, segment, center, radius int) []SegmentMatch {
 	var out []SegmentMatch
 	for start := 0; start+segment <= len(ref); start += segment {
 		piece := ref[start : start+segment]
-		var energy float64
-		for _, s := range piece {
-			energy += float64(s) * float64(s)
-		}
-		if energy/float64(segment) < 100*100 {
+		if meanSquare(piece) < 100*100 {
 			continue // silence: no lag to find
 		}
-		lo := max(0, start-maxLag)
-		hi := min(len(sig), start+segment+maxLag)
-		if lo >= hi {
-			out = append(out, SegmentMatch{Start: start})
-			continue
+		sm := SegmentMatch{Start: start, Match: correlateNear(piece, sig, start, center, radius)}
+		if sm.Score < splitBelow {
+			for k := minPart; k <= segment-minPart; k += FrameSamples {
+				left := correlateNear(piece[:k], sig, start, center, radius)
+				right := correlateNear(piece[k:], sig, start+k, center, radius)
+				if score := min(left.Score, right.Score); score > sm.Score {
+					sm.Score, sm.Lag, sm.SplitAt = score, right.Lag, k
+				}
+			}
 		}
-		m := Correlate(piece, sig[lo:hi], hi-lo)
-		m.Lag += lo - start
-		out = append(out, SegmentMatch{Start: start, Match: m})
+		out = append(out, sm)
 	}
 	return out
+}
+
+const (
+	// splitBelow is the piece score under which a frame slip is looked for.
+	splitBelow = 0.9
+	// minPart is the shortest part of a split piece: shorter parts match
+	// too many places to mean anything.
+	minPart = 3 * FrameSamples
+)
+
+// correlateNear finds piece, which starts at refStart in the reference,
+// in sig at lags center±radius, and returns its lag: where it starts in
+// sig minus refStart.
+func correlateNear(piece, sig []int16, refStart, center, radius int) Match {
+	at := refStart + center
+	lo := max(0, at-radius)
+	hi := min(len(sig), at+len(piece)+radius)
+	if lo >= hi {
+		return Match{}
+	}
+	m := Correlate(piece, sig[lo:hi], hi-lo)
+	m.Lag += lo - refStart
+	return m
+}
+
+func meanSquare(pcm []int16) float64 {
+	var e float64
+	for _, s := range pcm {
+		e += float64(s) * float64(s)
+	}
+	return e / float64(max(len(pcm), 1))
 }
 
 // SegmentMatch is the match of one piece of a reference.
 type SegmentMatch struct {
 	// Start is the piece's first sample in the reference.
 	Start int
+	// Match is the piece's score and lag (relative to the whole-signal
+	// lag); for a split piece, the worse part's score and the second
+	// part's lag.
 	Match
+	// SplitAt is where, in samples from Start, the piece was split to
+	// follow a frame slip; 0 if it was not.
+	SplitAt int
 }
 
-// String reads "1.20s: 0.98 at +20ms".
+// String reads "1.20s: 0.98 at +20ms", with "(slip at 1.34s)" when split.
 func (s SegmentMatch) String() string {
-	return fmt.Sprintf("%.2fs: %.2f at %+dms", float64(s.Start)/SampleRate, s.Score, s.Lag*1000/SampleRate)
+	str := fmt.Sprintf("%.2fs: %.2f at %+dms", float64(s.Start)/SampleRate, s.Score, s.Lag*1000/SampleRate)
+	if s.SplitAt > 0 {
+		str += fmt.Sprintf(" (slip at %.2fs)", float64(s.Start+s.SplitAt)/SampleRate)
+	}
+	return str
 }
+
+// pieceRadius is how far, in samples, a piece's lag may stray from the
+// whole signal's: 250 ms, well beyond any sane jitter-buffer drift during a
+// call, and narrow enough that a short piece cannot match a lookalike
+// sound seconds away.
+const pieceRadius = SampleRate / 4
 
 // Comparison is how a received signal compares with the reference sent.
 type Comparison struct {
@@ -263,7 +309,7 @@ type Comparison struct {
 // order, so tests judge MinScore and LagSpread instead.
 func Compare(ref, sig []int16, maxLag int) Comparison {
 	c := Comparison{Whole: Correlate(ref, sig, maxLag)}
-	c.Pieces = CorrelateSegments(ref, sig, SampleRate/2, maxLag)
+	c.Pieces = CorrelateSegments(ref, sig, SampleRate/2, c.Whole.Lag, pieceRadius)
 	if len(c.Pieces) == 0 {
 		return c
 	}

@@ -210,6 +210,11 @@ func TestCompareToleratesAFrameSlipButNotMissingAudio(t *testing.T) {
 	ref := chirp(SampleRate*3, 200, 3000, 10000)
 	mid := len(ref) / 2
 	slipped := append(append(append(make([]int16, 800), ref[:mid]...), make([]int16, FrameSamples)...), ref[mid:]...)
+	// A slip inside a half-second piece, not on its edge.
+	inner := mid + 1900
+	slippedInside := append(append(append(make([]int16, 800), ref[:inner]...), make([]int16, FrameSamples)...), ref[inner:]...)
+	dropped := append(append(make([]int16, 800), ref[:inner]...), ref[inner+FrameSamples:]...)
+	gap := append(append(append(make([]int16, 800), ref[:inner]...), make([]int16, 1600)...), ref[inner+1600:]...)
 	holed := append(append(make([]int16, 800), ref[:mid]...), make([]int16, len(ref)-mid)...)
 	tests := []struct {
 		name      string
@@ -219,6 +224,9 @@ func TestCompareToleratesAFrameSlipButNotMissingAudio(t *testing.T) {
 		maxSpread time.Duration
 	}{
 		{name: "one inserted frame keeps every piece", sig: slipped, wantMin: 0.9, maxMin: 1.01, maxSpread: 20 * time.Millisecond},
+		{name: "one inserted frame inside a piece", sig: slippedInside, wantMin: 0.9, maxMin: 1.01, maxSpread: 20 * time.Millisecond},
+		{name: "one dropped frame inside a piece", sig: dropped, wantMin: 0.9, maxMin: 1.01, maxSpread: 20 * time.Millisecond},
+		{name: "200 ms gap fails a piece", sig: gap, wantMin: -1, maxMin: 0.8, maxSpread: time.Hour},
 		{name: "missing second half fails a piece", sig: holed, wantMin: -1, maxMin: 0.5, maxSpread: time.Hour},
 		{name: "other audio fails", sig: sine(SampleRate*3, 700, 9000), wantMin: -1, maxMin: 0.5, maxSpread: time.Hour},
 	}
