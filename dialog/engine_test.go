@@ -1,0 +1,423 @@
+package dialog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/waihu/waihu/speech"
+	"github.com/waihu/waihu/speech/nlu"
+)
+
+var errIOEOF = io.EOF
+
+// TestMain fails the package if any engine goroutine outlives its call.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+func sin440(i int) float64 { return math.Sin(2 * math.Pi * 440 * float64(i) / speech.SampleRate) }
+
+// classifiers holds one trained speech/nlu classifier per script: training
+// takes a moment, and the classifier is safe to share.
+var classifiers sync.Map
+
+func understander(t *testing.T, s *Script) speech.Understander {
+	t.Helper()
+	if c, ok := classifiers.Load(s.Name); ok {
+		return c.(*nlu.Classifier)
+	}
+	intents := make([]nlu.Intent, len(s.Intents))
+	for i, in := range s.Intents {
+		intents[i] = nlu.Intent{Name: in.Name, Examples: in.Examples}
+	}
+	c, err := nlu.New(context.Background(), intents, nlu.Config{})
+	if err != nil {
+		t.Fatalf("train the script's intents with speech/nlu: %v", err)
+	}
+	classifiers.Store(s.Name, c)
+	return c
+}
+
+type rig struct {
+	script  *Script
+	leg     *memLeg
+	asr     *scriptedRecognizer
+	synth   *toneSynth
+	prompts *toneSynth
+	cfg     Config
+}
+
+func newRig(t *testing.T, file string, steps ...step) *rig {
+	t.Helper()
+	s, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leg := newMemLeg(steps...)
+	r := &rig{script: s, leg: leg, asr: &scriptedRecognizer{leg: leg}, synth: &toneSynth{}, prompts: &toneSynth{}}
+	leg.idle = func() bool { return r.synth.idle() && r.prompts.idle() }
+	r.cfg = Config{
+		Script: s, Recognizer: r.asr, Understander: understander(t, s), Synthesizer: r.synth,
+		Prompts: r.prompts, Rand: func() float64 { return 0 },
+	}
+	return r
+}
+
+func (r *rig) run(t *testing.T) Record {
+	t.Helper()
+	e, err := New(r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rec, err := e.Run(ctx, Call{ID: "call-" + t.Name(), Leg: r.leg, DTMF: r.leg.dtmf})
+	if err != nil {
+		t.Fatalf("Run: %v\nrecord: %s", err, dump(rec))
+	}
+	return rec
+}
+
+func dump(rec Record) string {
+	b, _ := json.MarshalIndent(rec, "", "  ")
+	return string(b)
+}
+
+// botEntries returns the bot's transcript entries for node.
+func botEntries(rec Record, node string) []Entry {
+	var out []Entry
+	for _, e := range rec.Transcript {
+		if e.Side == SideBot && e.Node == node {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+const disclosureText = "This call is recorded, as the law requires."
+
+func TestEngineBranchesOnTheCallersAnswer(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		steps   func(t *testing.T) []step
+		outcome string
+		path    string
+	}{
+		{"yes is interested", func(t *testing.T) []step {
+			return []step{{waitSilent: 50}, {say: fliteClip(t, "yes please"), text: "yes please"}}
+		}, "interested", "disclosure offer bye_yes"},
+		{"no is not interested", func(t *testing.T) []step {
+			return []step{{waitSilent: 50}, {say: fliteClip(t, "no thanks"), text: "no thanks"}}
+		}, "not_interested", "disclosure offer bye_no"},
+		{"key 1 is interested", func(t *testing.T) []step {
+			return []step{{waitSilent: 50}, {key: '1'}}
+		}, "interested", "disclosure offer bye_yes"},
+		{"key 2 during the question cuts it and is not interested", func(t *testing.T) []step {
+			return []step{{waitBot: int64(estimateFrames(disclosureText)) + 40}, {key: '2'}}
+		}, "not_interested", "disclosure offer bye_no"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, "testdata/engine_en.yaml", tc.steps(t)...)
+			rec := r.run(t)
+			if rec.Outcome != tc.outcome || strings.Join(rec.Path, " ") != tc.path {
+				t.Fatalf("outcome %q path %v, want %q via %s\n%s", rec.Outcome, rec.Path, tc.outcome, tc.path, dump(rec))
+			}
+			if q := botEntries(rec, "offer"); len(q) != 1 || !strings.HasPrefix(q[0].Intended+q[0].Text, "Hello Alex.") {
+				t.Errorf("offer question entries %+v, want one with ${name} expanded", q)
+			}
+			if len(r.asr.phrases) > 0 && strings.Join(r.asr.phrases[0], ",") != "yes,no" {
+				t.Errorf("recogniser got phrases %v, want the listen node's grammar", r.asr.phrases[0])
+			}
+		})
+	}
+}
+
+func TestEngineSilenceRepromptsThenEndsWithNoInput(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "testdata/engine_en.yaml")
+	rec := r.run(t)
+	if rec.Outcome != "no_input" {
+		t.Fatalf("outcome %q, want no_input\n%s", rec.Outcome, dump(rec))
+	}
+	var said []string
+	for _, e := range rec.Transcript {
+		said = append(said, e.Text)
+	}
+	// Retries 2: the question, two reprompts, then on_no_input's goodbye.
+	want := []string{disclosureText, "", "Are you still there?", "Are you still there?", "Goodbye."}
+	if len(said) != len(want) {
+		t.Fatalf("transcript %q, want %d entries", said, len(want))
+	}
+	for i, w := range want {
+		if w != "" && said[i] != w {
+			t.Errorf("entry %d = %q, want %q", i, said[i], w)
+		}
+	}
+	// Each no-input waits the node's 3 s after the prompt played out.
+	gap := rec.Transcript[2].At - rec.Transcript[1].End
+	if gap < 3*time.Second || gap > 4*time.Second {
+		t.Errorf("reprompt came %v after the question ended, want 3 s (the timeout) and a little", gap)
+	}
+}
+
+func TestEngineBargeInCutsAnInterruptiblePrompt(t *testing.T) {
+	t.Parallel()
+	const before = 80 // frames of the question heard before the caller speaks
+	r := newRig(t, "testdata/engine_en.yaml",
+		step{waitBot: int64(estimateFrames(disclosureText)) + before},
+		step{say: fliteClip(t, "no thanks"), text: "no thanks"})
+	rec := r.run(t)
+	if rec.Outcome != "not_interested" {
+		t.Fatalf("outcome %q, want not_interested\n%s", rec.Outcome, dump(rec))
+	}
+	clears, clearsBot, clips := r.leg.snapshot()
+	if len(clips) != 1 || len(clears) == 0 {
+		t.Fatalf("clips %+v clears %v", clips, clears)
+	}
+	heard := int(clearsBot[0]) - estimateFrames(disclosureText)
+	cutMs := (clears[0] - clips[0].onset) * 20
+	if cutMs < 0 || cutMs > 100 {
+		t.Errorf("ClearOutput %d ms after the caller's speech began (frame time), want within 100 ms", cutMs)
+	}
+	q := botEntries(rec, "offer")
+	if len(q) != 1 || !q[0].Interrupted {
+		t.Fatalf("offer entries %+v, want one interrupted", q)
+	}
+	e := q[0]
+	if !strings.HasSuffix(e.Text, "…") || !strings.HasPrefix(e.Intended, strings.TrimSuffix(e.Text, "…")) || len(e.Text) >= len(e.Intended)/2 {
+		t.Errorf("played text %q is not a short cut of %q", e.Text, e.Intended)
+	}
+	if heard < before || heard > before+15 {
+		t.Errorf("the leg played %d frames of the question, want %d and the few until the cut", heard, before)
+	}
+	if e.FramesPlayed < heard-2 || e.FramesPlayed > heard+2 {
+		t.Errorf("record says %d frames played, the leg played %d", e.FramesPlayed, heard)
+	}
+	if len(rec.Turns) != 1 || rec.Turns[0].FirstWrite.IsZero() || rec.Turns[0].Latency() <= 0 {
+		t.Errorf("turn stages %+v, want every stage stamped", rec.Turns)
+	}
+	t.Logf("cut %d ms after speech onset; heard %q (%d frames); turn latency %v", cutMs, e.Text, e.FramesPlayed, rec.Turns[0].Latency())
+}
+
+func TestEngineDoesNotCutAnUninterruptiblePrompt(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "testdata/engine_en.yaml",
+		step{waitBot: 10},
+		step{say: fliteClip(t, "hello there"), text: "hello there"},
+		step{waitSilent: 50},
+		step{say: fliteClip(t, "yes please"), text: "yes please"})
+	rec := r.run(t)
+	if rec.Outcome != "interested" {
+		t.Fatalf("outcome %q, want interested\n%s", rec.Outcome, dump(rec))
+	}
+	clears, _, _ := r.leg.snapshot()
+	if len(clears) != 0 {
+		t.Errorf("ClearOutput at frames %v, want never", clears)
+	}
+	d := botEntries(rec, "disclosure")
+	if len(d) != 1 || d[0].Interrupted || d[0].FramesPlayed != estimateFrames(disclosureText) {
+		t.Errorf("disclosure %+v, want played whole (%d frames)", d, estimateFrames(disclosureText))
+	}
+	found := false
+	for _, e := range rec.Transcript {
+		found = found || (e.Side == SideCaller && e.Text == "hello there")
+	}
+	if !found {
+		t.Errorf("what the caller said over the disclosure is not in the transcript\n%s", dump(rec))
+	}
+}
+
+func TestEngineIgnoresFalseInterruptions(t *testing.T) {
+	t.Parallel()
+	cough := make([]int16, 8*120) // 120 ms of loud noise
+	seed := uint32(1)
+	for i := range cough {
+		seed = seed*1664525 + 1013904223
+		cough[i] = int16(int32(seed>>16)-32768) / 3
+	}
+	for _, tc := range []struct {
+		name string
+		clip func(t *testing.T) ([]int16, string)
+	}{
+		{"a cough", func(t *testing.T) ([]int16, string) { return cough, "" }},
+		{"a backchannel", func(t *testing.T) ([]int16, string) { return fliteClip(t, "uh huh"), "uh-huh" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clip, text := tc.clip(t)
+			r := newRig(t, "testdata/engine_en.yaml",
+				step{waitBot: int64(estimateFrames(disclosureText)) + 40},
+				step{say: clip, text: text},
+				step{waitSilent: 50},
+				step{say: fliteClip(t, "yes please"), text: "yes please"})
+			rec := r.run(t)
+			if rec.Outcome != "interested" {
+				t.Fatalf("outcome %q, want interested\n%s", rec.Outcome, dump(rec))
+			}
+			clears, _, _ := r.leg.snapshot()
+			q := botEntries(rec, "offer")
+			if len(clears) == 0 || len(q) != 1 || q[0].Interrupted || q[0].Resumed != 1 {
+				t.Fatalf("clears %v, offer %+v: want paused once, then resumed and finished", clears, q)
+			}
+		})
+	}
+}
+
+func TestEngineAnswersKnowledgeQuestionsThenResumes(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "testdata/engine_en.yaml",
+		step{waitSilent: 50},
+		step{say: fliteClip(t, "what is the interest rate"), text: "what is the interest rate"},
+		step{waitSilent: 50},
+		step{say: fliteClip(t, "yes please"), text: "yes please"})
+	rec := r.run(t)
+	if rec.Outcome != "interested" {
+		t.Fatalf("outcome %q, want interested\n%s", rec.Outcome, dump(rec))
+	}
+	var bot []string
+	for _, e := range botEntries(rec, "offer") {
+		bot = append(bot, e.Text[:min(len(e.Text), 20)])
+	}
+	want := []string{"Hello Alex. We have ", "The rate is four poi", "Hello Alex. We have "}
+	if strings.Join(bot, "|") != strings.Join(want, "|") {
+		t.Errorf("offer node said %q, want question, answer, question again", bot)
+	}
+	var intents []string
+	for _, e := range rec.Transcript {
+		if e.Side == SideCaller {
+			intents = append(intents, e.Intent)
+		}
+	}
+	if strings.Join(intents, ",") != "ask_rate,affirm" {
+		t.Errorf("caller intents %v, want ask_rate then affirm", intents)
+	}
+}
+
+func TestEngineFailureRunsTheFallback(t *testing.T) {
+	t.Parallel()
+	prompts := func(r *rig) *toneSynth { return r.prompts }
+	synth := func(r *rig) *toneSynth { return r.synth }
+	for _, tc := range []struct {
+		name   string
+		setup  func(r *rig)
+		player func(r *rig) *toneSynth // which synthesiser said goodbye
+		said   string                  // what it was asked to say
+		err    string
+	}{
+		{"synthesiser refuses the question: recorded goodbye", func(r *rig) { r.synth.failOn = "long offer" },
+			prompts, "sorry_goodbye", "synthesiser crashed"},
+		{"synthesiser dies mid-question: recorded goodbye", func(r *rig) { r.synth.failOn, r.synth.failAfter = "long offer", 30 },
+			prompts, "sorry_goodbye", "died mid-sentence"},
+		{"no prompt player: spoken goodbye", func(r *rig) { r.synth.failOn = "long offer"; r.cfg.Prompts = nil },
+			synth, "Sorry, something went wrong. Goodbye.", "synthesiser crashed"},
+		{"recogniser fails", func(r *rig) { r.asr.failNew = errors.New("model missing") },
+			prompts, "sorry_goodbye", "model missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, "testdata/engine_en.yaml",
+				step{waitSilent: 50}, step{say: fliteClip(t, "yes please"), text: "yes please"})
+			tc.setup(r)
+			rec := r.run(t)
+			if rec.Outcome != "failed" || !strings.Contains(rec.Error, tc.err) {
+				t.Fatalf("outcome %q error %q, want failed with %q\n%s", rec.Outcome, rec.Error, tc.err, dump(rec))
+			}
+			last := rec.Transcript[len(rec.Transcript)-1]
+			if last.Node != "fallback" || last.Text != "Sorry, something went wrong. Goodbye." || last.FramesPlayed == 0 {
+				t.Errorf("last entry %+v, want the fallback goodbye played", last)
+			}
+			p := tc.player(r)
+			if !strings.HasSuffix(strings.Join(p.texts, ""), tc.said) {
+				t.Errorf("goodbye player was asked for %q, want %q last", p.texts, tc.said)
+			}
+		})
+	}
+}
+
+func TestEngineRecordsVariantsAndSavesJSON(t *testing.T) {
+	t.Parallel()
+	const script = `name: ab
+intents:
+  affirm: [yes, sure, yeah, of course]
+  deny: [no, nope, no thanks, not interested]
+fallback: {text: bye}
+variants:
+  - {name: a, weight: 1}
+  - {name: b, weight: 3, start: ask, variables: {greeting: Howdy}}
+nodes:
+  - id: hello
+    kind: say
+    text: Hello.
+    next: ask
+  - id: ask
+    kind: listen
+    timeout: 1s
+    retries: 0
+    variants:
+      - {name: short, text: "${greeting}. Yes?"}
+      - {name: long, text: "${greeting}. Would you say yes?"}
+    branches:
+      - {intent: affirm, goto: done}
+  - id: done
+    kind: hangup
+    outcome: interested
+`
+	s, err := Parse("ab.yaml", []byte(script))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	leg := newMemLeg()
+	cfg := Config{
+		Script: s, Recognizer: &scriptedRecognizer{leg: leg}, Understander: understander(t, s),
+		Synthesizer: &toneSynth{}, Sink: JSONFileSink{Dir: dir}, Rand: func() float64 { return 0.9 },
+	}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.Run(context.Background(), Call{ID: "ab/1", Leg: leg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Variant != "b" || rec.NodeVariants["ask"] != "long" || rec.Path[0] != "ask" || rec.Outcome != "no_input" {
+		t.Fatalf("variant %q node variants %v path %v outcome %q", rec.Variant, rec.NodeVariants, rec.Path, rec.Outcome)
+	}
+	if got := rec.Transcript[0].Text; got != "Howdy. Would you say yes?" {
+		t.Errorf("said %q, want the variant's text with its variable", got)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "ab_1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Record
+	if err := json.Unmarshal(data, &back); err != nil || back.Variant != "b" || back.Outcome != "no_input" || len(back.Transcript) != len(rec.Transcript) {
+		t.Fatalf("saved record %s (err %v)", data, err)
+	}
+}
+
+func TestPickFollowsWeights(t *testing.T) {
+	for _, tc := range []struct {
+		r    float64
+		want int
+	}{{0, 0}, {0.24, 0}, {0.26, 1}, {0.99, 1}} {
+		if got := pick([]float64{1, 3}, tc.r); got != tc.want {
+			t.Errorf("pick(1:3, %v) = %d, want %d", tc.r, got, tc.want)
+		}
+	}
+}
