@@ -154,12 +154,46 @@ func TestResamplerDownOnSweepAttenuatesAboveNyquist(t *testing.T) {
 	}
 }
 
+func TestResamplerConvertsTTSRatesTo8k(t *testing.T) {
+	// espeak-ng writes 22.05 kHz, many WAV prompts are 44.1 or 48 kHz.
+	for _, rate := range []int{11025, 22050, 44100, 48000, 24000} {
+		r, err := NewResampler(ResamplerConfig{InRate: rate, OutRate: 8000})
+		if err != nil {
+			t.Fatalf("%d Hz: %v", rate, err)
+		}
+		for _, tc := range []struct {
+			hz, want float64 // want: output level re a full-level 1 kHz tone, dB
+		}{{1000, 0}, {3000, 0}, {4500, -60}, {float64(rate) / 2 * 0.9, -60}} {
+			if tc.hz >= float64(rate)/2 {
+				continue
+			}
+			r.Reset()
+			x := tone(tc.hz, float64(rate), rate, 16000)
+			y := resampleAll(t, r, x, rate/50)
+			if d := len(y) - 8000; d < -1 || d > 1 {
+				t.Fatalf("%d Hz: %d outputs for 1 s", rate, len(y))
+			}
+			alias := math.Mod(tc.hz, 8000)
+			if alias > 4000 {
+				alias = 8000 - alias
+			}
+			level := hannPowerDB(y, 1000, 8000, alias) - hannPowerDB(tone(1000, 8000, 8000, 16000), 1000, 8000, 1000)
+			if tc.want == 0 && math.Abs(level) > 0.1 {
+				t.Errorf("%d Hz: %v Hz passband gain %.3f dB", rate, tc.hz, level)
+			}
+			if tc.want < 0 && level > tc.want {
+				t.Errorf("%d Hz: %v Hz aliases to %v Hz at %.1f dB, want ≤ %v", rate, tc.hz, alias, level, tc.want)
+			}
+		}
+	}
+}
+
 func TestResamplerStreamsLikeOneBlock(t *testing.T) {
 	x := tone(440, 8000, 4000, 10000)
 	for i := range x {
 		x[i] += int16(i % 97 * 20)
 	}
-	for _, cfg := range []ResamplerConfig{{}, {InRate: 16000, OutRate: 8000}, {InRate: 8000, OutRate: 12000}} {
+	for _, cfg := range []ResamplerConfig{{}, {InRate: 16000, OutRate: 8000}, {InRate: 8000, OutRate: 12000}, {InRate: 22050, OutRate: 8000}} {
 		a, _ := NewResampler(cfg)
 		whole := make([]int16, a.MaxOut(len(x)))
 		nw := a.Process(whole, x)
@@ -204,8 +238,8 @@ func TestResamplerHandlesBadInput(t *testing.T) {
 	if _, err := NewResampler(ResamplerConfig{InRate: -8000}); err == nil {
 		t.Error("negative rate accepted")
 	}
-	if _, err := NewResampler(ResamplerConfig{InRate: 44100, OutRate: 8000}); err == nil {
-		t.Error("441/80 ratio accepted")
+	if _, err := NewResampler(ResamplerConfig{InRate: 44101, OutRate: 8000}); err == nil {
+		t.Error("8000/44101 ratio accepted")
 	}
 	r, _ := NewResampler(ResamplerConfig{})
 	if n := r.Process(make([]int16, 3), make([]int16, 160)); n != 3 {
@@ -219,6 +253,16 @@ func BenchmarkResampleUp8to16(b *testing.B) {
 	r, _ := NewResampler(ResamplerConfig{})
 	x := tone(440, 8000, 160, 10000)
 	dst := make([]int16, r.MaxOut(160))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Process(dst, x)
+	}
+}
+
+func BenchmarkResample22050to8000(b *testing.B) {
+	r, _ := NewResampler(ResamplerConfig{InRate: 22050, OutRate: 8000})
+	x := tone(440, 22050, 441, 10000)
+	dst := make([]int16, r.MaxOut(len(x)))
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Process(dst, x)
