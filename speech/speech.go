@@ -17,23 +17,24 @@ const FrameDuration = 20 * time.Millisecond
 // Result is one recognition hypothesis.
 type Result struct {
 	// Text is the recognised text, empty when nothing was heard.
-	Text string
+	Text string `json:"text"`
 	// Final is true once the engine will not revise this hypothesis.
-	Final bool
+	Final bool `json:"final"`
 	// Confidence is the engine's confidence in Text, 0..1.
-	Confidence float64
+	Confidence float64 `json:"confidence"`
 	// Alternatives are other hypotheses, best first; may be empty.
-	Alternatives []Alternative
+	Alternatives []Alternative `json:"alternatives,omitempty"`
 	// Start and End are offsets of the recognised audio in the stream.
-	Start, End time.Duration
+	Start time.Duration `json:"start"`
+	End   time.Duration `json:"end"`
 }
 
 // Alternative is a less likely recognition hypothesis.
 type Alternative struct {
 	// Text is the alternative transcript.
-	Text string
+	Text string `json:"text"`
 	// Confidence is its confidence, 0..1.
-	Confidence float64
+	Confidence float64 `json:"confidence"`
 }
 
 // StreamOptions configures one recognition stream.
@@ -95,38 +96,39 @@ type AudioStream interface {
 // Understanding is what an utterance means.
 type Understanding struct {
 	// Intent is the most likely intent name, "out_of_scope" when none fits.
-	Intent string
+	Intent string `json:"intent"`
 	// Confidence is the calibrated probability of Intent, 0..1.
-	Confidence float64
+	Confidence float64 `json:"confidence"`
 	// Alternatives are the other intents, most likely first.
-	Alternatives []IntentScore
+	Alternatives []IntentScore `json:"alternatives,omitempty"`
 	// Slots are the values found in the utterance.
-	Slots []Slot
+	Slots []Slot `json:"slots"`
 	// Language is the detected language, "zh" or "en".
-	Language string
+	Language string `json:"language"`
 }
 
 // IntentScore is one intent with its probability.
 type IntentScore struct {
 	// Intent is the intent name.
-	Intent string
+	Intent string `json:"intent"`
 	// Confidence is its probability, 0..1.
-	Confidence float64
+	Confidence float64 `json:"confidence"`
 }
 
 // Slot is one value found in an utterance.
 type Slot struct {
 	// Name is what the value means, e.g. "amount", "date".
-	Name string
+	Name string `json:"name"`
 	// Type is the value's kind, e.g. "money", "datetime", "phone", "number", "yesno".
-	Type string
+	Type string `json:"type"`
 	// Text is the surface text as said.
-	Text string
+	Text string `json:"text"`
 	// Value is the normalised value: "3500", "2026-11-26T15:00",
 	// "+8613812345678", "yes".
-	Value string
+	Value string `json:"value"`
 	// Start and End are rune offsets of Text in the utterance.
-	Start, End int
+	Start int `json:"start"`
+	End   int `json:"end"`
 }
 
 // Understander finds intent and slots in an utterance.

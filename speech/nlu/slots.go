@@ -302,7 +302,7 @@ func hasPrefixRunes(rs []rune, p string) bool {
 // Yes/no markers. Multi-character markers come first so "没问题" is yes and
 // "不是" is matched before "是".
 var (
-	zhYes      = []string{"没问题", "没错", "当然", "可以", "好的", "好啊", "行", "对", "是", "好", "嗯", "恩", "ok"}
+	zhYes      = []string{"没问题", "没错", "当然", "可以", "好的", "好啊", "是的", "对的", "行", "对", "是", "好", "嗯", "恩", "ok"}
 	zhNo       = []string{"不是", "不对", "不行", "不要", "不用", "不需要", "没有", "没", "不", "别", "算了"}
 	zhFillers  = []string{"嗯嗯", "嗯", "恩", "啊", "哦", "呃", "额", "那个", "喂", "哎", "唉"}
 	enYesWords = map[string]bool{"yes": true, "yeah": true, "yep": true, "yup": true, "sure": true, "ok": true, "okay": true, "correct": true, "right": true, "absolutely": true, "certainly": true, "definitely": true, "affirmative": true, "ya": true}
