@@ -31,11 +31,13 @@ func TestKamailioRegistrarChallengesThenAccepts(t *testing.T) {
 			if ok := res.ExitCode == 0 && res.Successful == 1; ok != tc.wantOK {
 				t.Fatalf("register ok=%v (exit %d), want %v\n%s\n%s", ok, res.ExitCode, tc.wantOK, s.Diagnostics(), k.Output())
 			}
+			Eventually(ctx, 2*time.Second, func() bool { return len(k.Registered()) >= tc.registered })
 			if got := len(k.Registered()); got != tc.registered {
 				t.Fatalf("kamailio saved %d registrations, want %d\n%s", got, tc.registered, k.Output())
 			}
 		})
 	}
+	Eventually(ctx, 2*time.Second, func() bool { return len(k.Requests("REGISTER")) >= 4 })
 	if n := len(k.Requests("REGISTER")); n != 4 {
 		t.Fatalf("kamailio logged %d REGISTERs, want 4 (two per attempt)\n%s", n, k.Output())
 	}

@@ -156,3 +156,21 @@ func tail(b []byte, n int) string {
 	}
 	return "…" + string(b[len(b)-n:])
 }
+
+// Eventually polls cond every 50 ms until it holds or d (or ctx) runs out,
+// for facts that a peer logs a moment after it answers (Kamailio writes its
+// log line after sending the reply).
+func Eventually(ctx context.Context, d time.Duration, cond func() bool) bool {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		if cond() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return cond()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -73,6 +73,7 @@ func TestTrunkRegistersWithKamailio(t *testing.T) {
 			}
 			switch tc.want {
 			case "registered":
+				testpeer.Eventually(ctx, 2*time.Second, func() bool { return len(k.Registered()) > 0 })
 				if got := k.Registered(); len(got) != 1 || !strings.Contains(got[0], "alice@") {
 					t.Fatalf("kamailio's bindings %v, want one for alice\n%s", got, k.Output())
 				}
