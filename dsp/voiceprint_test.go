@@ -187,7 +187,7 @@ func TestVoiceprintSeparatesSyntheticSpeakers(t *testing.T) {
 		maxEER float64
 	}{
 		{"DTW", func(s VoiceScore) float64 { return s.DTW }, 0.12},
-		{"stats", func(s VoiceScore) float64 { return s.Stats }, 0.25},
+		{"stats", func(s VoiceScore) float64 { return s.Stats }, 0.15},
 		{"combined", func(s VoiceScore) float64 { return s.Combined }, 0.12},
 	} {
 		g, im := tr.scores(tc.pick)
