@@ -1,10 +1,14 @@
 package testpeer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strings"
 	"testing"
+	"time"
 )
 
 // sipDefaultPort is never handed out: a stray peer started without -p (or
@@ -141,4 +145,43 @@ func portFree(network string, port int) bool {
 		return true
 	}
 	return false
+}
+
+// Bound reports whether some process has a socket bound to port on
+// 127.0.0.1 or the wildcard address (a listening one, for TCP), read from
+// /proc/net without touching the port: probing by binding could steal it
+// from the peer that is starting.
+func Bound(network string, port int) bool {
+	file := "/proc/net/udp"
+	if network == "tcp" {
+		file = "/proc/net/tcp"
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	want := []string{fmt.Sprintf("0100007F:%04X", port), fmt.Sprintf("00000000:%04X", port)}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 4 || (f[1] != want[0] && f[1] != want[1]) {
+			continue
+		}
+		if network == "tcp" && f[3] != "0A" { // TCP_LISTEN
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// WaitBound waits until Bound(network, port) or ctx ends.
+func WaitBound(ctx context.Context, network string, port int) error {
+	for !Bound(network, port) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("nothing bound %s port %d on 127.0.0.1: %w", network, port, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
 }

@@ -192,6 +192,19 @@ func StartSipp(ctx context.Context, t testing.TB, cfg SippConfig) *Sipp {
 		args = append(args, cfg.Remote)
 	}
 	s.Proc = Start(ctx, t, dir, bin, args...)
+	if cfg.Remote == "" {
+		// A server scenario is ready when its SIP port is bound; a
+		// request sent earlier would be lost (a raw one is never resent).
+		network := "udp"
+		if cfg.Transport[0] == 't' {
+			network = "tcp"
+		}
+		ready, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := WaitBound(ready, network, cfg.Port); err != nil {
+			t.Fatalf("sipp %s: %v\n%s", cfg.Scenario, err, s.Diagnostics())
+		}
+	}
 	return s
 }
 

@@ -35,7 +35,6 @@ func TestSippUACPlaysPcapToSippUAS(t *testing.T) {
 				t.Fatal(err)
 			}
 			uas := StartSipp(ctx, t, SippConfig{Scenario: ScenarioUAS, SDPPort: sink.Port(), Timeout: 20 * time.Second})
-			time.Sleep(200 * time.Millisecond) // let sipp bind before the INVITE
 			uac, res := RunSipp(ctx, t, SippConfig{
 				Scenario: ScenarioUAC, Remote: uas.Addr(), Pcap: pcap,
 				Hold: Duration(speech) + time.Second, Timeout: 20 * time.Second,
@@ -72,7 +71,6 @@ func TestSippUASEchoesRTP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	uas := StartSipp(ctx, t, SippConfig{Scenario: ScenarioUAS, RTPEcho: true, Timeout: 20 * time.Second})
-	time.Sleep(200 * time.Millisecond)
 	// sipp echoes on -mp only while it runs: hold a call up meanwhile.
 	uac := StartSipp(ctx, t, SippConfig{Scenario: ScenarioUAC, Remote: uas.Addr(), Hold: 3 * time.Second, Timeout: 10 * time.Second})
 	peer := ListenRTP(t, 0)
@@ -113,8 +111,7 @@ func TestSippUASRejectsAndRings(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			uas := StartSipp(ctx, t, SippConfig{Scenario: tc.scenario, Timeout: 15 * time.Second})
-			time.Sleep(200 * time.Millisecond)
-			resp, err := InviteOnce(ctx, uas.Addr(), tc.scenario == ScenarioRing)
+					resp, err := InviteOnce(ctx, uas.Addr(), tc.scenario == ScenarioRing)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, uas.Diagnostics())
 			}
