@@ -1,6 +1,7 @@
 package dsp
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -121,7 +122,11 @@ func TestEmotionRaisedVoiceScoresHigherArousalForEveryVoice(t *testing.T) {
 				return e.Score(probe.EndUtterance().Cues)
 			}
 			p, r, c := score(plain), score(raised), score(calm)
-			t.Logf("%s SNR %g: calm %.2f (%v), plain %.2f (%v), raised %.2f (%v)", voice, noise, c.Arousal, c.Label, p.Arousal, p.Label, r.Arousal, r.Label)
+			cond := "clean"
+			if noise > 0 {
+				cond = fmt.Sprintf("pink %g dB", noise)
+			}
+			t.Logf("%s %s: calm %.2f (%v), plain %.2f (%v), raised %.2f (%v)", voice, cond, c.Arousal, c.Label, p.Arousal, p.Label, r.Arousal, r.Label)
 			if !(r.Arousal > p.Arousal+0.5) || r.Label != EmotionAgitated {
 				t.Errorf("%s SNR %g: raised arousal %.2f (%v), plain %.2f: want raised agitated and clearly higher", voice, noise, r.Arousal, r.Label, p.Arousal)
 			}
