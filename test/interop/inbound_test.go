@@ -65,3 +65,33 @@ func TestInboundCallsAreAnsweredAndRecorded(t *testing.T) {
 	}
 	srv.stop(t)
 }
+
+// TestInboundCallOverTCP places one sipp call over TCP (sipp -t t1): SIP on
+// TCP reaches the same call path, and the recording holds the audio sent.
+func TestInboundCallOverTCP(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	speech := testpeer.Speech(t, "en-us", "Calling over TCP now.")
+	pcap := filepath.Join(t.TempDir(), "caller.pcap")
+	if _, err := testpeer.WritePCMUPcap(pcap, speech, testpeer.PcapOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(ctx, t, serverOptions{})
+	sipp, res := testpeer.RunSipp(ctx, t, testpeer.SippConfig{
+		Scenario: testpeer.ScenarioUAC, Transport: "t1", Remote: srv.addr, Pcap: pcap,
+		Hold: testpeer.Duration(speech) + time.Second, Timeout: 30 * time.Second,
+	})
+	if res.ExitCode != 0 || res.Successful != 1 {
+		t.Fatalf("sipp over TCP: exit %d, %d successful, err %v\n%s\n%s", res.ExitCode, res.Successful, res.Err, sipp.Diagnostics(), srv.Output())
+	}
+	ids := callIDs(sipp)
+	if len(ids) != 1 {
+		t.Fatalf("sipp logged call ids %v, want one", ids)
+	}
+	isEnd := func(l logLine) bool { return l.str("msg") == "call ended" && l.str("call_id") == ids[0] }
+	if _, err := srv.waitLogs(ctx, isEnd, atLeast(1)); err != nil {
+		t.Fatalf("no \"call ended\": %v\n%s", err, srv.Output())
+	}
+	matchRecording(t, srv.recording(ids[0]), speech, 2*time.Second)
+	srv.stop(t)
+}
