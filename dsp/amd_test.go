@@ -1,6 +1,7 @@
 package dsp
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -160,4 +161,21 @@ func BenchmarkAMDDetectorFrame(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		d.Process(frames[i%len(frames)])
 	}
+}
+
+func FuzzAMDDetector(f *testing.F) {
+	f.Add([]byte{}, 160)
+	f.Add(make([]byte, 8000), 61)
+	f.Fuzz(func(t *testing.T, data []byte, chunk int) {
+		d := NewAMDDetector(AMDConfig{})
+		x := samplesFromBytes(data)
+		chunk = max(1, chunk%1000)
+		for i := 0; i < len(x); i += chunk {
+			for _, r := range d.Process(x[i:min(i+chunk, len(x))]) {
+				if r.Confidence <= 0 || r.Confidence > 1 || math.IsNaN(r.Confidence) || r.Reason == "" {
+					t.Fatalf("bad verdict %+v", r)
+				}
+			}
+		}
+	})
 }

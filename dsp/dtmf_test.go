@@ -3,6 +3,7 @@ package dsp
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,4 +247,31 @@ func BenchmarkDTMFDetectorFrame(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		d.Process(frames[i%len(frames)])
 	}
+}
+
+// samplesFromBytes reads little-endian int16 samples from fuzz input.
+func samplesFromBytes(b []byte) []int16 {
+	out := make([]int16, len(b)/2)
+	for i := range out {
+		out[i] = int16(uint16(b[2*i]) | uint16(b[2*i+1])<<8)
+	}
+	return out
+}
+
+func FuzzDTMFDetector(f *testing.F) {
+	f.Add([]byte{}, 160)
+	f.Add(make([]byte, 2000), 37)
+	f.Add([]byte{0xff, 0x7f, 0x00, 0x80, 0x01, 0x00}, 1)
+	f.Fuzz(func(t *testing.T, data []byte, chunk int) {
+		d := NewDTMFDetector(DTMFConfig{})
+		x := samplesFromBytes(data)
+		chunk = max(1, chunk%1000)
+		for i := 0; i < len(x); i += chunk {
+			for _, e := range d.Process(x[i:min(i+chunk, len(x))]) {
+				if !strings.ContainsRune("0123456789*#ABCD", rune(e.Digit)) || e.At < 0 {
+					t.Fatalf("bad event %+v", e)
+				}
+			}
+		}
+	})
 }

@@ -168,3 +168,27 @@ func BenchmarkToneDetectorFrame(b *testing.B) {
 		d.Process(frames[i%len(frames)])
 	}
 }
+
+func FuzzToneDetector(f *testing.F) {
+	f.Add([]byte{}, 160, false)
+	f.Add(make([]byte, 4000), 97, true)
+	f.Fuzz(func(t *testing.T, data []byte, chunk int, china bool) {
+		plan := NorthAmericaTones()
+		if china {
+			plan = ChinaTones()
+		}
+		d, err := NewToneDetector(ToneConfig{Plan: plan})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := samplesFromBytes(data)
+		chunk = max(1, chunk%1000)
+		for i := 0; i < len(x); i += chunk {
+			for _, e := range d.Process(x[i:min(i+chunk, len(x))]) {
+				if e.Kind == ToneNone || e.At < e.Start {
+					t.Fatalf("bad event %+v", e)
+				}
+			}
+		}
+	})
+}
