@@ -23,7 +23,9 @@ type PitchConfig struct {
 	// keeps the estimate off sub-harmonics; zero means 0.15.
 	DipThreshold float64
 	// VoicingThreshold is the highest aperiodicity (see
-	// PitchEstimate.Aperiodicity) still called voiced; zero means 0.35.
+	// PitchEstimate.Aperiodicity) still called voiced; YIN's cumulative-
+	// mean-normalised difference at the period must also stay under 1.5×
+	// it. Zero means 0.35.
 	VoicingThreshold float64
 	// MinDBFS is the level under which a buffer is unvoiced without
 	// looking at its periodicity; zero means −55 dBFS.
@@ -211,8 +213,12 @@ func (p *PitchTracker) estimate() PitchEstimate {
 			break
 		}
 	}
-	if ap > p.cfg.VoicingThreshold {
-		unvoiced.Aperiodicity = ap
+	// Voicing needs both measures: the full-rate one is blind to the long
+	// correlation of low-pass noise (pink noise at one lag can look 70 %
+	// alike), which YIN's cumulative-mean normalisation discounts.
+	cm := math.Min(d[best/2], d[min((best+1)/2, len(d)-1)])
+	if ap > p.cfg.VoicingThreshold || cm > 1.5*p.cfg.VoicingThreshold {
+		unvoiced.Aperiodicity = max(ap, cm)
 		return unvoiced
 	}
 	// Parabolic interpolation of the dip for sub-sample lag.

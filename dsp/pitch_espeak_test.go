@@ -65,9 +65,19 @@ func referenceF0(x []int16, start int) (hz, peak float64) {
 		}
 		return num / math.Sqrt(e0*e1+1e-9)
 	}
+	// Integer lags by plain normalised correlation; sinc only to refine.
+	intCorr := func(lag int) float64 {
+		var num, e0, e1 float64
+		for j := 0; j+lag < n; j++ {
+			num += seg[j] * seg[j+lag]
+			e0 += seg[j] * seg[j]
+			e1 += seg[j+lag] * seg[j+lag]
+		}
+		return num / math.Sqrt(e0*e1+1e-9)
+	}
 	best, bestLag := -1.0, 0.0
 	for lag := 20; lag <= 114; lag++ {
-		if c := corr(float64(lag)); c > best {
+		if c := intCorr(lag); c > best {
 			best, bestLag = c, float64(lag)
 		}
 	}
@@ -75,12 +85,13 @@ func referenceF0(x []int16, start int) (hz, peak float64) {
 	for div := 3; div >= 2; div-- {
 		l := math.Round(bestLag / float64(div))
 		if l >= 20 {
-			if c := corr(l); c > 0.9*best {
+			if c := intCorr(int(l)); c > 0.9*best {
 				best, bestLag = c, l
 				break
 			}
 		}
 	}
+	best = corr(bestLag)
 	for step := 0.5; step >= 0.01; step /= 2 {
 		for _, l := range []float64{bestLag - step, bestLag + step} {
 			if c := corr(l); c > best {

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/waihu/waihu/dsp/internal/testaudio"
 )
 
 // harmonic returns n samples of a tone at f0 with harmonics falling 6 dB per
@@ -82,6 +84,17 @@ func TestPitchTrackerCallsNoiseAndSilenceUnvoiced(t *testing.T) {
 		x    []int16
 	}{
 		{"white noise", noise},
+		{"pink noise", func() []int16 {
+			pink, err := testaudio.Noise("pink", 8000, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := make([]int16, len(pink))
+			for i, v := range pink {
+				x[i] = int16(3000 * v)
+			}
+			return x
+		}()},
 		{"digital silence", make([]int16, 8000)},
 		{"very quiet tone", func() []int16 {
 			x := harmonic(150, 8000, false)
