@@ -12,6 +12,7 @@ type AMDKind int
 // Unknown; after MachineStart comes one of the MachineEnd kinds, telling
 // when to start talking to the recorder.
 const (
+	// AMDUnknown: no rule decided within TotalAnalysisTime.
 	AMDUnknown AMDKind = iota
 	// AMDHuman: a person answered.
 	AMDHuman

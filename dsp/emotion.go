@@ -13,6 +13,7 @@ type EmotionLabel int
 
 // Emotion labels.
 const (
+	// EmotionNeutral: within this caller's usual range.
 	EmotionNeutral EmotionLabel = iota
 	// EmotionCalm: slower, lower, quieter than this caller usually speaks.
 	EmotionCalm

@@ -12,6 +12,7 @@ type ToneKind int
 
 // Call-progress signals.
 const (
+	// ToneNone: no call-progress signal.
 	ToneNone ToneKind = iota
 	// ToneRingback: the far end is ringing.
 	ToneRingback
