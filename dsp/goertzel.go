@@ -65,9 +65,3 @@ func meanSquare(x []int16) float64 {
 
 // dbfsToPower converts a level in dBFS (as EnergyDBFS) to mean square.
 func dbfsToPower(db float64) float64 { return fullScalePower * math.Pow(10, db/10) }
-
-// powerRatioDB is 10·log10(a/b), with silence kept finite.
-func powerRatioDB(a, b float64) float64 {
-	const tiny = 1e-9
-	return 10 * math.Log10((a+tiny)/(b+tiny))
-}
