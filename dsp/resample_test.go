@@ -154,9 +154,8 @@ func TestResamplerDownOnSweepAttenuatesAboveNyquist(t *testing.T) {
 	}
 }
 
-func TestResamplerConvertsTTSRatesTo8k(t *testing.T) {
-	// espeak-ng writes 22.05 kHz, many WAV prompts are 44.1 or 48 kHz.
-	for _, rate := range []int{11025, 22050, 44100, 48000, 24000} {
+func TestResamplerConvertsPromptRatesTo8k(t *testing.T) {
+	for _, rate := range []int{48000, 32000, 24000, 16000} {
 		r, err := NewResampler(ResamplerConfig{InRate: rate, OutRate: 8000})
 		if err != nil {
 			t.Fatalf("%d Hz: %v", rate, err)
@@ -193,7 +192,7 @@ func TestResamplerStreamsLikeOneBlock(t *testing.T) {
 	for i := range x {
 		x[i] += int16(i % 97 * 20)
 	}
-	for _, cfg := range []ResamplerConfig{{}, {InRate: 16000, OutRate: 8000}, {InRate: 8000, OutRate: 12000}, {InRate: 22050, OutRate: 8000}} {
+	for _, cfg := range []ResamplerConfig{{}, {InRate: 16000, OutRate: 8000}, {InRate: 8000, OutRate: 12000}, {InRate: 48000, OutRate: 8000}} {
 		a, _ := NewResampler(cfg)
 		whole := make([]int16, a.MaxOut(len(x)))
 		nw := a.Process(whole, x)
@@ -238,8 +237,10 @@ func TestResamplerHandlesBadInput(t *testing.T) {
 	if _, err := NewResampler(ResamplerConfig{InRate: -8000}); err == nil {
 		t.Error("negative rate accepted")
 	}
-	if _, err := NewResampler(ResamplerConfig{InRate: 44101, OutRate: 8000}); err == nil {
-		t.Error("8000/44101 ratio accepted")
+	for _, rate := range []int{44100, 22050, 11025} {
+		if _, err := NewResampler(ResamplerConfig{InRate: rate, OutRate: 8000}); err == nil {
+			t.Errorf("%d Hz accepted", rate)
+		}
 	}
 	r, _ := NewResampler(ResamplerConfig{})
 	if n := r.Process(make([]int16, 3), make([]int16, 160)); n != 3 {
@@ -253,16 +254,6 @@ func BenchmarkResampleUp8to16(b *testing.B) {
 	r, _ := NewResampler(ResamplerConfig{})
 	x := tone(440, 8000, 160, 10000)
 	dst := make([]int16, r.MaxOut(160))
-	b.ReportAllocs()
-	for b.Loop() {
-		r.Process(dst, x)
-	}
-}
-
-func BenchmarkResample22050to8000(b *testing.B) {
-	r, _ := NewResampler(ResamplerConfig{InRate: 22050, OutRate: 8000})
-	x := tone(440, 22050, 441, 10000)
-	dst := make([]int16, r.MaxOut(len(x)))
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Process(dst, x)
