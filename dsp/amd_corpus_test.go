@@ -30,17 +30,23 @@ type amdTexts struct {
 	humans, machine []string
 }
 
-// amdNoise is one noise condition; an empty kind means clean.
+// amdNoise is one channel condition: noise (an empty kind means none) and
+// optionally a G.711 round trip ("ulaw", "alaw") after it.
 type amdNoise struct {
 	kind  string
 	snrDB float64
+	law   string
 }
 
 func (n amdNoise) String() string {
-	if n.kind == "" {
-		return "clean"
+	s := "clean"
+	if n.kind != "" {
+		s = fmt.Sprintf("%s %g dB", n.kind, n.snrDB)
 	}
-	return fmt.Sprintf("%s %g dB", n.kind, n.snrDB)
+	if n.law != "" {
+		s += " " + n.law
+	}
+	return s
 }
 
 // The tuning corpus: the phrases and voices the defaults were chosen on.
@@ -94,6 +100,9 @@ func amdCorpus(t testing.TB, langs []amdTexts, noises []amdNoise, seed int64) []
 					}
 					if noise.kind != "" {
 						c.audio = testaudio.MixNoise(c.audio, noise.kind, noise.snrDB, rng.Int63())
+					}
+					if noise.law != "" {
+						c.audio = testaudio.G711(c.audio, noise.law)
 					}
 					clips = append(clips, c)
 				}

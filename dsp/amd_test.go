@@ -134,7 +134,7 @@ func TestAMDCorpusKeepsBothErrorsLow(t *testing.T) {
 	// A held-out slice of the evaluation corpus (voices and phrases not
 	// tuned on), small enough for CI; the full run is amd_eval_test.go.
 	clips := amdCorpus(t, []amdTexts{amdEvalEN(2), amdEvalCMN(1)},
-		[]amdNoise{{}, {"pink", 20}, {"babble", 10}}, 42)
+		[]amdNoise{{}, {"pink", 20, ""}, {"babble", 10, "ulaw"}}, 42)
 	s := scoreAMD(amdRun(AMDConfig{}), clips)
 	t.Logf("humans %d (as machine %d, unknown %d), machines %d (as human %d, unknown %d, late %d), ends %d/%d",
 		s.humans, s.humanAsMachine, s.humanUnk, s.machines, s.machineAsHuman, s.machUnk, s.machineLate, s.endCorrect, s.endTotal)

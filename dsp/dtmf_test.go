@@ -163,9 +163,14 @@ func TestDTMFSurvivesNoise(t *testing.T) {
 			// The SNR is set against the tones only, as in Q.24 noise tests.
 			clean := testaudio.Concat(parts...)
 			noisy := testaudio.MixNoise(clean, kind, snr, int64(snr))
-			got, _ := runDTMF(DTMFConfig{}, noisy)
-			if got != keys {
-				t.Errorf("%s noise at %g dB SNR: digits %q, want %q", kind, snr, got, keys)
+			for _, law := range []string{"", "ulaw", "alaw"} {
+				x := noisy
+				if law != "" {
+					x = testaudio.G711(noisy, law)
+				}
+				if got, _ := runDTMF(DTMFConfig{}, x); got != keys {
+					t.Errorf("%s noise at %g dB SNR, G.711 %q: digits %q, want %q", kind, snr, law, got, keys)
+				}
 			}
 		}
 	}

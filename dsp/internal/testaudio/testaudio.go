@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/zaf/g711"
 )
 
 // SampleRate is the rate of every slice this package returns, in Hz.
@@ -203,6 +205,24 @@ func MixNoise(speech []int16, kind string, snrDB float64, seed int64) []int16 {
 	out := make([]int16, len(speech))
 	for i, v := range speech {
 		out[i] = clip(float64(v) + g*noise[i])
+	}
+	return out
+}
+
+// G711 returns x encoded with G.711 ("ulaw" or "alaw") and decoded again, as
+// a call through a PCMU or PCMA trunk would deliver it. An unknown law panics:
+// it is a mistake in the test.
+func G711(x []int16, law string) []int16 {
+	out := make([]int16, len(x))
+	for i, v := range x {
+		switch law {
+		case "ulaw":
+			out[i] = g711.DecodeUlawFrame(g711.EncodeUlawFrame(v))
+		case "alaw":
+			out[i] = g711.DecodeAlawFrame(g711.EncodeAlawFrame(v))
+		default:
+			panic("G.711 law " + law + ": want ulaw or alaw")
+		}
 	}
 	return out
 }

@@ -72,3 +72,19 @@ func TestReadWAVRejectsGarbage(t *testing.T) {
 }
 
 func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o644) }
+
+func TestG711RoundTripKeepsTheSignalWithin40dB(t *testing.T) {
+	x := Tone(100*time.Millisecond, -10, 1000)
+	for _, law := range []string{"ulaw", "alaw"} {
+		y := G711(x, law)
+		var ps, pn float64
+		for i := range x {
+			d := float64(y[i]) - float64(x[i])
+			ps += float64(x[i]) * float64(x[i])
+			pn += d * d
+		}
+		if snr := 10 * math.Log10(ps/pn); snr < 30 || snr > 45 {
+			t.Errorf("%s: SNR %.1f dB, want the 30–45 dB of G.711", law, snr)
+		}
+	}
+}
