@@ -62,6 +62,7 @@ func BenchmarkChain(b *testing.B) {
 	}
 	var out ChainResult
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	i := 0
 	for b.Loop() {
 		c.Process(x[i:i+FrameSamples], &out)

@@ -57,6 +57,7 @@ func BenchmarkLiveCMN(b *testing.B) {
 	c := NewLiveCMN(LiveCMNConfig{})
 	x := make([]float64, 13)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		c.Process(x, x)
 	}

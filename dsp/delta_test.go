@@ -87,6 +87,7 @@ func BenchmarkDeltaStream(b *testing.B) {
 	x := make([]float64, 13)
 	o1, o2, o3 := make([]float64, 13), make([]float64, 13), make([]float64, 13)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		s.Push(x, o1, o2, o3)
 	}

@@ -49,6 +49,7 @@ func BenchmarkEnergyDBFS(b *testing.B) {
 		f[i] = int16(i * 100)
 	}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		EnergyDBFS(f)
 	}

@@ -89,6 +89,7 @@ func BenchmarkFramer(b *testing.B) {
 	frame := make([]int16, FrameSamples)
 	w := make([]float64, f.WindowSamples())
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		f.Write(frame)
 		for f.Next(w) {

@@ -126,6 +126,7 @@ func BenchmarkMelApply(b *testing.B) {
 	}
 	out := make([]float64, fb.NumFilters())
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		fb.Apply(out, p)
 	}

@@ -173,6 +173,7 @@ func BenchmarkMFCC(b *testing.B) {
 	}
 	out := make([]float64, 13)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		m.Compute(out, x)
 	}

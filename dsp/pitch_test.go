@@ -136,6 +136,7 @@ func BenchmarkPitchTracker(b *testing.B) {
 	p, _ := NewPitchTracker(PitchConfig{})
 	x := harmonic(130, 3200, false)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	i := 0
 	for b.Loop() {
 		p.Process(x[i : i+FrameSamples])

@@ -255,6 +255,7 @@ func BenchmarkResampleUp8to16(b *testing.B) {
 	x := tone(440, 8000, 160, 10000)
 	dst := make([]int16, r.MaxOut(160))
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		r.Process(dst, x)
 	}
@@ -265,6 +266,7 @@ func BenchmarkResampleDown16to8(b *testing.B) {
 	x := tone(440, 16000, 320, 10000)
 	dst := make([]int16, r.MaxOut(320))
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		r.Process(dst, x)
 	}

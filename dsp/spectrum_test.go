@@ -48,6 +48,7 @@ func BenchmarkPowerSpectrum256(b *testing.B) {
 	}
 	p := make([]float64, f.Bins())
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		f.PowerSpectrum(p, x)
 	}

@@ -125,6 +125,7 @@ func BenchmarkVAD(b *testing.B) {
 		x[i] += int16(rng.NormFloat64() * 500)
 	}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	i := 0
 	for b.Loop() {
 		v.Process(x[i : i+FrameSamples])
