@@ -1,7 +1,9 @@
 package tts
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -93,15 +95,31 @@ func NewPrompts(cfg PromptsConfig) (*Prompts, error) {
 	return p, nil
 }
 
+// maxWAVBytes bounds a prompt file: prompts are sentences, not programmes.
+const maxWAVBytes = 64 << 20
+
 // LoadWAV reads a PCM WAV file of any bit depth and channel count and
 // returns it as 8 kHz mono samples.
-func LoadWAV(path string) ([]int16, error) {
-	f, err := os.Open(path)
+func LoadWAV(path string) (pcm []int16, err error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("open WAV: %w", err)
+		return nil, fmt.Errorf("read WAV: %w", err)
 	}
-	defer f.Close()
-	d := wav.NewDecoder(f)
+	if len(b) > maxWAVBytes {
+		return nil, fmt.Errorf("read WAV %s: %w: %d bytes is more than a prompt", path, ErrFormat, len(b))
+	}
+	// go-audio/wav trusts chunk sizes (a corrupt size makes it loop or
+	// allocate without bound) and may panic on odd files, so the RIFF
+	// structure is checked here first and a panic becomes an error.
+	if err := checkRIFF(b); err != nil {
+		return nil, fmt.Errorf("read WAV %s: %w", path, err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			pcm, err = nil, fmt.Errorf("read WAV %s: %w: decoder failed: %v", path, ErrFormat, r)
+		}
+	}()
+	d := wav.NewDecoder(bytes.NewReader(b))
 	if !d.IsValidFile() {
 		return nil, fmt.Errorf("read WAV %s: %w: not a PCM WAV file", path, ErrFormat)
 	}
@@ -145,6 +163,35 @@ func LoadWAV(path string) ([]int16, error) {
 	// Flush the filter's delay line so the clip's tail is not cut.
 	n += res.Process(out[n:], make([]int16, res.Taps()*rate/speech.SampleRate+1))
 	return out[:n], nil
+}
+
+// checkRIFF walks the chunks of a RIFF/WAVE file and refuses sizes that
+// run past its end, a fmt chunk of an impossible size, or no data chunk.
+func checkRIFF(b []byte) error {
+	if len(b) < 12 || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+		return fmt.Errorf("%w: not a RIFF/WAVE file", ErrFormat)
+	}
+	haveFmt := false
+	for pos := 12; pos+8 <= len(b); {
+		id, size := string(b[pos:pos+4]), int64(binary.LittleEndian.Uint32(b[pos+4:]))
+		if size > int64(len(b)-pos-8) {
+			return fmt.Errorf("%w: %q chunk of %d bytes runs past the end of the file", ErrFormat, id, size)
+		}
+		switch id {
+		case "fmt ":
+			if size < 16 || size > 64 {
+				return fmt.Errorf("%w: fmt chunk of %d bytes", ErrFormat, size)
+			}
+			haveFmt = true
+		case "data":
+			if !haveFmt {
+				return fmt.Errorf("%w: data chunk before fmt chunk", ErrFormat)
+			}
+			return nil
+		}
+		pos += 8 + int(size) + int(size%2)
+	}
+	return fmt.Errorf("%w: no data chunk", ErrFormat)
 }
 
 // IDs lists the loaded prompt ids.
