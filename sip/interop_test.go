@@ -209,3 +209,79 @@ func TestInteropSippUASAnswersDial(t *testing.T) {
 		t.Errorf("sipp did not finish its one call")
 	}
 }
+
+func TestInteropSippUACCallsIn(t *testing.T) {
+	bin := needPeer(t, "sipp")
+	answered := make(chan *Call, 1)
+	ua := startUAWith(t, Config{}, func(ctx context.Context, in *Incoming) {
+		_ = in.Ring()
+		c, err := in.Answer(ctx, newFakeLeg(40000))
+		if err != nil {
+			t.Errorf("Answer sipp: %v", err)
+			return
+		}
+		answered <- c
+	})
+	port := freeUDPPort(t)
+	mport := freeUDPPort(t)
+	p, out := startPeer(t, bin, ua.Addr("udp").String(), "-sn", "uac", "-s", "1001", "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-mp", strconv.Itoa(mport), "-m", "1", "-d", "500", "-timeout", "30s", "-timeout_error", "-nostdin")
+	var c *Call
+	select {
+	case c = <-answered:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("sipp call never answered:\n%s", out.String())
+	}
+	waitDone(t, c, 20*time.Second)
+	if c.Reason() != HangupRemote || c.Codec() != CodecPCMU {
+		t.Errorf("reason %v codec %v, want remote hangup on PCMU", c.Reason(), c.Codec())
+	}
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Errorf("sipp uac: %v\n%s", p.err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("sipp uac did not finish")
+	}
+}
+
+func TestInteropDialThroughKamailioAnswers407(t *testing.T) {
+	sipp := needPeer(t, "sipp")
+	addr := startKamailio(t)
+	port := freeUDPPort(t)
+	mport := freeUDPPort(t)
+	scenario, err := filepath.Abs("testdata/sipp_uas_rr.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, out := startPeer(t, sipp, "-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-mp", strconv.Itoa(mport),
+		"-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin")
+	ua := startUA(t, Config{Trunks: []Trunk{{Name: "kamailio", Address: addr, Username: "10001", Password: "secret"}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leg := newFakeLeg(30000)
+	var c *Call
+	// kamailio and sipp need a moment to bind.
+	eventually(t, 20*time.Second, "call through kamailio", func() bool {
+		c, err = ua.Dial(ctx, DialRequest{Trunk: "kamailio", To: "sip:service@127.0.0.1:" + strconv.Itoa(port), Media: leg, RingTimeout: 3 * time.Second})
+		if err != nil {
+			t.Logf("dial: %v", err)
+		}
+		return err == nil
+	})
+	if _, pt, _, _, _ := leg.snapshot(); pt != 0 {
+		t.Errorf("leg pt %d, want PCMU from sipp", pt)
+	}
+	if err := c.Hangup(ctx); err != nil {
+		t.Fatalf("Hangup: %v", err)
+	}
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Errorf("sipp: %v\n%s", p.err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("sipp did not finish its one call")
+	}
+}

@@ -161,6 +161,16 @@ func (ua *UA) Start(ctx context.Context) error {
 			serve = append(serve, func() { _ = ua.srv.ServeTCP(ln) })
 		}
 	}
+	var udpLaddr sipgosip.Addr
+	if len(ua.closers) > 0 {
+		for _, c := range ua.closers {
+			if pc, ok := c.(net.PacketConn); ok {
+				host, port, _ := sipgosip.ParseAddr(pc.LocalAddr().String())
+				udpLaddr = sipgosip.Addr{IP: net.ParseIP(host), Port: port, Hostname: host}
+				break
+			}
+		}
+	}
 	ua.host = ua.advertisedHost()
 	ua.clients = map[string]*sipgo.Client{}
 	for network, ap := range ua.addrs {
@@ -169,15 +179,13 @@ func (ua *UA) Start(ctx context.Context) error {
 			sipgo.WithClientPort(int(ap.Port())),
 			sipgo.WithClientLogger(ua.log.With("layer", "sipgo")),
 		}
-		if network == "udp" {
-			// Send from the listening socket so replies and in-dialog
-			// requests come back to the port we advertise.
-			opts = append(opts, sipgo.WithClientConnectionAddr(ap.String()))
-		}
 		c, err := sipgo.NewClient(ua.sua, opts...)
 		if err != nil {
 			ua.closeListeners()
 			return fmt.Errorf("sip client %s: %w", network, err)
+		}
+		if network == "udp" {
+			c.TxRequester = newListenerRequester(ua.sua, udpLaddr)
 		}
 		ua.clients[network] = c
 	}
@@ -199,7 +207,11 @@ func (ua *UA) Start(ctx context.Context) error {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	ua.log.Info("sip ua started", "host", ua.host, "udp", ua.addrs["udp"].String(), "tcp", ua.addrs["tcp"].String(), "trunks", len(ua.cfg.Trunks))
+	attrs := []any{"host", ua.host, "trunks", len(ua.cfg.Trunks)}
+	for network, ap := range ua.addrs {
+		attrs = append(attrs, network, ap.String())
+	}
+	ua.log.Info("sip ua started", attrs...)
 	for _, t := range ua.cfg.Trunks {
 		if _, ok := ua.clients[t.Transport]; !ok {
 			ua.log.Warn("trunk transport has no listener; trunk unusable", "trunk", t.Name, "transport", t.Transport)
@@ -475,4 +487,34 @@ func trunkPort(t *Trunk) int {
 		return 5060
 	}
 	return n
+}
+
+// listenerRequester sends every UDP request, including those sipgo's dialog
+// sessions build (BYE, ACK, re-INVITE), from the listening socket: a peer or
+// a NAT that saw our INVITE from that port sees the rest of the dialog from
+// it too, instead of from a fresh ephemeral socket.
+type listenerRequester struct {
+	tx    *sipgosip.TransactionLayer
+	tp    *sipgosip.TransportLayer
+	laddr sipgosip.Addr
+}
+
+func newListenerRequester(sua *sipgo.UserAgent, laddr sipgosip.Addr) *listenerRequester {
+	return &listenerRequester{tx: sua.TransactionLayer(), tp: sua.TransportLayer(), laddr: laddr}
+}
+
+// Request implements sipgo.ClientTransactionRequester.
+func (r *listenerRequester) Request(ctx context.Context, req *sipgosip.Request) (sipgosip.ClientTransaction, error) {
+	if req.Laddr.IP == nil && r.laddr.IP != nil && strings.EqualFold(req.Transport(), "udp") {
+		r.laddr.Copy(&req.Laddr)
+	}
+	if req.IsAck() {
+		// ACK has no transaction: sipgo's Client.WriteRequest comes here.
+		return nil, r.tp.WriteMsg(req)
+	}
+	tx, err := r.tx.Request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return tx, nil
 }
