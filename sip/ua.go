@@ -60,11 +60,11 @@ type UA struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	closed   bool
-	calls    map[string]*Call // by dialog key: Call-ID|local tag|remote tag
-	inbound  int              // offered + answered inbound calls
-	onCall   func(context.Context, *Incoming)
+	mu      sync.Mutex
+	closed  bool
+	calls   map[string]*Call // by dialog key: Call-ID|local tag|remote tag
+	inbound int              // offered + answered inbound calls
+	onCall  func(context.Context, *Incoming)
 }
 
 // NewUA validates cfg and builds a UA. It binds nothing until Start.
