@@ -30,9 +30,11 @@ type Kamailio struct {
 	Config KamailioConfig
 }
 
-// StartKamailio starts Kamailio in the foreground (-DD: no fork, so
-// stopping its PID stops it all; -E: log to stderr) with a working
-// directory in the test's temp dir, and waits until it answers OPTIONS.
+// StartKamailio starts Kamailio with its main process in the foreground
+// (-DD: the creator does not daemonize; it forks its workers and takes them
+// down when its PID gets SIGTERM; -E: log to stderr), with working and
+// runtime directories in the test's temp dir, and waits until it answers
+// OPTIONS.
 func StartKamailio(ctx context.Context, t testing.TB, cfg KamailioConfig) *Kamailio {
 	t.Helper()
 	bin := Need(t, "kamailio")

@@ -2,7 +2,6 @@ package testpeer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -158,10 +157,9 @@ func (p *RTPPeer) WriteRaw(addr *net.UDPAddr, b []byte) error {
 	return err
 }
 
-// Close closes the socket and waits for the reader to stop.
+// Close closes the socket and waits for the reader to stop. It is safe to
+// call more than once.
 func (p *RTPPeer) Close() {
-	if err := p.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		return
-	}
+	p.conn.Close()
 	<-p.done
 }

@@ -249,8 +249,9 @@ func matchAudio(t *testing.T, what, artifact string, ref, got []int16, maxLag ti
 	t.Helper()
 	c := testpeer.Compare(ref, got, int(maxLag.Seconds()*testpeer.SampleRate))
 	if c.MinScore < matchThreshold || c.LagSpread > maxLagSpread {
-		t.Errorf("%s (%v) does not hold the audio sent (want every piece ≥ %.2f, drift ≤ %v): %v",
-			what, testpeer.Duration(got), matchThreshold, maxLagSpread, c)
+		load, _ := os.ReadFile("/proc/loadavg")
+		t.Errorf("%s (%v) does not hold the audio sent (want every piece ≥ %.2f, drift ≤ %v; load average %s): %v",
+			what, testpeer.Duration(got), matchThreshold, maxLagSpread, strings.TrimSpace(string(load)), c)
 		if artifact != "" {
 			keepArtifact(t, artifact)
 		}

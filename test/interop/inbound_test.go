@@ -52,16 +52,17 @@ func TestInboundCallsAreAnsweredAndRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%d of %d calls logged \"call ended\": %v\n%s", len(ended), calls, err, srv.Output())
 	}
-	endedIDs := map[string]bool{}
+	endedIDs := map[string]logLine{}
 	for _, l := range ended {
-		endedIDs[l.str("call_id")] = true
+		endedIDs[l.str("call_id")] = l
 	}
 	for _, id := range ids {
-		if !endedIDs[id] {
+		end, ok := endedIDs[id]
+		if !ok {
 			t.Errorf("call %s: no \"call ended\" log line", id)
 		}
 		c := matchRecording(t, srv.recording(id), speech, 3*time.Second)
-		t.Logf("call %s: worst piece %.3f, drift %v, whole file %.3f", id, c.MinScore, c.LagSpread, c.Whole.Score)
+		t.Logf("call %s: worst piece %.3f, drift %v, whole file %.3f; waihu: %v", id, c.MinScore, c.LagSpread, c.Whole.Score, end)
 	}
 	srv.stop(t)
 }
