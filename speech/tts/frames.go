@@ -63,6 +63,7 @@ type frameReader struct {
 	res      *dsp.Resampler // nil when the source is already 8 kHz
 	raw      []byte
 	mono     []int16
+	resOut   []int16 // resampler output, reused across reads
 	pending  []int16 // converted samples not yet returned
 	eof      bool
 	leftover []byte // an odd trailing byte or partial multichannel sample
@@ -131,10 +132,11 @@ func (fr *frameReader) fill() error {
 		fr.pending = append(fr.pending, fr.mono...)
 		return nil
 	}
-	start := len(fr.pending)
-	fr.pending = append(fr.pending, make([]int16, fr.res.MaxOut(len(fr.mono)))...)
-	w := fr.res.Process(fr.pending[start:], fr.mono)
-	fr.pending = fr.pending[:start+w]
+	if need := fr.res.MaxOut(len(fr.mono)); cap(fr.resOut) < need {
+		fr.resOut = make([]int16, need)
+	}
+	w := fr.res.Process(fr.resOut[:cap(fr.resOut)], fr.mono)
+	fr.pending = append(fr.pending, fr.resOut[:w]...)
 	return nil
 }
 

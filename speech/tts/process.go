@@ -23,6 +23,8 @@ type limitedBuffer struct {
 	buf bytes.Buffer
 }
 
+// Write keeps what fits and reports everything written, so the program
+// never blocks on a full stderr.
 func (l *limitedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -32,6 +34,7 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// String returns the kept bytes, trimmed.
 func (l *limitedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
