@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,4 +220,65 @@ func TestDialPresentsCallerID(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestInDialogRequestsLeaveFromListeningPort(t *testing.T) {
+	uas, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uas.Close()
+	target, err := net.ListenPacket("udp", "127.0.0.1:0") // the Contact of the 200
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	ua := startUA(t, Config{Trunks: []Trunk{{Name: "raw", Address: uas.LocalAddr().String(), Username: "u"}}})
+
+	go func() {
+		buf := make([]byte, 8192)
+		n, from, err := uas.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		req, err := sipgosip.ParseMessage(buf[:n])
+		if err != nil {
+			return
+		}
+		inv := req.(*sipgosip.Request)
+		res := sipgosip.NewResponseFromRequest(inv, 200, "OK", []byte(offerSDP(1, "127.0.0.1", 41000, "sendrecv")))
+		res.To().Params.Add("tag", "rawtag")
+		res.AppendHeader(sipgosip.NewHeader("Contact", "<sip:raw@"+target.LocalAddr().String()+">"))
+		res.AppendHeader(sipgosip.NewHeader("Content-Type", "application/sdp"))
+		_, _ = uas.WriteTo([]byte(res.String()), from)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := ua.Dial(ctx, DialRequest{Trunk: "raw", To: "1001", Media: newFakeLeg(30000)})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	hung := make(chan struct{})
+	go func() {
+		hctx, hcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer hcancel()
+		_ = c.Hangup(hctx) // nobody answers the BYE: it times out
+		close(hung)
+	}()
+	want := ua.Addr("udp").Port()
+	seen := map[string]bool{}
+	_ = target.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 8192)
+	for !seen["ACK"] || !seen["BYE"] {
+		n, from, err := target.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("waiting for ACK and BYE (seen %v): %v", seen, err)
+		}
+		method, _, _ := strings.Cut(string(buf[:n]), " ")
+		seen[method] = true
+		if p := from.(*net.UDPAddr).Port; p != int(want) {
+			t.Errorf("%s came from port %d, want the listening port %d", method, p, want)
+		}
+	}
+	<-hung
 }
