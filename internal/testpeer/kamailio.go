@@ -52,10 +52,18 @@ func StartKamailio(ctx context.Context, t testing.TB, cfg KamailioConfig) *Kamai
 	if err := os.WriteFile(cfgPath, kamailioCfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	modules, _ := filepath.Glob("/usr/lib/*/kamailio/modules")
+	if len(modules) == 0 {
+		modules, _ = filepath.Glob("/usr/lib*/kamailio/modules")
+	}
+	if len(modules) == 0 {
+		t.Fatal("kamailio is installed but its module directory (/usr/lib/*/kamailio/modules) is not found")
+	}
 	listen := fmt.Sprintf("127.0.0.1:%d", cfg.Port)
 	k := &Kamailio{Config: cfg}
 	k.Proc = Start(ctx, t, dir, bin,
 		"-f", cfgPath,
+		"-L", modules[0],
 		"-DD", "-E",
 		"-w", dir, "-Y", dir, "-P", filepath.Join(dir, "kamailio.pid"),
 		"-m", "64", "-M", "8",
