@@ -219,8 +219,8 @@ func (ua *UA) newInvite(t *Trunk, target sipgosip.Uri, dr DialRequest, callID st
 		req.AppendHeader(sipgosip.NewHeader("P-Asserted-Identity", "<"+pai+">"))
 	}
 	req.AppendHeader(sipgosip.NewHeader("Allow", allowed))
-	req.AppendHeader(sipgosip.NewHeader("Supported", "timer"))
 	if interval > 0 {
+		req.AppendHeader(sipgosip.NewHeader("Supported", "timer"))
 		req.AppendHeader(sipgosip.NewHeader("Session-Expires", sessionExpires{interval: interval, refresher: refresherUAC}.String()))
 		req.AppendHeader(secondsHeader("Min-SE", ua.cfg.MinSE))
 	}

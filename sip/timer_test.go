@@ -86,3 +86,35 @@ func TestSessionIntervalTooSmallIsRetriedWithMinSE(t *testing.T) {
 		t.Errorf("intervals caller %s callee %s, want 3s after 422", got, gotRemote)
 	}
 }
+
+func TestInboundCallIsRefreshedByUsWhenCallerHasNoTimers(t *testing.T) {
+	calls := make(chan *Call, 1)
+	short := Config{SessionExpires: 2 * time.Second, MinSE: time.Second, MediaCheckInterval: 100 * time.Millisecond}
+	caller, _ := pair(t, short, Config{SessionExpires: -1}, answerer(calls))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Hangup(ctx)
+	remote := <-calls
+	remote.mu.Lock()
+	first, weRefresh := remote.lastRefresh, remote.weRefresh
+	remote.mu.Unlock()
+	if !weRefresh {
+		t.Fatal("callee is not the refresher for a caller without timers")
+	}
+	time.Sleep(3 * time.Second)
+	remote.mu.Lock()
+	last := remote.lastRefresh
+	remote.mu.Unlock()
+	if !last.After(first.Add(time.Second)) {
+		t.Errorf("callee sent no accepted refresh in 3 s")
+	}
+	select {
+	case <-remote.Done():
+		t.Fatalf("call ended: %v", remote.Reason())
+	default:
+	}
+}
