@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -14,6 +15,30 @@ import (
 // sipDefaultPort is never handed out: a stray peer started without -p (or
 // sipp with -p 0) may grab it, and tests must not collide with it.
 const sipDefaultPort = 5060
+
+// handedOut remembers every port given to a test in this process, so that
+// one test's peers never get a port inside another's RTP range: ranges are
+// bound only when a call needs them, and the kernel would hand their ports
+// out again in the meantime.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// reserve marks ports [first, first+n) as handed out, unless one already is.
+func reserve(first, n int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for p := first; p < first+n; p++ {
+		if handedOut.ports[p] {
+			return false
+		}
+	}
+	for p := first; p < first+n; p++ {
+		handedOut.ports[p] = true
+	}
+	return true
+}
 
 // portAttempts bounds the search for a free port; the kernel's ephemeral
 // range is large, so failing this many times means something is wrong.
@@ -24,21 +49,33 @@ const portAttempts = 50
 // small race because the peers they start want a number, not a socket.
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
-	port, err := freePort("udp")
-	if err != nil {
-		t.Fatal(err)
+	for range portAttempts {
+		port, err := freePort("udp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reserve(port, 1) {
+			return port
+		}
 	}
-	return port
+	t.Fatalf("no unreserved UDP port after %d attempts", portAttempts)
+	return 0
 }
 
 // FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreeTCPPort(t testing.TB) int {
 	t.Helper()
-	port, err := freePort("tcp")
-	if err != nil {
-		t.Fatal(err)
+	for range portAttempts {
+		port, err := freePort("tcp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reserve(port, 1) {
+			return port
+		}
 	}
-	return port
+	t.Fatalf("no unreserved TCP port after %d attempts", portAttempts)
+	return 0
 }
 
 // FreeSIPPort returns a port free for both UDP and TCP on 127.0.0.1, since a
@@ -50,7 +87,7 @@ func FreeSIPPort(t testing.TB) int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if portFree("tcp", port) {
+		if portFree("tcp", port) && reserve(port, 1) {
 			return port
 		}
 	}
@@ -72,7 +109,7 @@ func FreeRTPPort(t testing.TB) int {
 		if port == sipDefaultPort || port < 1024 {
 			continue
 		}
-		if portFree("udp", port) && portFree("udp", port+1) {
+		if portFree("udp", port) && portFree("udp", port+1) && reserve(port, 2) {
 			return port
 		}
 	}
@@ -85,12 +122,12 @@ func FreeRTPPort(t testing.TB) int {
 func FreeUDPRange(t testing.TB, n int) int {
 	t.Helper()
 	for range portAttempts {
-		base := FreeRTPPort(t)
+		base := FreeRTPPort(t) // reserves base and base+1
 		ok := true
-		for p := base; p < base+n && ok; p++ {
+		for p := base + 2; p < base+n && ok; p++ {
 			ok = p != sipDefaultPort && p < 65536 && portFree("udp", p)
 		}
-		if ok {
+		if ok && reserve(base+2, max(n-2, 0)) {
 			return base
 		}
 	}
