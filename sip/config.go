@@ -104,7 +104,8 @@ type Trunk struct {
 	Password string
 	// AuthUser overrides Username in digest credentials.
 	AuthUser string
-	// Realm, when set, is the only realm we answer challenges for.
+	// Realm, when set, is the only realm REGISTER answers challenges for
+	// (INVITE challenges are answered by sipgo for any realm).
 	Realm string
 	// Register makes the UA keep a registration with the trunk.
 	Register bool

@@ -296,12 +296,12 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 	}
 	offer, err := ParseSDP(req.Body())
 	if err != nil {
-		reject(400, "Bad Request (malformed SDP)", err.Error())
+		reject(400, "Bad Request (malformed SDP)", err.Error(), warning(399, err.Error()))
 		return
 	}
 	codec, err := offer.Negotiate(ua.codecs)
 	if err != nil {
-		reject(488, "Not Acceptable Here", err.Error(), sipgosip.NewHeader("Warning", `304 waihu "Media type not available"`))
+		reject(488, "Not Acceptable Here", err.Error(), warning(304, "Media type not available"))
 		return
 	}
 	in.offer, in.codec = offer, codec
@@ -379,12 +379,20 @@ func allowedSource(prefixes []netip.Prefix, a netip.Addr) bool {
 	return false
 }
 
-// sanitizeReason keeps a reason phrase on one line.
-func sanitizeReason(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
+// warning builds a Warning header (RFC 3261 §20.43) telling the peer what
+// was wrong, kept on one line and without quotes that would end the text.
+func warning(code int, text string) sipgosip.Header {
+	text = strings.Map(func(r rune) rune {
+		switch {
+		case r == '"' || r == '\\':
+			return '\''
+		case r < 0x20 || r == 0x7f:
 			return ' '
 		}
 		return r
-	}, s)
+	}, text)
+	if len(text) > 200 {
+		text = text[:200]
+	}
+	return sipgosip.NewHeader("Warning", fmt.Sprintf("%d waihu \"%s\"", code, text))
 }

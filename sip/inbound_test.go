@@ -164,6 +164,9 @@ func TestMalformedInputDoesNotDisturbLiveCall(t *testing.T) {
 		if !strings.HasPrefix(got, b.want) {
 			t.Errorf("%s: reply %q, want %s", b.name, firstLine(got), b.want)
 		}
+		if !strings.Contains(got, "Warning: 3") {
+			t.Errorf("%s: reply has no Warning telling why:\n%s", b.name, got)
+		}
 	}
 	select {
 	case <-remote.Done():
