@@ -158,6 +158,7 @@ func BenchmarkAMDDetectorFrame(b *testing.B) {
 	d := NewAMDDetector(AMDConfig{MaxGreetingWait: time.Hour, TotalAnalysisTime: time.Hour, Greeting: time.Hour, InitialSilence: time.Hour, AfterGreetingSilence: time.Hour})
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b)()
 	for i := 0; b.Loop(); i++ {
 		d.Process(frames[i%len(frames)])
 	}

@@ -249,6 +249,7 @@ func BenchmarkDTMFDetectorFrame(b *testing.B) {
 	d := NewDTMFDetector(DTMFConfig{})
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b)()
 	for i := 0; b.Loop(); i++ {
 		d.Process(frames[i%len(frames)])
 	}

@@ -171,6 +171,7 @@ func BenchmarkEmotionTrackerFrame(b *testing.B) {
 	e, _ := NewEmotionTracker(EmotionConfig{})
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b)()
 	for i := 0; b.Loop(); i++ {
 		if i%len(frames) == 0 && i > 0 {
 			e.EndUtterance()

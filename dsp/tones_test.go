@@ -164,6 +164,7 @@ func BenchmarkToneDetectorFrame(b *testing.B) {
 	d, _ := NewToneDetector(ToneConfig{})
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b)()
 	for i := 0; b.Loop(); i++ {
 		d.Process(frames[i%len(frames)])
 	}

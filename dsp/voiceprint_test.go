@@ -257,6 +257,7 @@ func BenchmarkDTWDistance(b *testing.B) {
 	d := NewDTW(0)
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b)()
 	for b.Loop() {
 		d.Distance(a, c)
 	}
