@@ -302,12 +302,17 @@ func hasPrefixRunes(rs []rune, p string) bool {
 // Yes/no markers. Multi-character markers come first so "没问题" is yes and
 // "不是" is matched before "是".
 var (
-	zhYes      = []string{"没问题", "没错", "当然", "可以", "好的", "好啊", "是的", "对的", "行", "对", "是", "好", "嗯", "恩", "ok"}
-	zhNo       = []string{"不是", "不对", "不行", "不要", "不用", "不需要", "没有", "没", "不", "别", "算了"}
-	zhFillers  = []string{"嗯嗯", "嗯", "恩", "啊", "哦", "呃", "额", "那个", "喂", "哎", "唉"}
-	enYesWords = map[string]bool{"yes": true, "yeah": true, "yep": true, "yup": true, "sure": true, "ok": true, "okay": true, "correct": true, "right": true, "absolutely": true, "certainly": true, "definitely": true, "affirmative": true, "ya": true}
-	enNoWords  = map[string]bool{"no": true, "nope": true, "nah": true, "not": true, "never": true, "dont": true, "don't": true, "negative": true}
-	enFillers  = map[string]bool{"uh": true, "um": true, "well": true, "oh": true, "hmm": true, "er": true, "so": true, "hey": true, "hi": true, "hello": true}
+	zhYes     = []string{"没问题", "没错", "当然", "可以", "好的", "好啊", "是的", "对的", "行", "对", "是", "好", "嗯", "恩", "ok"}
+	zhNo      = []string{"不是", "不对", "不行", "不要", "不用", "不需要", "没有", "没", "不", "别", "算了"}
+	zhFillers = []string{"嗯嗯", "嗯", "恩", "啊", "哦", "呃", "额", "那个", "喂", "哎", "唉", "好像", "应该", "可能", "大概"}
+	// zhNotAnswers start utterances that begin like an answer but are not
+	// one: "不好意思" (excuse me), "是不是" (a question), "对了" (by the way).
+	zhNotAnswers = []string{"不好意思", "不知道", "不过", "不客气", "好久", "是不是", "对不对", "对不起", "对了", "好不好", "行不行", "可以吗", "没事吧"}
+	// enYesPhrases start with a "no" word but mean yes.
+	enYesPhrases = [][2]string{{"no", "problem"}, {"no", "worries"}, {"not", "a problem"}, {"why", "not"}}
+	enYesWords   = map[string]bool{"yes": true, "yeah": true, "yep": true, "yup": true, "sure": true, "ok": true, "okay": true, "correct": true, "right": true, "absolutely": true, "certainly": true, "definitely": true, "affirmative": true, "ya": true}
+	enNoWords    = map[string]bool{"no": true, "nope": true, "nah": true, "not": true, "never": true, "dont": true, "don't": true, "negative": true}
+	enFillers    = map[string]bool{"uh": true, "um": true, "well": true, "oh": true, "hmm": true, "er": true, "so": true, "hey": true, "hi": true, "hello": true}
 )
 
 // answer finds a yes or no at the start of the utterance, the only place a
@@ -328,6 +333,11 @@ func (e *extraction) answer() {
 				goto fillers
 			}
 		}
+		for _, w := range zhNotAnswers {
+			if hasPrefixRunes(e.rs[i:], w) {
+				return
+			}
+		}
 		for _, set := range []struct {
 			words []string
 			value string
@@ -346,7 +356,13 @@ func (e *extraction) answer() {
 		}
 		return
 	}
-	for _, w := range e.ws {
+	for k, w := range e.ws {
+		for _, p := range enYesPhrases {
+			if w.text == p[0] && k+1 < len(e.ws) && strings.HasPrefix(e.ws[k+1].text, strings.Fields(p[1])[0]) {
+				e.add(speech.Slot{Name: SlotAnswer, Type: "yesno", Value: "yes", Start: w.start, End: e.ws[k+1].end})
+				return
+			}
+		}
 		switch {
 		case enFillers[w.text]:
 			continue

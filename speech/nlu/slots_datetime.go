@@ -214,6 +214,19 @@ func (e *extraction) zhDatetimes(ref time.Time) {
 			}
 		}
 		if !w.hasDay {
+			// 月底: the last day of this month, when promises fall due.
+			for _, p := range []struct {
+				word   string
+				months int
+			}{{"下个月底", 1}, {"下月底", 1}, {"月底", 0}, {"月末", 0}} {
+				if hasPrefixRunes(rs[j:], p.word) {
+					w.hasDay, w.day = true, endOfMonth(ref, p.months)
+					j += len([]rune(p.word))
+					break
+				}
+			}
+		}
+		if !w.hasDay {
 			if t, end, ok := zhMonthDay(rs, j, ref); ok {
 				w.hasDay, w.day = true, t
 				j = end
@@ -254,11 +267,25 @@ func (e *extraction) addWhen(w *when, ref time.Time) {
 	}
 }
 
-// zhMonthDay parses (N月)?N(号|日) at rs[i:].
+// endOfMonth is the last day of ref's month plus months.
+func endOfMonth(ref time.Time, months int) time.Time {
+	first := time.Date(ref.Year(), ref.Month()+time.Month(months)+1, 1, 0, 0, 0, 0, ref.Location())
+	return first.AddDate(0, 0, -1)
+}
+
+// zhMonthDay parses (N年)?(N月)?N(号|日) at rs[i:]; the year may be read
+// digit by digit ("二零二六年").
 func zhMonthDay(rs []rune, i int, ref time.Time) (time.Time, int, bool) {
 	n, ok := scanZh(rs, i)
 	if !ok {
 		return time.Time{}, 0, false
+	}
+	year := 0
+	if n.end < len(rs) && rs[n.end] == '年' && n.value >= 1900 && n.value <= 2200 {
+		year = int(n.value)
+		if n, ok = scanZh(rs, n.end+1); !ok {
+			return time.Time{}, 0, false
+		}
 	}
 	month := 0
 	j := n.end
@@ -275,6 +302,10 @@ func zhMonthDay(rs []rune, i int, ref time.Time) (time.Time, int, bool) {
 	}
 	if n.value != float64(int(n.value)) {
 		return time.Time{}, 0, false
+	}
+	if year > 0 && month > 0 {
+		t := time.Date(year, time.Month(month), int(n.value), 0, 0, 0, 0, ref.Location())
+		return t, j + 1, t.Day() == int(n.value)
 	}
 	t, ok := monthDay(ref, month, int(n.value))
 	return t, j + 1, ok

@@ -81,6 +81,21 @@ func enDay(ws []word, k int, ref time.Time) (time.Time, string, int, bool) {
 	case "yesterday":
 		return today.AddDate(0, 0, -1), "", 1, true
 	}
+	// "end of the month", "end of month": when promises fall due.
+	if t == "end" && k+2 < len(ws) && ws[k+1].text == "of" {
+		j := k + 2
+		if ws[j].text == "the" || ws[j].text == "this" {
+			j++
+		}
+		if j < len(ws) && ws[j].text == "month" {
+			return endOfMonth(ref, 0), "", j + 1 - k, true
+		}
+	}
+	if t == "the" && k+4 < len(ws) && ws[k+1].text == "end" && ws[k+2].text == "of" {
+		if d, p, n, ok := enDay(ws, k+1, ref); ok {
+			return d, p, n + 1, true
+		}
+	}
 	if t == "the" && k+3 < len(ws) && ws[k+1].text == "day" && ws[k+2].text == "after" && ws[k+3].text == "tomorrow" {
 		return today.AddDate(0, 0, 2), "", 4, true
 	}
