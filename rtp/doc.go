@@ -5,8 +5,9 @@
 // walks all legs once: it takes one frame from each leg's outbound queue,
 // encodes and sends it, and pops one playout frame from each leg's jitter
 // buffer. No leg has its own ticker, so thousands of legs cost a handful of
-// goroutines for timing; each leg adds only goroutines parked on its RTP and
-// RTCP sockets.
+// goroutines for timing; each leg adds one goroutine parked on its RTP
+// socket. The pacer also reads the RTCP socket without blocking (on Unix;
+// elsewhere a second goroutine per leg does).
 //
 // Between packages audio is 20 ms frames of 8 kHz mono int16 PCM
 // (FrameSamples samples). ReadFrame returns the next playout frame in real

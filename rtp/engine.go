@@ -19,8 +19,9 @@ type Config struct {
 	// Default: 0.0.0.0 (all IPv4 interfaces).
 	BindIP netip.Addr
 	// ExternalIP, when valid, is the address LocalAddr reports for SDP,
-	// for a server behind 1:1 NAT. Default: the bound address (or, when
-	// bound to the unspecified address, the loopback address).
+	// for a server behind 1:1 NAT. Default: BindIP, or when that is
+	// unspecified the host's first global unicast IPv4 address (loopback
+	// if it has none).
 	ExternalIP netip.Addr
 	// PortMin and PortMax bound the RTP ports; each leg takes an even RTP
 	// port and the odd RTCP port above it. Default 10000..20000.
@@ -175,9 +176,13 @@ func (e *Engine) NewLeg(callID string) (*Leg, error) {
 			continue // taken by another process: try the next pair
 		}
 		l := newLeg(e, callID, port, rtpConn, rtcpConn)
+		if err := l.start(); err != nil {
+			rtpConn.Close()
+			rtcpConn.Close()
+			return nil, err
+		}
 		e.ports[port] = l
 		e.shardFor().add(l)
-		l.start()
 		return l, nil
 	}
 	return nil, fmt.Errorf("new leg for call %q in %v ports %d..%d: %w",

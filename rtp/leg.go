@@ -68,7 +68,8 @@ type Leg struct {
 	rtcpBase  time.Duration
 	cname     string // random per leg (RFC 7022), so it reveals nothing
 
-	recv receiver // receive side, guarded by recv.mu
+	recv     receiver   // receive side, guarded by recv.mu
+	rtcpPoll rtcpPoller // used by the pacer only
 }
 
 // txCounters are send statistics.
@@ -106,11 +107,14 @@ func newLeg(e *Engine, callID string, port int, rtpConn, rtcpConn *net.UDPConn) 
 	return l
 }
 
-// start launches the socket readers.
-func (l *Leg) start() {
-	l.wg.Add(2)
+// start launches the RTP reader and prepares RTCP reading.
+func (l *Leg) start() error {
+	if err := l.startRTCP(); err != nil {
+		return fmt.Errorf("read RTCP socket of call %q: %w", l.callID, err)
+	}
+	l.wg.Add(1)
 	go l.readRTP()
-	go l.readRTCP()
+	return nil
 }
 
 // CallID returns the call ID the leg was created with.
@@ -362,6 +366,7 @@ func (l *Leg) Close() error {
 func (l *Leg) tick(now time.Time) {
 	l.tickSend()
 	l.recv.tickPlayout()
+	l.pollRTCP(now)
 	l.sendMu.Lock()
 	due := !now.Before(l.nextRTCP)
 	if due {

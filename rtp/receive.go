@@ -91,22 +91,6 @@ func (l *Leg) readRTP() {
 	}
 }
 
-// readRTCP is the leg's goroutine on the RTCP socket.
-func (l *Leg) readRTCP() {
-	defer l.wg.Done()
-	buf := make([]byte, maxPacket)
-	for {
-		n, src, err := l.rtcpConn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if !l.readFailed(err) {
-				return
-			}
-			continue
-		}
-		l.recv.handleRTCP(buf[:n], src, time.Now(), false)
-	}
-}
-
 // readFailed decides whether a reader goes on after a socket error. A
 // transient error (an ICMP report surfacing on the socket) is retried after
 // a pause so that a persistent one cannot spin the goroutine.
