@@ -2,10 +2,14 @@ package sphinx
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/go-audio/audio"
 	"github.com/go-audio/wav"
 	"github.com/zaf/g711"
 
@@ -144,5 +148,92 @@ func TestRecognizerDecodesTelephoneGoForwardWithJSGF(t *testing.T) {
 	}
 	if len(hyps) == 0 || hyps[0].Text != "go forward ten meters" || hyps[0].Confidence < 0.5 {
 		t.Fatalf("hypotheses %+v, want go forward ten meters with confidence ≥ 0.5", hyps)
+	}
+}
+
+func writeWAV(t testing.TB, path string, s []int16, rate int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	e := wav.NewEncoder(f, rate, 16, 1, 1)
+	buf := &audio.IntBuffer{Format: &audio.Format{NumChannels: 1, SampleRate: rate}, Data: make([]int, len(s)), SourceBitDepth: 16}
+	for i, v := range s {
+		buf.Data[i] = int(v)
+	}
+	if err := e.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func requireProgram(t testing.TB, name, pkg string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not found: install Debian package %s", name, pkg)
+		}
+		t.Skipf("%s not found: install Debian package %s", name, pkg)
+	}
+}
+
+// The outbound-call answers of docs/asr-report.md, spoken by flite's kal
+// voice (8 kHz already, like a call), must be recognised, and sentences
+// outside the grammar rejected.
+func TestRecognizerAnswersAndRejectsFliteTelephonePhrases(t *testing.T) {
+	requireProgram(t, "flite", "flite")
+	r := sharedRecognizer(t)
+	grammar := []string{"#JSGF V1.0; grammar g; public <a> = yes | yes please | no | no thank you | call me later | who is this | not interested | <d> <d> <d> [<d>] [<d>] [<d>] [<d>]; <d> = zero | oh | one | two | three | four | five | six | seven | eight | nine;"}
+	tests := []struct {
+		say, want string
+	}{
+		{"yes", "yes"},
+		{"no", "no"},
+		{"no thank you", "no thank you"},
+		{"call me later", "call me later"},
+		{"who is this", "who is this"},
+		{"not interested", "not interested"},
+		{"what time is it", ""},
+		{"the weather is nice today", ""},
+		{"can you send me an email", ""},
+	}
+	dir := t.TempDir()
+	right, rejected, oog := 0, 0, 0
+	for i, tt := range tests {
+		path := filepath.Join(dir, fmt.Sprintf("%d.wav", i))
+		if out, err := exec.Command("flite", "-voice", "kal", "-t", tt.say, "-o", path).CombinedOutput(); err != nil {
+			t.Fatalf("flite: %v %s", err, out)
+		}
+		a, rate := readWAV(t, path)
+		pad := make([]int16, rate/2)
+		a = append(append(append([]int16{}, pad...), a...), pad...)
+		hyps, err := r.DecodeUtterance(context.Background(), grammar, telephone(t, a, rate))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if len(hyps) > 0 {
+			got = hyps[0].Text
+		}
+		t.Logf("%q → %q %+v", tt.say, got, hyps[0])
+		switch {
+		case tt.want == "":
+			oog++
+			if got == "" {
+				rejected++
+			}
+		case got == tt.want:
+			right++
+		}
+	}
+	if right < 5 {
+		t.Errorf("%d of 6 answers recognised, want ≥ 5", right)
+	}
+	if rejected < 2 {
+		t.Errorf("%d of %d out-of-grammar sentences rejected, want ≥ 2", rejected, oog)
 	}
 }

@@ -32,8 +32,10 @@ type FrontEnd struct {
 	logMel   []float64
 	ceps     []float64
 	nFrames  int
-	dither   bool
-	noiseLSB float64
+	dither bool
+	// floor is added to each filter's energy: the expected energy of white
+	// noise of NoiseLSB, in the filters at or above NoiseFromHz.
+	floor []float64
 	rng      uint64
 }
 
@@ -63,7 +65,27 @@ func NewFrontEnd(p FeatParams) (*FrontEnd, error) {
 	fe.filters = sphinxMelFilters(p)
 	fe.pre.Coef = p.PreEmphasis
 	fe.dither = p.Dither
-	fe.noiseLSB = p.NoiseLSB
+	fe.floor = make([]float64, len(fe.filters))
+	if p.NoiseLSB > 0 {
+		// White noise of variance σ² gives every FFT bin of a windowed
+		// frame an expected power σ²·Σw², so a filter gets that times the
+		// sum of its weights.
+		w2 := 0.0
+		for _, w := range fe.window {
+			w2 += w * w
+		}
+		binHz := float64(p.SampleRate) / float64(p.FFTSize)
+		for i, f := range fe.filters {
+			if float64(f.first)*binHz < p.NoiseFromHz {
+				continue
+			}
+			sum := 0.0
+			for _, w := range f.weights {
+				sum += w
+			}
+			fe.floor[i] = p.NoiseLSB * p.NoiseLSB * w2 * sum
+		}
+	}
 	fe.rng = 0x9E3779B97F4A7C15
 	fe.buf = make([]float64, 0, 4*fe.win)
 	fe.frame = make([]float64, p.FFTSize)
@@ -135,11 +157,7 @@ func (fe *FrontEnd) Write(samples []int16, emit func(ceps []float64)) {
 				fe.rng ^= fe.rng << 13
 				fe.rng ^= fe.rng >> 7
 				fe.rng ^= fe.rng << 17
-				if fe.noiseLSB > 0 {
-					// Sum of uniforms ≈ Gaussian of σ noiseLSB.
-					u := float64(fe.rng>>11)/(1<<53) + float64((fe.rng*0x2545F4914F6CDD1D)>>11)/(1<<53) - 1
-					x += u * fe.noiseLSB * 2.449
-				} else if fe.rng&3 == 0 {
+				if fe.rng&3 == 0 {
 					x++
 				}
 			}
@@ -187,7 +205,7 @@ func (fe *FrontEnd) compute(samples []float64) {
 			e += w * fe.power[f.first+k]
 		}
 		// A floor keeps digital silence finite; sphinx floors likewise.
-		fe.logMel[i] = math.Log(max(e, 1e-10))
+		fe.logMel[i] = math.Log(max(e+fe.floor[i], 1e-10))
 	}
 	fe.dct.Transform(fe.ceps, fe.logMel)
 	for i := range fe.ceps {

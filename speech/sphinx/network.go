@@ -165,8 +165,11 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 			}
 		}
 	}
+	// An ambiguous context (-1) makes Phone pick the CI phone, which fits
+	// every neighbour moderately, rather than a silence-context triphone
+	// that fits none in connected speech.
 	ctx := func(v int) int {
-		if v < 0 {
+		if v == -2 {
 			return sil
 		}
 		return v
