@@ -127,9 +127,9 @@ func TestEvalAgainstPocketsphinx(t *testing.T) {
 	}
 	type row struct {
 		n, refWords, psErr, ourErr int
-		oog, psRej, ourRej      int
-		psTime, ourTime         time.Duration
-		audio                   float64
+		oog, psRej, ourRej         int
+		psTime, ourTime            time.Duration
+		audio                      float64
 	}
 	rows := map[string]*row{}
 	var order []string

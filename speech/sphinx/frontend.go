@@ -25,18 +25,18 @@ type FrontEnd struct {
 	lifter     []float64
 	filters    []melFilter
 
-	pre      dsp.PreEmphasis
-	buf      []float64 // pre-emphasised samples not yet consumed
-	frame    []float64
-	power    []float64
-	logMel   []float64
-	ceps     []float64
-	nFrames  int
-	dither bool
+	pre     dsp.PreEmphasis
+	buf     []float64 // pre-emphasised samples not yet consumed
+	frame   []float64
+	power   []float64
+	logMel  []float64
+	ceps    []float64
+	nFrames int
+	dither  bool
 	// floor is added to each filter's energy: the expected energy of white
 	// noise of NoiseLSB, in the filters at or above NoiseFromHz.
 	floor []float64
-	rng      uint64
+	rng   uint64
 }
 
 type melFilter struct {
