@@ -278,7 +278,7 @@ func (ua *UA) invite(ctx context.Context, dua *sipgo.DialogUA, req *sipgosip.Req
 		cancel(cause)
 	}()
 	var final *sipgosip.Response
-	err = sess.WaitAnswer(ringCtx, sipgo.AnswerOptions{
+	opts := sipgo.AnswerOptions{
 		Username: t.authUser(),
 		Password: t.Password,
 		OnResponse: func(res *sipgosip.Response) error {
@@ -309,7 +309,15 @@ func (ua *UA) invite(ctx context.Context, dua *sipgo.DialogUA, req *sipgosip.Req
 			}
 			return nil
 		},
-	})
+	}
+	for {
+		err = sess.WaitAnswer(ringCtx, opts)
+		// sipgo gives up after 11 responses, but carriers repeat 180/183
+		// while ringing: keep waiting on the same transaction.
+		if err == nil || err.Error() != "more than 10 responses received" {
+			break
+		}
+	}
 	if err == nil {
 		return sess, sess.InviteResponse, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,8 +34,9 @@ func TestDialOverTCP(t *testing.T) {
 	}
 }
 
-// earlyMediaUAS is a plain sipgo UAS that sends 183 with SDP, then 200.
-func earlyMediaUAS(t *testing.T) string {
+// earlyMediaUAS is a plain sipgo UAS that sends 183 with SDP, then extra
+// 180s, then 200.
+func earlyMediaUAS(t *testing.T, extraRinging int) string {
 	t.Helper()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("early-media-uas"))
 	if err != nil {
@@ -59,6 +61,10 @@ func earlyMediaUAS(t *testing.T) string {
 		res.AppendHeader(sipgosip.NewHeader("Content-Type", "application/sdp"))
 		_ = d.WriteResponse(res)
 		time.Sleep(300 * time.Millisecond)
+		for range extraRinging {
+			_ = d.Respond(180, "Ringing", nil)
+			time.Sleep(10 * time.Millisecond)
+		}
 		_ = d.RespondSDP([]byte(offerSDP(2, "127.0.0.1", 41000, "sendrecv")))
 		<-d.Context().Done()
 	})
@@ -78,7 +84,7 @@ func earlyMediaUAS(t *testing.T) string {
 }
 
 func TestDialEarlyMediaAppliedBeforeAnswer(t *testing.T) {
-	addr := earlyMediaUAS(t)
+	addr := earlyMediaUAS(t, 0)
 	ua := startUA(t, Config{Trunks: []Trunk{{Name: "carrier", Address: addr, Username: "waihu"}}})
 	leg := newFakeLeg(30000)
 	early := make(chan int, 4)
@@ -281,4 +287,24 @@ func TestInDialogRequestsLeaveFromListeningPort(t *testing.T) {
 		}
 	}
 	<-hung
+}
+
+func TestDialSurvivesManyProvisionalResponses(t *testing.T) {
+	addr := earlyMediaUAS(t, 15)
+	ua := startUA(t, Config{Trunks: []Trunk{{Name: "carrier", Address: addr, Username: "waihu"}}})
+	var ringing atomic.Int32
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := ua.Dial(ctx, DialRequest{Trunk: "carrier", To: "1001", Media: newFakeLeg(30000), OnProgress: func(p Progress) {
+		if p.Code == 180 {
+			ringing.Add(1)
+		}
+	}})
+	if err != nil {
+		t.Fatalf("Dial after %d ringing responses: %v", ringing.Load(), err)
+	}
+	defer c.Hangup(ctx)
+	if n := ringing.Load(); n < 11 {
+		t.Errorf("saw %d 180s, want more than sipgo's 10-response limit", n)
+	}
 }
