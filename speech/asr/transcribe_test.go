@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/waihu/waihu/speech"
+	"go.uber.org/goleak"
 )
 
 // transcriptionServer speaks OpenAI's POST /v1/audio/transcriptions: a
@@ -133,7 +134,11 @@ func TestTranscribeFailuresAreTypedErrors(t *testing.T) {
 }
 
 func TestTranscribeCloseAbortsAndClosesResults(t *testing.T) {
-	tr, _ := NewTranscribe(TranscribeConfig{URL: transcriptionServer(t, "slow"), Timeout: 5 * time.Second})
+	tr, _ := NewTranscribe(TranscribeConfig{URL: transcriptionServer(t, "slow"), Timeout: 5 * time.Second,
+		Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}})
+	// The test server's connection goroutine notices the abort on its own
+	// schedule; only the client side must be gone.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreAnyFunction("net/http.(*conn).serve"))
 	s, _ := tr.NewStream(bg, speech.StreamOptions{})
 	writeAudio(t, s, 0.2, true)
 	done := make(chan error, 1)

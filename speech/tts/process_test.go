@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/waihu/waihu/speech"
+	"go.uber.org/goleak"
 )
 
 func TestProcessEnginesSpeakAt8kHz(t *testing.T) {
@@ -58,6 +59,7 @@ func TestProcessEnginesStopOnClose(t *testing.T) {
 		t.Run(program, func(t *testing.T) {
 			requireProgram(t, program)
 			requireProgram(t, "sox")
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			var s speech.Synthesizer
 			var err error
 			if program == "flite" {
