@@ -97,7 +97,8 @@ func (c *Call) ID() string { return c.id }
 // Direction says whether we dialled or answered.
 func (c *Call) Direction() CallDirection { return c.dir }
 
-// Trunk is the trunk name of an outbound call, empty for inbound.
+// Trunk is the trunk an outbound call went through, or the trunk whose
+// address sent an inbound call ("" when none matches).
 func (c *Call) Trunk() string { return c.trunk }
 
 // Local is our party (From of an outbound call, To of an inbound one).

@@ -45,6 +45,9 @@ func TestDialAnsweredCallNegotiatesMediaAndEndsOnLocalBye(t *testing.T) {
 	if remote.ID() != c.ID() || remote.Direction() != Inbound || c.Direction() != Outbound {
 		t.Errorf("ids %s/%s directions %v/%v", c.ID(), remote.ID(), c.Direction(), remote.Direction())
 	}
+	if c.Trunk() != "callee" || remote.Trunk() != "" {
+		t.Errorf("trunks: caller %q callee %q", c.Trunk(), remote.Trunk())
+	}
 	if remote.Remote().User != "waihu" || c.Remote().User != "13812345678" {
 		t.Errorf("parties: callee sees %+v, caller sees %+v", remote.Remote(), c.Remote())
 	}

@@ -31,6 +31,7 @@ type Incoming struct {
 	from      Party
 	to        Party
 	id        string
+	trunk     string
 	log       *slog.Logger
 	cancelCtx context.CancelFunc
 
@@ -51,6 +52,9 @@ const (
 
 // CallID returns the SIP Call-ID.
 func (in *Incoming) CallID() string { return in.id }
+
+// Trunk is the name of the trunk whose address sent the INVITE, "" if none.
+func (in *Incoming) Trunk() string { return in.trunk }
 
 // From is the caller.
 func (in *Incoming) From() Party { return in.from }
@@ -120,9 +124,9 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 	defer in.settle()
 	ua := in.ua
 	c := &Call{
-		ua: ua, id: in.id, key: in.sess.ID, dir: Inbound, leg: leg, prefs: ua.codecs,
+		ua: ua, id: in.id, key: in.sess.ID, dir: Inbound, trunk: in.trunk, leg: leg, prefs: ua.codecs,
 		local: in.to, remote: in.from, sess: in.sess, target: *in.req.Contact().Address.Clone(),
-		log:  ua.log.With("call_id", in.id, "direction", "inbound", "from", ua.number(in.from.User)),
+		log:  ua.log.With("call_id", in.id, "trunk", in.trunk, "direction", "inbound", "from", ua.number(in.from.User)),
 		done: make(chan struct{}),
 		sdpb: sdpBuilder{sessionID: uint64(time.Now().UnixNano() & 0x7fffffffffff), userAgent: ua.cfg.UserAgent},
 	}
@@ -239,7 +243,8 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 		ua.respond(tx, req, 400, "Missing From, To, Call-ID or Contact")
 		return
 	}
-	log := ua.log.With("call_id", callID, "direction", "inbound", "from", ua.number(from.Address.User), "to", ua.number(to.Address.User), "source", req.Source())
+	trunk := ua.trunkBySource(req.Source())
+	log := ua.log.With("call_id", callID, "trunk", trunk, "direction", "inbound", "from", ua.number(from.Address.User), "to", ua.number(to.Address.User), "source", req.Source())
 	reject := func(code int, reason, why string, hdrs ...sipgosip.Header) {
 		log.Warn("inbound call rejected", "code", code, "reason", reason, "why", why, "action", "responded")
 		ua.respond(tx, req, code, reason, hdrs...)
@@ -275,7 +280,7 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 		reject(486, "Busy Here", fmt.Sprintf("max inbound calls (%d) reached", ua.cfg.MaxInbound))
 		return
 	}
-	in := &Incoming{ua: ua, req: req, tx: tx, id: callID, log: log, settled: make(chan struct{}),
+	in := &Incoming{ua: ua, req: req, tx: tx, id: callID, trunk: trunk, log: log, settled: make(chan struct{}),
 		from: partyOf(from.DisplayName, from.Address), to: partyOf(to.DisplayName, to.Address)}
 	admitted := false
 	defer func() {
@@ -368,6 +373,21 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 	if !answered {
 		cancel()
 	}
+}
+
+// trunkBySource names the trunk whose address is source's IP, for logs and
+// Call.Trunk; trunks given by host name are not resolved here.
+func (ua *UA) trunkBySource(source string) string {
+	src, err := netip.ParseAddrPort(source)
+	if err != nil {
+		return ""
+	}
+	for _, t := range ua.cfg.Trunks {
+		if ip, err := netip.ParseAddr(t.host()); err == nil && ip.Unmap() == src.Addr().Unmap() {
+			return t.Name
+		}
+	}
+	return ""
 }
 
 func allowedSource(prefixes []netip.Prefix, a netip.Addr) bool {

@@ -208,3 +208,19 @@ func TestOptionsAnswered200WithAllow(t *testing.T) {
 		t.Errorf("reply:\n%s", got)
 	}
 }
+
+func TestInboundCallIsLabelledWithTrunkBySourceAddress(t *testing.T) {
+	calls := make(chan *Call, 1)
+	trunk := []Trunk{{Name: "carrier", Address: "127.0.0.1:9", Username: "u"}}
+	caller, _ := pair(t, Config{Trunks: trunk}, Config{}, answerer(calls))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Hangup(ctx)
+	if remote := <-calls; remote.Trunk() != "carrier" {
+		t.Errorf("inbound call trunk %q, want carrier (same IP)", remote.Trunk())
+	}
+}
