@@ -54,7 +54,8 @@ func lookPath(path, def, install string) (string, error) {
 }
 
 // Synthesize starts flite on text; its WAV output is read as it arrives.
-// flite writes the whole utterance at once, in about 13 ms per sentence.
+// flite writes a whole text at once, in about 13 ms per sentence, so a
+// longer text is spoken sentence by sentence, one flite run each.
 func (f *Flite) Synthesize(ctx context.Context, text string, opts speech.SynthOptions) (speech.AudioStream, error) {
 	voice := f.voice
 	if opts.Voice != "" {
@@ -64,9 +65,23 @@ func (f *Flite) Synthesize(ctx context.Context, text string, opts speech.SynthOp
 	if text == "" {
 		return newMemStream(nil), nil
 	}
-	s, err := startPipeline(ctx, "flite", [][]string{{f.path, "-voice", voice, "-t", text, "-o", "/dev/stdout"}}, "", nil)
-	if err != nil {
-		return nil, fmt.Errorf("flite voice %q, call %s: %w", voice, opts.CallID, err)
+	start := func(sentence string) (speech.AudioStream, error) {
+		s, err := startPipeline(ctx, "flite", [][]string{{f.path, "-voice", voice, "-t", sentence, "-o", "/dev/stdout"}}, "", nil)
+		if err != nil {
+			return nil, fmt.Errorf("flite voice %q, call %s: %w", voice, opts.CallID, err)
+		}
+		return s, nil
 	}
-	return s, nil
+	parts := splitSentences(text)
+	if len(parts) == 1 {
+		return start(parts[0])
+	}
+	// flite writes nothing until it has synthesised all its text: one run
+	// per sentence makes the first frame of a paragraph as quick as that
+	// of a sentence.
+	first, err := start(parts[0])
+	if err != nil {
+		return nil, err
+	}
+	return &seqStream{cur: first, parts: parts[1:], start: start}, nil
 }

@@ -78,6 +78,13 @@ func TestProcessEnginesStopOnClose(t *testing.T) {
 			if err := stream.Read(frame); err != nil {
 				t.Fatal(err)
 			}
+			proc, ok := stream.(*procStream)
+			if seq, isSeq := stream.(*seqStream); isSeq {
+				proc, ok = seq.cur.(*procStream)
+			}
+			if !ok {
+				t.Fatalf("stream is %T", stream)
+			}
 			start := time.Now()
 			if err := stream.Close(); err != nil {
 				t.Fatal(err)
@@ -85,7 +92,7 @@ func TestProcessEnginesStopOnClose(t *testing.T) {
 			if d := time.Since(start); d > 500*time.Millisecond {
 				t.Errorf("Close took %v", d)
 			}
-			for _, c := range stream.(*procStream).cmds {
+			for _, c := range proc.cmds {
 				if c.ProcessState == nil {
 					t.Errorf("%s still running after Close", c.Path)
 				}
