@@ -3,6 +3,7 @@ package dsp
 import (
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,8 @@ type amdClip struct {
 	audio   []int16
 }
 
-// amdVoice is an espeak-ng voice and its extra arguments (speed, pitch).
+// amdVoice is an espeak-ng voice and its extra arguments (speed, pitch), or
+// "flite:VOICE" for flite.
 type amdVoice struct {
 	voice string
 	args  []string
@@ -82,7 +84,12 @@ func amdCorpus(t testing.TB, langs []amdTexts, noises []amdNoise, seed int64) []
 	add := func(voices []amdVoice, texts []string, human bool) {
 		for _, v := range voices {
 			for _, text := range texts {
-				speech := testaudio.Espeak(t, v.voice, v.args, text)
+				var speech []int16
+				if voice, ok := strings.CutPrefix(v.voice, "flite:"); ok {
+					speech = testaudio.Flite(t, voice, text)
+				} else {
+					speech = testaudio.Espeak(t, v.voice, v.args, text)
+				}
 				for _, noise := range noises {
 					c := amdClip{name: fmt.Sprintf("%s%v %q %v", v.voice, v.args, text, noise), human: human}
 					lead := testaudio.Silence(ms(200, 1000))
@@ -223,6 +230,7 @@ func amdEvalEN(n int) amdTexts {
 	voices := []amdVoice{
 		{"en-gb-scotland", nil}, {"en-us+m5", []string{"-s", "170"}}, {"en+f4", []string{"-s", "150", "-p", "70"}},
 		{"en-029", nil}, {"en-gb-x-rp+f1", []string{"-s", "180"}}, {"en-us-nyc+m2", []string{"-s", "130"}},
+		{"flite:kal", nil}, {"flite:slt", nil}, // another synthesiser altogether
 	}
 	return amdTexts{
 		voices: voices[:min(n, len(voices))],

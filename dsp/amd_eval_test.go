@@ -89,7 +89,7 @@ func amdWithVAD(cfg AMDConfig) amdDetect {
 func TestAMDReport(t *testing.T) {
 	noises := []amdNoise{{}, {"pink", 20, ""}, {"white", 20, ""}, {"babble", 20, ""}, {"pink", 10, ""}, {"babble", 10, ""}, {"pink", 20, "alaw"}, {"babble", 10, "ulaw"}}
 	start := time.Now()
-	eval := amdCorpus(t, []amdTexts{amdEvalEN(6), amdEvalCMN(3)}, noises, 2026)
+	eval := amdCorpus(t, []amdTexts{amdEvalEN(8), amdEvalCMN(3)}, noises, 2026)
 	tune := amdCorpus(t, []amdTexts{amdTuneEN, amdTuneCMN}, noises, 1)
 	t.Logf("corpus: %d held-out clips, %d tuning clips, synthesised in %v", len(eval), len(tune), time.Since(start))
 

@@ -190,16 +190,27 @@ func TestDTMFIgnoresSpeech(t *testing.T) {
 	}{
 		{"en-us", nil}, {"en+f3", []string{"-p", "80"}}, {"en-gb+m3", []string{"-s", "200"}}, {"en+f5", []string{"-p", "99", "-s", "120"}},
 	}
+	type speaker struct {
+		name string
+		say  func(text string) []int16
+	}
+	var speakers []speaker
 	for _, v := range voices {
+		speakers = append(speakers, speaker{fmt.Sprint(v.voice, v.args), func(text string) []int16 { return testaudio.Espeak(t, v.voice, v.args, text) }})
+	}
+	for _, voice := range []string{"kal", "slt", "rms", "awb"} {
+		speakers = append(speakers, speaker{"flite " + voice, func(text string) []int16 { return testaudio.Flite(t, voice, text) }})
+	}
+	for _, v := range speakers {
 		for _, text := range texts {
-			x := testaudio.Espeak(t, v.voice, v.args, text)
+			x := v.say(text)
 			for _, snr := range []float64{math.Inf(1), 20} {
 				y := x
 				if !math.IsInf(snr, 1) {
 					y = testaudio.MixNoise(x, "pink", snr, 3)
 				}
 				if got, _ := runDTMF(DTMFConfig{}, y); got != "" {
-					t.Errorf("%s %v at SNR %g: talk-off digits %q in %q", v.voice, v.args, snr, got, text)
+					t.Errorf("%s at SNR %g: talk-off digits %q in %q", v.name, snr, got, text)
 				}
 			}
 		}

@@ -3,7 +3,7 @@
 // files read and written. Everything comes out as 8 kHz mono int16, the one
 // audio format between waihu's packages.
 //
-// It must not import dsp (dsp's own tests import it). espeak-ng and sox run as
+// It must not import dsp (dsp's own tests import it). espeak-ng, flite and sox run as
 // processes: when one is missing a test is skipped with a clear message, unless
 // the environment variable CI is set, in which case it fails.
 package testaudio
@@ -48,6 +48,19 @@ func Espeak(t testing.TB, voice string, args []string, text string) []int16 {
 	cmdArgs = append(cmdArgs, "-w", raw, "--", text)
 	if out, err := exec.Command("espeak-ng", cmdArgs...).CombinedOutput(); err != nil {
 		t.Fatalf("espeak-ng %v: %v: %s", cmdArgs, err, out)
+	}
+	return File8k(t, raw)
+}
+
+// Flite synthesises text with flite using voice ("kal", "awb", "rms", "slt")
+// and returns it resampled by sox to 8 kHz mono int16: a second synthesiser,
+// so tests do not learn one engine's habits.
+func Flite(t testing.TB, voice, text string) []int16 {
+	t.Helper()
+	Need(t, "flite")
+	raw := filepath.Join(t.TempDir(), "flite.wav")
+	if out, err := exec.Command("flite", "-voice", voice, "-t", text, "-o", raw).CombinedOutput(); err != nil {
+		t.Fatalf("flite -voice %s: %v: %s", voice, err, out)
 	}
 	return File8k(t, raw)
 }

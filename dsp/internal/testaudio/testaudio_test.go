@@ -19,6 +19,18 @@ func TestEspeakProducesAudibleSpeechAt8kHz(t *testing.T) {
 	}
 }
 
+func TestFliteProducesSpeechAt8kHz(t *testing.T) {
+	for _, voice := range []string{"kal", "slt"} {
+		x := Flite(t, voice, "yes, who is it?")
+		if secs := float64(len(x)) / SampleRate; secs < 0.5 || secs > 3 {
+			t.Errorf("%s: duration %.2f s", voice, secs)
+		}
+		if p := ActivePower(x); p < 1e5 {
+			t.Errorf("%s: active power %.0f, want audible speech", voice, p)
+		}
+	}
+}
+
 func TestMixNoiseHitsTheRequestedSNR(t *testing.T) {
 	speech := Tone(time.Second, -10, 1000)
 	for _, kind := range []string{"white", "pink", "babble"} {
