@@ -200,3 +200,26 @@ func BenchmarkTrainOutbound(b *testing.B) {
 	outboundClassifier(b)
 	b.Logf("training the outbound intents took %v", outboundTime.Round(time.Millisecond))
 }
+
+func TestClassifierIsSafeForConcurrentUse(t *testing.T) {
+	c := outboundClassifier(t)
+	want, _ := c.UnderstandAt(context.Background(), "我明天还三千", ref)
+	done := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 50; i++ {
+				u, err := c.UnderstandAt(context.Background(), "我明天还三千", ref)
+				if err != nil || u.Intent != want.Intent || u.Confidence != want.Confidence || len(u.Slots) != len(want.Slots) {
+					done <- "different answer under concurrency"
+					return
+				}
+			}
+			done <- ""
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if msg := <-done; msg != "" {
+			t.Fatal(msg)
+		}
+	}
+}
