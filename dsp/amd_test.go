@@ -2,6 +2,8 @@ package dsp
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -179,4 +181,34 @@ func FuzzAMDDetector(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAMDOnRealRecordedSpeech(t *testing.T) {
+	// pocketsphinx-testdata holds real people: short card names ("ten of
+	// clubs", 1–2 s) stand for a person's greeting, 3–7 s of continuous
+	// reading for a machine's. Each is played after 0.5 s of silence and
+	// followed by 3 s of it.
+	const dir = "/usr/share/pocketsphinx/test/data"
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.wav"))
+	if len(files) < 10 {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("pocketsphinx-testdata not found in %s", dir)
+		}
+		t.Skipf("pocketsphinx-testdata not installed (%s); skipping", dir)
+	}
+	for _, f := range files {
+		x := testaudio.File8k(t, f)
+		secs := float64(len(x)) / SampleRate
+		want := AMDMachineStart
+		switch {
+		case secs <= 2:
+			want = AMDHuman
+		case secs < 2.9:
+			continue // neither clearly short nor clearly long
+		}
+		res := amdRun(AMDConfig{})(testaudio.Concat(testaudio.Silence(500*time.Millisecond), x, testaudio.Silence(3*time.Second)))
+		if len(res) == 0 || res[0].Kind != want {
+			t.Errorf("%s (%.1f s of speech): got %v, want %v", filepath.Base(f), secs, res, want)
+		}
+	}
 }
