@@ -8,7 +8,9 @@ import (
 
 func TestSessionTimerRefreshKeepsCallUp(t *testing.T) {
 	calls := make(chan *Call, 1)
-	short := Config{SessionExpires: 2 * time.Second, MinSE: time.Second, MediaCheckInterval: 100 * time.Millisecond}
+	// 3 s: refresh at 1.5 s, the callee gives up at 2 s; wide enough for a
+	// loaded machine.
+	short := Config{SessionExpires: 3 * time.Second, MinSE: time.Second, MediaCheckInterval: 100 * time.Millisecond}
 	caller, _ := pair(t, Config{MinSE: time.Second, MediaCheckInterval: 100 * time.Millisecond}, short, answerer(calls))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -20,13 +22,13 @@ func TestSessionTimerRefreshKeepsCallUp(t *testing.T) {
 	c.mu.Lock()
 	interval, weRefresh := c.interval, c.weRefresh
 	c.mu.Unlock()
-	if interval != 2*time.Second || !weRefresh {
-		t.Fatalf("caller interval %s refresher %v, want 2s and caller refreshes", interval, weRefresh)
+	if interval != 3*time.Second || !weRefresh {
+		t.Fatalf("caller interval %s refresher %v, want 3s and caller refreshes", interval, weRefresh)
 	}
 	remote.mu.Lock()
 	first := remote.lastRefresh
 	remote.mu.Unlock()
-	time.Sleep(4 * time.Second) // two session intervals
+	time.Sleep(5 * time.Second) // three refreshes
 	select {
 	case <-remote.Done():
 		t.Fatalf("callee ended the call: %v", remote.Reason())
@@ -37,8 +39,8 @@ func TestSessionTimerRefreshKeepsCallUp(t *testing.T) {
 	remote.mu.Lock()
 	last := remote.lastRefresh
 	remote.mu.Unlock()
-	if !last.After(first.Add(2 * time.Second)) {
-		t.Errorf("callee saw no refresh re-INVITE after %s (first %s, last %s)", 4*time.Second, first, last)
+	if !last.After(first.Add(2500 * time.Millisecond)) {
+		t.Errorf("callee saw no second refresh re-INVITE in 5 s (first %s, last %s)", first, last)
 	}
 	_ = c.Hangup(ctx)
 }
@@ -89,7 +91,7 @@ func TestSessionIntervalTooSmallIsRetriedWithMinSE(t *testing.T) {
 
 func TestInboundCallIsRefreshedByUsWhenCallerHasNoTimers(t *testing.T) {
 	calls := make(chan *Call, 1)
-	short := Config{SessionExpires: 2 * time.Second, MinSE: time.Second, MediaCheckInterval: 100 * time.Millisecond}
+	short := Config{SessionExpires: 3 * time.Second, MinSE: time.Second, MediaCheckInterval: 100 * time.Millisecond}
 	caller, _ := pair(t, short, Config{SessionExpires: -1}, answerer(calls))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
