@@ -12,6 +12,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,8 @@ import (
 // Only URL is required.
 type TranscribeConfig struct {
 	// URL is the server's base address ("http://127.0.0.1:8080"), to which
-	// /v1/audio/transcriptions is appended, or the full endpoint address.
+	// /v1/audio/transcriptions is appended, or an address with a path, used
+	// as given ("http://127.0.0.1:8080/inference" for whisper.cpp's server).
 	URL string
 	// APIKey, when set, is sent as a Bearer token.
 	APIKey string
@@ -83,9 +85,9 @@ func NewTranscribe(cfg TranscribeConfig) (*Transcribe, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	endpoint := strings.TrimRight(cfg.URL, "/")
-	if !strings.HasSuffix(endpoint, "/audio/transcriptions") {
-		endpoint += "/v1/audio/transcriptions"
+	endpoint, err := endpointURL(cfg.URL, "/v1/audio/transcriptions")
+	if err != nil {
+		return nil, err
 	}
 	return &Transcribe{cfg: cfg, endpoint: endpoint}, nil
 }
@@ -277,4 +279,18 @@ func (s *transcribeStream) Close() error {
 		s.sendMu.Unlock()
 	})
 	return nil
+}
+
+// endpointURL appends the OpenAI path to a bare server address and keeps an
+// address that already has a path (whisper.cpp's server answers the same
+// form on /inference).
+func endpointURL(raw, path string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("server url %q: want http://HOST:PORT[/PATH]", raw)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = path
+	}
+	return u.String(), nil
 }

@@ -20,7 +20,7 @@ import (
 func transcriptionServer(t *testing.T, mode string) string {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/audio/transcriptions" || r.Method != http.MethodPost {
+		if (r.URL.Path != "/v1/audio/transcriptions" && r.URL.Path != "/inference") || r.Method != http.MethodPost {
 			http.Error(w, "not found", http.StatusNotFound)
 			return
 		}
@@ -103,6 +103,25 @@ func TestTranscribePostsEachUtteranceAsWAV(t *testing.T) {
 				t.Fatalf("empty utterance: %s", fmtResult(final))
 			}
 		})
+	}
+}
+
+func TestTranscribeUsesAnAddressWithAPathAsGiven(t *testing.T) {
+	// whisper.cpp's server answers the same form on /inference.
+	tr, err := NewTranscribe(TranscribeConfig{URL: transcriptionServer(t, "") + "/inference"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := tr.NewStream(bg, speech.StreamOptions{})
+	defer s.Close()
+	writeAudio(t, s, 0.2, true)
+	if err := s.EndUtterance(); err != nil {
+		t.Fatalf("POST to /inference: %v", err)
+	}
+	for _, bad := range []string{"ftp://x", "127.0.0.1:8080", "http://"} {
+		if _, err := NewTranscribe(TranscribeConfig{URL: bad}); err == nil {
+			t.Errorf("url %q accepted", bad)
+		}
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
+	"net/url"
 	"time"
 
 	"github.com/waihu/waihu/speech"
@@ -25,7 +25,7 @@ var ErrTimeout = errors.New("tts server timed out")
 // HTTPConfig configures the HTTP engine. Only URL is required.
 type HTTPConfig struct {
 	// URL is the server's base address ("http://127.0.0.1:8880"), to which
-	// /v1/audio/speech is appended, or the full endpoint address.
+	// /v1/audio/speech is appended, or an address with a path, used as given.
 	URL string
 	// APIKey, when set, is sent as a Bearer token.
 	APIKey string
@@ -79,11 +79,15 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{}
 	}
-	endpoint := strings.TrimRight(cfg.URL, "/")
-	if !strings.HasSuffix(endpoint, "/audio/speech") {
-		endpoint += "/v1/audio/speech"
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("tts server url %q: want http://HOST:PORT[/PATH]", cfg.URL)
 	}
-	return &HTTP{cfg: cfg, endpoint: endpoint}, nil
+	// A bare address gets OpenAI's path; one with a path is used as given.
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/v1/audio/speech"
+	}
+	return &HTTP{cfg: cfg, endpoint: u.String()}, nil
 }
 
 type speechRequest struct {
