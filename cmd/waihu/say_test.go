@@ -52,12 +52,18 @@ func TestSayCommandWritesWhatACallHears(t *testing.T) {
 		w.Write(pcm)
 	}))
 	defer srv.Close()
+	prompts := t.TempDir()
+	os.MkdirAll(filepath.Join(prompts, "zh"), 0o755)
+	for id, secs := range map[string]float64{"greeting": 0.5, "zh/3": 0.2, "zh/1000": 0.2, "zh/5": 0.2, "zh/100": 0.2, "zh/yuan": 0.2} {
+		os.WriteFile(filepath.Join(prompts, id+".wav"), sayWAV(make([]int16, int(secs*8000))), 0o644)
+	}
 	tests := []struct {
 		name     string
 		tools    []string
 		args     []string
 		min, max float64 // seconds
 	}{
+		{"prompts with a spoken amount", nil, []string{"--engine", "prompts", "--opt", "dir=" + prompts, "--lang", "zh-CN", "greeting {amount:3500}"}, 1.5, 1.52},
 		{"flite", []string{"flite"}, []string{"--engine", "flite", "Your payment is due on Friday."}, 1, 5},
 		{"espeak chinese", []string{"espeak-ng", "sox"}, []string{"--engine", "espeak", "--lang", "zh-CN", "您好，您的账单明天到期。"}, 1, 8},
 		{"http pcm", nil, []string{"--engine", "http", "--opt", "url=" + srv.URL, "--opt", "format=pcm", "--voice", "alloy", "hello"}, 0.98, 1.02},
