@@ -79,6 +79,7 @@ type Call struct {
 	dtmfPT      uint8
 	remoteAddr  netip.AddrPort
 	held        bool
+	peerMuted   bool // peer said recvonly: it sends no RTP, though not holding us
 	mediaSince  time.Time     // media timeout counts from here
 	interval    time.Duration // session interval, 0 = no session timer
 	weRefresh   bool
@@ -198,7 +199,7 @@ func (c *Call) watch() {
 		}
 		now := time.Now()
 		c.mu.Lock()
-		held, since := c.held, c.mediaSince
+		held, since := c.held || c.peerMuted, c.mediaSince
 		interval, weRefresh, last := c.interval, c.weRefresh, c.lastRefresh
 		c.mu.Unlock()
 
@@ -339,6 +340,10 @@ func (c *Call) applyMedia(m *Media, codec Codec, dtmf uint8) error {
 	}
 	c.mu.Lock()
 	c.codec, c.dtmfPT = codec, dtmf
+	if muted := m.Direction == RecvOnly; muted != c.peerMuted {
+		c.peerMuted = muted
+		c.mediaSince = time.Now()
+	}
 	if !hold {
 		c.remoteAddr = m.Addr
 	}

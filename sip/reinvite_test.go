@@ -175,7 +175,20 @@ func TestUpdateHoldsAndMediaTimeoutPausesOnHold(t *testing.T) {
 		t.Fatalf("held call ended: %v", remote.Reason())
 	default:
 	}
-	if res := inDialog(t, c, sipgosip.UPDATE, offerSDP(3, "127.0.0.1", 30000, "sendrecv")); res.StatusCode != 200 {
+	// recvonly: the peer sends nothing but does not hold us; still no timeout.
+	if res := inDialog(t, c, sipgosip.UPDATE, offerSDP(3, "127.0.0.1", 30000, "recvonly")); res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=sendonly") {
+		t.Fatalf("UPDATE recvonly: %d\n%s", res.StatusCode, res.Body())
+	}
+	if _, _, _, hold, _ := leg.snapshot(); hold {
+		t.Error("leg on hold after recvonly offer: we must keep sending")
+	}
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case <-remote.Done():
+		t.Fatalf("call ended while the peer was recvonly: %v", remote.Reason())
+	default:
+	}
+	if res := inDialog(t, c, sipgosip.UPDATE, offerSDP(4, "127.0.0.1", 30000, "sendrecv")); res.StatusCode != 200 {
 		t.Fatalf("UPDATE unhold: %d", res.StatusCode)
 	}
 	// Unheld and still silent: the timeout runs again from the unhold.
