@@ -79,7 +79,7 @@ type Call struct {
 	dtmfPT      uint8
 	remoteAddr  netip.AddrPort
 	held        bool
-	peerMuted   bool // peer said recvonly: it sends no RTP, though not holding us
+	peerMuted   bool          // peer said recvonly: it sends no RTP, though not holding us
 	mediaSince  time.Time     // media timeout counts from here
 	interval    time.Duration // session interval, 0 = no session timer
 	weRefresh   bool
