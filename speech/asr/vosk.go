@@ -28,6 +28,9 @@ type VoskConfig struct {
 	// ResultTimeout bounds the wait for a final after EndUtterance, and for
 	// one message to be sent; 0 means 10 s.
 	ResultTimeout time.Duration
+	// RedialBackoff is how long Write keeps returning a failed
+	// reconnection's error before dialling again; 0 means 1 s.
+	RedialBackoff time.Duration
 	// MaxAlternatives asks the server for n-best lists; 0 asks for none.
 	MaxAlternatives int
 	// Logger receives connection events; nil means slog.Default().
@@ -58,6 +61,9 @@ func NewVosk(cfg VoskConfig) (*Vosk, error) {
 	}
 	if cfg.ResultTimeout == 0 {
 		cfg.ResultTimeout = 10 * time.Second
+	}
+	if cfg.RedialBackoff == 0 {
+		cfg.RedialBackoff = time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -92,6 +98,8 @@ type voskStream struct {
 	sess    *voskSession
 	written atomic.Int64 // samples written so far, for result offsets (read by the session reader)
 	buf     []byte
+	dialErr error     // the last failed reconnection
+	retryAt time.Time // no reconnection before this
 	// mu orders starting a session reader against Close; sendMu keeps
 	// Close from closing results while a result is being sent.
 	mu      sync.Mutex
@@ -283,7 +291,13 @@ func (s *voskStream) Write(frame []int16) error {
 		return fmt.Errorf("vosk write: %d samples, want %d", len(frame), speech.FrameSamples)
 	}
 	if s.sess == nil {
+		// A server that went away is not redialled on every 20 ms frame:
+		// the error repeats until the back-off has passed.
+		if time.Now().Before(s.retryAt) {
+			return s.dialErr
+		}
 		if err := s.connect(); err != nil {
+			s.dialErr, s.retryAt = err, time.Now().Add(s.v.cfg.RedialBackoff)
 			return err
 		}
 	}

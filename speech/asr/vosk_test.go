@@ -2,6 +2,8 @@ package asr
 
 import (
 	"errors"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +131,34 @@ func TestVoskFailuresAreTypedErrors(t *testing.T) {
 	}
 	if _, err := NewVosk(VoskConfig{}); !errors.Is(err, speech.ErrEngineUnavailable) {
 		t.Errorf("no URL: %v", err)
+	}
+}
+
+func TestVoskDoesNotRedialOnEveryFrame(t *testing.T) {
+	srv := httptest.NewServer(&fakeVosk{})
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	v, _ := NewVosk(VoskConfig{URL: url, RedialBackoff: time.Hour})
+	s, err := v.NewStream(bg, speech.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	writeAudio(t, s, 0.2, true)
+	if err := s.EndUtterance(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close() // the server goes away between utterances
+	start := time.Now()
+	var errs int
+	for i := 0; i < 50; i++ {
+		if err := s.Write(make([]int16, speech.FrameSamples)); errors.Is(err, ErrUnreachable) {
+			errs++
+		}
+	}
+	if errs != 50 {
+		t.Errorf("%d of 50 writes reported the unreachable server", errs)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("50 writes took %v: redialling every frame", d)
 	}
 }
