@@ -113,7 +113,26 @@ type Decoder struct {
 	loopBest  float64
 	frame     int
 	words     []string
+
+	// Keyword spotting: detections of this utterance, and per keyphrase
+	// the index of its latest detection (-1 for none).
+	detections []Detection
+	kwLast     []int
 }
+
+// Detection is a keyphrase spotted in the audio.
+type Detection struct {
+	Text string
+	// Score is how far, in nats, the keyphrase path beat the free phone
+	// loop over the same audio; it exceeded the phrase's LogThreshold.
+	Score float64
+	// EndFrame is the 10 ms frame where the phrase ended.
+	EndFrame int
+}
+
+// kwMergeFrames joins detections of one phrase closer than this: the exit
+// score stays above threshold for a few frames around the true end.
+const kwMergeFrames = 30
 
 // NewDecoder returns a decoder for net; cheap next to loading the model.
 func NewDecoder(net *Network, cfg DecoderConfig) *Decoder {
@@ -149,6 +168,13 @@ func (d *Decoder) Reset() {
 	}
 	d.enterState(d.net.start, 0, -1)
 	d.flushStates()
+	d.detections = d.detections[:0]
+	if d.kwLast == nil {
+		d.kwLast = make([]int, len(d.net.keyphrases))
+	}
+	for i := range d.kwLast {
+		d.kwLast[i] = -1
+	}
 	for _, l := range d.net.loop {
 		d.activate(l, 0, -1)
 	}
@@ -289,6 +315,9 @@ func (d *Decoder) Step(feat []float32) {
 				continue
 			}
 			a := &d.net.arcs[nd.arc]
+			if a.keyword >= 0 {
+				d.spotted(int(a.keyword), ex-loopBest)
+			}
 			if !a.filler {
 				ex += d.cfg.WordLogProb
 			}
@@ -306,6 +335,10 @@ func (d *Decoder) Step(feat []float32) {
 	if loopEntry > negInf {
 		for _, l := range d.net.loop {
 			d.activate(l, loopEntry+d.cfg.PhoneLoopLogProb, -1)
+		}
+		// Keyphrases may start anywhere: wherever the phone loop is.
+		for _, f := range d.net.kwFirst {
+			d.activate(f, loopEntry+d.cfg.PhoneLoopLogProb, -1)
 		}
 	}
 	d.flushStates()
@@ -329,6 +362,30 @@ func (d *Decoder) text(bp int32) string {
 	return strings.Join(d.words, " ")
 }
 
+// spotted records keyphrase k ending now with score (nats over the phone
+// loop) when it passes the phrase's threshold.
+func (d *Decoder) spotted(k int, score float64) {
+	kp := d.net.keyphrases[k]
+	if score < kp.LogThreshold {
+		return
+	}
+	if i := d.kwLast[k]; i >= 0 && d.frame-d.detections[i].EndFrame < kwMergeFrames {
+		if score > d.detections[i].Score {
+			d.detections[i].Score, d.detections[i].EndFrame = score, d.frame
+		}
+		return
+	}
+	d.kwLast[k] = len(d.detections)
+	d.detections = append(d.detections, Detection{Text: kp.Text, Score: score, EndFrame: d.frame})
+}
+
+// Detections returns the keyphrases spotted in this utterance so far, in
+// the order they were first heard; the slice is reused after Reset.
+func (d *Decoder) Detections() []Detection { return d.detections }
+
+// Spotting reports whether the network is a keyword list.
+func (d *Decoder) Spotting() bool { return len(d.net.keyphrases) > 0 }
+
 // speechFrames counts the frames the path ending in bp spends in words.
 func (d *Decoder) speechFrames(bp int32) int {
 	n := 0
@@ -346,8 +403,15 @@ func (d *Decoder) speechFrames(bp int32) int {
 	return n
 }
 
-// Partial returns the words of the best path so far.
+// Partial returns the words of the best path so far; for a keyword list,
+// the latest keyphrase spotted.
 func (d *Decoder) Partial() string {
+	if d.Spotting() {
+		if len(d.detections) == 0 {
+			return ""
+		}
+		return d.detections[len(d.detections)-1].Text
+	}
 	best, bbp := negInf, int32(-1)
 	ns := d.ns
 	for _, n := range d.list {
@@ -372,6 +436,26 @@ func (d *Decoder) Partial() string {
 // frame. It allocates, once per utterance.
 func (d *Decoder) Final() []Hypothesis {
 	var hyps []Hypothesis
+	if d.Spotting() {
+		// A keyword list's answer is what was spotted, best first (a phrase
+		// spotted twice counts once, with its first, usually best, score);
+		// nothing spotted is an empty result.
+		seen := map[string]bool{}
+		for _, det := range d.detections {
+			if seen[det.Text] {
+				continue
+			}
+			seen[det.Text] = true
+			th := d.net.keyphrases[d.kwIndex(det.Text)].LogThreshold
+			hyps = append(hyps, Hypothesis{Text: det.Text, Score: det.Score, Frames: d.frame,
+				Confidence: 1 / (1 + math.Exp(-(det.Score-th)/10))})
+		}
+		sort.SliceStable(hyps, func(i, j int) bool { return hyps[i].Score > hyps[j].Score })
+		if len(hyps) == 0 {
+			hyps = append(hyps, Hypothesis{Frames: d.frame})
+		}
+		return hyps
+	}
 	seen := map[string]bool{}
 	type cand struct {
 		score float64
@@ -408,6 +492,15 @@ func (d *Decoder) Final() []Hypothesis {
 		hyps = append([]Hypothesis{{Frames: d.frame, Margin: hyps[0].Margin, Score: d.loopBest}}, hyps...)
 	}
 	return hyps
+}
+
+func (d *Decoder) kwIndex(text string) int {
+	for i, k := range d.net.keyphrases {
+		if k.Text == text {
+			return i
+		}
+	}
+	return 0
 }
 
 // confidence maps the per-frame margin to [0, 1]: 0.5 at the rejection

@@ -2,6 +2,8 @@ package sphinx
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -12,6 +14,20 @@ type Grammar struct {
 	NumStates    int
 	Start, Final int
 	Arcs         []GrammarArc
+	// Keyphrases, when set, make the grammar a keyword list: the search
+	// spots each phrase anywhere in the audio instead of matching the
+	// whole utterance (see KeywordGrammar).
+	Keyphrases []Keyphrase
+}
+
+// Keyphrase is one phrase to spot and its detection threshold.
+type Keyphrase struct {
+	Text string
+	// LogThreshold is the natural log of the threshold: the phrase is
+	// reported when its path beats the free phone loop over the same audio
+	// by more than this many nats (pocketsphinx's "/1e-20/" is ln 1e-20).
+	LogThreshold float64
+	lastArc      int
 }
 
 // GrammarArc goes from state From to state To reading Word ("" for a null
@@ -72,4 +88,66 @@ func normaliseWords(p string) []string {
 		}
 	}
 	return out
+}
+
+// KeywordGrammar builds a keyword list from lines in pocketsphinx's -kws
+// format, "phrase /threshold/"; a line without a threshold uses
+// defaultThreshold (a probability ratio such as 1e-20). Blank lines and
+// "#" comments are skipped.
+func KeywordGrammar(lines []string, defaultThreshold float64) (*Grammar, error) {
+	g := &Grammar{NumStates: 2, Start: 0, Final: 1}
+	for i, line := range lines {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		th := defaultThreshold
+		if j := strings.Index(line, "/"); j >= 0 {
+			k := strings.LastIndex(line, "/")
+			var v float64
+			err := ErrGrammar
+			if k > j {
+				v, err = strconv.ParseFloat(strings.TrimSpace(line[j+1:k]), 64)
+			}
+			if err != nil || v <= 0 || strings.TrimSpace(line[k+1:]) != "" {
+				return nil, fmt.Errorf("keyword line %d %q: want \"phrase /threshold/\" with a positive threshold: %w", i+1, line, ErrGrammar)
+			}
+			th, line = v, line[:j]
+		}
+		words := normaliseWords(line)
+		if len(words) == 0 || len(words) > maxPhraseWords {
+			return nil, fmt.Errorf("keyword line %d %q: no words or too many: %w", i+1, line, ErrGrammar)
+		}
+		from := g.Start
+		for wi, w := range words {
+			to := g.Final
+			if wi < len(words)-1 {
+				to = g.NumStates
+				g.NumStates++
+			}
+			g.Arcs = append(g.Arcs, GrammarArc{From: from, To: to, Word: w})
+			from = to
+		}
+		g.Keyphrases = append(g.Keyphrases, Keyphrase{Text: strings.Join(words, " "), LogThreshold: math.Log(th), lastArc: len(g.Arcs) - 1})
+	}
+	if len(g.Keyphrases) == 0 {
+		return nil, fmt.Errorf("no keyphrases: %w", ErrGrammar)
+	}
+	return g, nil
+}
+
+// isKeywordList reports whether every non-blank line ends in /number/.
+func isKeywordList(lines []string) bool {
+	n := 0
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if !strings.HasSuffix(l, "/") || strings.Count(l, "/") < 2 {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }

@@ -283,11 +283,24 @@ func (c *jsgfCompiler) sequence(toks []string, from, depth int) (int, error) {
 	return cur, nil
 }
 
-// ParseGrammar reads grammar text: JSGF when it starts with "#JSGF",
-// otherwise one phrase per line.
+// DefaultKeywordThreshold is the threshold of keyphrases given without
+// one: the phrase must beat the free phone loop by a likelihood ratio of
+// 1e10 (23 nats). Thresholds are on this recogniser's scale: a spoken
+// keyphrase beats the loop by tens of nats (goforward: "forward" +94,
+// "ten meters" +66) and an absent one trails it ("seven" −29), so
+// pocketsphinx's small values such as 1e-20 (−46 nats) accept too much.
+const DefaultKeywordThreshold = 1e10
+
+// ParseGrammar reads grammar text: JSGF when it starts with "#JSGF", a
+// keyword list when every line ends in "/threshold/" (pocketsphinx's -kws
+// format), otherwise one phrase per line.
 func ParseGrammar(text string) (*Grammar, error) {
 	if strings.HasPrefix(strings.TrimSpace(text), "#JSGF") {
 		return ParseJSGF(text)
 	}
-	return PhraseGrammar(strings.Split(text, "\n"))
+	lines := strings.Split(text, "\n")
+	if isKeywordList(lines) {
+		return KeywordGrammar(lines, DefaultKeywordThreshold)
+	}
+	return PhraseGrammar(lines)
 }

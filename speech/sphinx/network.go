@@ -28,6 +28,7 @@ type netArc struct {
 	tail    int32 // trailing silence node when the arc can end the utterance, else -1
 	final   bool  // to reaches the final state through null arcs
 	filler  bool
+	keyword int32 // keyphrase this arc ends, or -1
 }
 
 // Network is a grammar compiled against a model: the phone HMMs of every
@@ -46,6 +47,10 @@ type Network struct {
 	start   int32
 	loop    []int32  // phone loop nodes
 	senones []uint16 // every senone the network uses, for scoring ahead
+	// keyphrases is set for a keyword list; kwFirst holds the first node
+	// of every arc leaving the start state, re-entered at every frame.
+	keyphrases []Keyphrase
+	kwFirst    []int32
 }
 
 type stateLP struct {
@@ -64,14 +69,21 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 	wordID := map[string]int32{}
 	var missing []string
 	type pron struct {
-		word  int32
-		phs   []uint8
-		arc   GrammarArc
-		first uint8
-		last  uint8
+		word    int32
+		phs     []uint8
+		arc     GrammarArc
+		first   uint8
+		last    uint8
+		keyword int32
 	}
+	kwOfArc := map[int]int32{}
+	for i, k := range g.Keyphrases {
+		kwOfArc[k.lastArc] = int32(i)
+	}
+	spotting := len(g.Keyphrases) > 0
+	n.keyphrases = g.Keyphrases
 	var prons []pron
-	for _, a := range g.Arcs {
+	for ai, a := range g.Arcs {
 		if a.From < 0 || a.From >= g.NumStates || a.To < 0 || a.To >= g.NumStates || a.LogProb > 0 || math.IsNaN(a.LogProb) {
 			return nil, fmt.Errorf("compile grammar: arc %+v out of range: %w", a, ErrGrammar)
 		}
@@ -89,8 +101,12 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 			wordID[a.Word] = id
 			n.words = append(n.words, a.Word)
 		}
+		kw, ok := kwOfArc[ai]
+		if !ok {
+			kw = -1
+		}
 		for _, p := range alts {
-			prons = append(prons, pron{word: id, phs: p, arc: a, first: p[0], last: p[len(p)-1]})
+			prons = append(prons, pron{word: id, phs: p, arc: a, first: p[0], last: p[len(p)-1], keyword: kw})
 		}
 	}
 	if len(missing) > 0 {
@@ -184,9 +200,9 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 		return int32(len(n.nodes) - 1)
 	}
 	n.out = make([][]int32, g.NumStates)
-	addArc := func(word int32, from, to int, lp float32, phs []uint8, filler bool) {
+	addArc := func(word int32, from, to int, lp float32, phs []uint8, filler bool, keyword int32) {
 		ai := int32(len(n.arcs))
-		a := netArc{word: word, from: int32(from), to: int32(to), logProb: lp, tail: -1, final: reachesFinal[to], filler: filler}
+		a := netArc{word: word, from: int32(from), to: int32(to), logProb: lp, tail: -1, final: reachesFinal[to] && !spotting, filler: filler, keyword: keyword}
 		left := sil
 		if from != g.Start {
 			left = ctx(lastInto[from])
@@ -224,14 +240,17 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 		n.out[from] = append(n.out[from], ai)
 	}
 	for _, p := range prons {
-		addArc(p.word, p.arc.From, p.arc.To, float32(p.arc.LogProb), p.phs, false)
+		addArc(p.word, p.arc.From, p.arc.To, float32(p.arc.LogProb), p.phs, false, p.keyword)
+		if spotting && p.arc.From == g.Start {
+			n.kwFirst = append(n.kwFirst, n.arcs[len(n.arcs)-1].first)
+		}
 	}
 	// Optional silence at every state but the final one (tails cover it).
 	silWord := int32(len(n.words))
 	n.words = append(n.words, "<sil>")
 	for s := range g.NumStates {
-		if s != g.Final && len(n.out[s]) > 0 {
-			addArc(silWord, s, s, float32(cfg.SilenceLogProb), []uint8{uint8(sil)}, true)
+		if s != g.Final && len(n.out[s]) > 0 && !spotting {
+			addArc(silWord, s, s, float32(cfg.SilenceLogProb), []uint8{uint8(sil)}, true, -1)
 		}
 	}
 	// The free phone loop, over every CI phone.
