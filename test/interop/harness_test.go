@@ -216,21 +216,17 @@ func remoteRTPPort(s *testpeer.Sipp) (string, int) {
 	return "", 0
 }
 
-// matchThreshold is the least normalised cross-correlation, for every
-// voiced half-second of the audio sent, that counts as "the recording holds
-// that audio": G.711 twice and a concealed lost packet stay well above it,
-// while silence, another call's audio or a missing part fall far below.
-const matchThreshold = 0.8
-
-// maxLagSpread is how much the recording may drift against the audio sent
-// during one call: a jitter buffer that grows under the sender's jitter
-// inserts a 20 ms frame each time. More than this is lost or duplicated
-// audio, not adaptation.
-const maxLagSpread = 100 * time.Millisecond
+// minFound is the share of the voiced 20 ms frames of the audio sent that
+// must be found (normalised correlation ≥ 0.9 at a whole-frame offset) in
+// what was recorded or heard. On loopback no packet is lost, but waihu
+// records its jitter buffer's playout, which drops a frame now and then
+// when it shrinks after sender jitter (seen: 2 of 242 under load 5); more
+// than 5 % lost is lost speech, not adaptation.
+const minFound = 0.95
 
 // matchRecording reads a WAV and compares it with ref (lags up to maxLag);
-// it fails t with the per-piece detail when the file is missing, not
-// 8 kHz, or does not hold all of ref in order.
+// it fails t with the detail when the file is missing, not 8 kHz, or does
+// not hold (nearly) all of ref's speech in order.
 func matchRecording(t *testing.T, path string, ref []int16, maxLag time.Duration) testpeer.Comparison {
 	t.Helper()
 	pcm, rate, err := testpeer.ReadWAV(path)
@@ -248,10 +244,10 @@ func matchRecording(t *testing.T, path string, ref []int16, maxLag time.Duration
 func matchAudio(t *testing.T, what, artifact string, ref, got []int16, maxLag time.Duration) testpeer.Comparison {
 	t.Helper()
 	c := testpeer.Compare(ref, got, int(maxLag.Seconds()*testpeer.SampleRate))
-	if c.MinScore < matchThreshold || c.LagSpread > maxLagSpread {
+	if c.FoundRatio() < minFound || c.OutOfOrder*100 > c.Frames {
 		load, _ := os.ReadFile("/proc/loadavg")
-		t.Errorf("%s (%v) does not hold the audio sent (want every piece ≥ %.2f, drift ≤ %v; load average %s): %v",
-			what, testpeer.Duration(got), matchThreshold, maxLagSpread, strings.TrimSpace(string(load)), c)
+		t.Errorf("%s (%v) does not hold the audio sent (want ≥ %.0f%% of voiced frames found, ≤ 1%% out of order; load average %s): %v",
+			what, testpeer.Duration(got), 100*minFound, strings.TrimSpace(string(load)), c)
 		if artifact != "" {
 			keepArtifact(t, artifact)
 		}

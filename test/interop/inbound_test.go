@@ -62,7 +62,7 @@ func TestInboundCallsAreAnsweredAndRecorded(t *testing.T) {
 			t.Errorf("call %s: no \"call ended\" log line", id)
 		}
 		c := matchRecording(t, srv.recording(id), speech, 3*time.Second)
-		t.Logf("call %s: worst piece %.3f, drift %v, whole file %.3f; waihu: %v", id, c.MinScore, c.LagSpread, c.Whole.Score, end)
+		t.Logf("call %s: %d/%d frames found, whole file %.3f, drift %v; waihu: %v", id, c.Found, c.Frames, c.Whole.Score, c.LagSpread, end)
 	}
 	srv.stop(t)
 }

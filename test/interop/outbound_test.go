@@ -91,7 +91,7 @@ func TestOutboundCallThroughCarrier(t *testing.T) {
 			}
 			if tc.wantOK {
 				c := matchRecording(t, recPath, prompt, 2*time.Second)
-				t.Logf("echo: worst piece %.3f, drift %v, whole %.3f at %v", c.MinScore, c.LagSpread, c.Whole.Score, c.Whole.Delay())
+				t.Logf("echo: %d/%d frames found, whole %.3f at %v", c.Found, c.Frames, c.Whole.Score, c.Whole.Delay())
 			}
 		})
 	}
