@@ -111,7 +111,7 @@ func TestSippUASRejectsAndRings(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			uas := StartSipp(ctx, t, SippConfig{Scenario: tc.scenario, Timeout: 15 * time.Second})
-					resp, err := InviteOnce(ctx, uas.Addr(), tc.scenario == ScenarioRing)
+			resp, err := InviteOnce(ctx, uas.Addr(), tc.scenario == ScenarioRing)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, uas.Diagnostics())
 			}
