@@ -1,7 +1,9 @@
 package rtp
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -365,5 +368,69 @@ func TestLegRidesOutJitterLossAndReordering(t *testing.T) {
 	ref := src[:25*FrameSamples]
 	if corr, _ := bestCorrelation(ref, tail, len(tail)-len(ref)); corr < 0.8 {
 		t.Errorf("correlation through a jittery, lossy relay %.3f, want > 0.8", corr)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestLegLogsGarbageRateLimitedAndFinalStatsWithCallID(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newTestEngine(t, Config{Logger: logger})
+	l, err := e.NewLeg("call-42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := udpPeer(t)
+	for range 100 {
+		if _, err := peer.WriteToUDPAddrPort([]byte{1, 2, 3}, l.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Stats().Invalid < 100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("garbage not counted: %+v", l.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	l.Close()
+	var dropped, closed int
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		switch rec["msg"] {
+		case "rtp packets dropped":
+			dropped++
+		case "rtp leg closed":
+			closed++
+			if rec["level"] != "INFO" || rec["call_id"] != "call-42" || rec["invalid"] != float64(100) {
+				t.Errorf("final stats record %v: want INFO with call_id and invalid=100", rec)
+			}
+		}
+	}
+	if dropped < 1 || dropped > 5 {
+		t.Errorf("%d debug lines for 100 bad packets, want a rate-limited few", dropped)
+	}
+	if closed != 1 {
+		t.Errorf("%d final stats records, want 1", closed)
 	}
 }
