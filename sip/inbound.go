@@ -267,6 +267,8 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 	full := ua.cfg.MaxInbound < 0 || ua.inbound >= ua.cfg.MaxInbound
 	if handler != nil && !closed && !full {
 		ua.inbound++
+		ua.offers.Add(1)
+		defer ua.offers.Done()
 	}
 	ua.mu.Unlock()
 	switch {

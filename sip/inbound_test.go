@@ -224,3 +224,26 @@ func TestInboundCallIsLabelledWithTrunkBySourceAddress(t *testing.T) {
 		t.Errorf("inbound call trunk %q, want carrier (same IP)", remote.Trunk())
 	}
 }
+
+func TestCloseRejectsOfferedCall(t *testing.T) {
+	offered := make(chan struct{}, 1)
+	callee := startUAWith(t, Config{}, func(ctx context.Context, in *Incoming) {
+		_ = in.Ring()
+		offered <- struct{}{}
+		<-ctx.Done()
+	})
+	caller := startUA(t, Config{Trunks: []Trunk{{Name: "callee", Address: callee.Addr("udp").String(), Username: "u"}}})
+	go func() {
+		<-offered
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = callee.Close(ctx)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)})
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Code != 503 {
+		t.Fatalf("Dial to a closing UA: %v, want 503", err)
+	}
+}

@@ -65,6 +65,9 @@ type UA struct {
 	calls   map[string]*Call // by dialog key: Call-ID|local tag|remote tag
 	inbound int              // offered + answered inbound calls
 	onCall  func(context.Context, *Incoming)
+	// offers counts INVITE handlers between admission and final response;
+	// Close lets them answer before it closes the sockets.
+	offers sync.WaitGroup
 }
 
 // NewUA validates cfg and builds a UA. It binds nothing until Start.
@@ -309,6 +312,7 @@ func (ua *UA) close(ctx context.Context) error {
 	for _, r := range ua.regs {
 		r.unregister(ctx)
 	}
+	ua.offers.Wait()
 	ua.closeListeners()
 	err := ua.sua.Close()
 	ua.wg.Wait()
