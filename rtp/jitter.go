@@ -14,6 +14,9 @@ const (
 	// shrinkAfterFrames is how long the buffer must stay too deep before a
 	// frame is dropped to reduce delay: one second of frames.
 	shrinkAfterFrames = 50
+	// quietLevel is the mean absolute sample value below which a frame is
+	// a pause in speech (about -40 dBFS), where dropping one is inaudible.
+	quietLevel = 300
 )
 
 // concealGainQ15 fades a repeated frame to silence over concealSteps frames.
@@ -339,7 +342,10 @@ func (j *jitterBuffer) pop(dst []int16) bool {
 	avail -= FrameSamples
 	if avail > j.target+2*FrameSamples {
 		j.over++
-		if j.over >= shrinkAfterFrames || avail > j.maxDepth+2*FrameSamples {
+		// Drop a frame in a pause if one comes; if speech goes on,
+		// drop anyway after a few seconds rather than lag forever.
+		quiet := j.over >= shrinkAfterFrames && meanAbs(dst) < quietLevel
+		if quiet || j.over >= 3*shrinkAfterFrames || avail > j.maxDepth+2*FrameSamples {
 			j.skip()
 			j.over = 0
 		}
@@ -391,4 +397,17 @@ func (j *jitterBuffer) conceal(dst []int16) {
 		dst[i] = int16(int32(j.last[i]) * g >> 15)
 	}
 	j.concealRun++
+}
+
+// meanAbs is the mean absolute sample value of a frame.
+func meanAbs(frame []int16) int {
+	sum := 0
+	for _, v := range frame {
+		if v < 0 {
+			sum -= int(v)
+		} else {
+			sum += int(v)
+		}
+	}
+	return sum / max(len(frame), 1)
 }

@@ -318,3 +318,42 @@ func TestJitterBufferPlaysPacketsOfOtherSizes(t *testing.T) {
 		})
 	}
 }
+
+func TestJitterBufferShrinksAfterBurstPreferringPauses(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		code     byte // µ-law byte filling every frame
+		minTicks int  // speech is cut into only after waiting for a pause
+		maxTicks int  // by when the excess must be gone
+	}{
+		{"in a pause it shrinks by a frame a second", 0xff, 0, 7 * 50},
+		{"through continuous speech it shrinks, more slowly", 0x20, 12 * 50, 19 * 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jb := newJitterBuffer(20*time.Millisecond, 200*time.Millisecond)
+			payload := make([]byte, FrameSamples)
+			for i := range payload {
+				payload[i] = tc.code
+			}
+			dst := make([]int16, FrameSamples)
+			// A stall releases 8 frames at once, then the stream is steady.
+			for k := range 8 {
+				jb.push(1, uint16(k), uint32(k*FrameSamples), PayloadPCMU, payload, 160*time.Millisecond)
+			}
+			shrunk := -1
+			for n := 0; n < tc.maxTicks+50; n++ {
+				k := 8 + n
+				jb.push(1, uint16(k), uint32(k*FrameSamples), PayloadPCMU, payload, time.Duration(k)*FrameDuration)
+				jb.pop(dst)
+				if shrunk < 0 && jb.st.BufferDepth <= jb.target+2*FrameSamples {
+					shrunk = n
+				}
+			}
+			t.Logf("shrunk after %d ticks, %d drops", shrunk, jb.st.AdaptDrops)
+			if shrunk < tc.minTicks || shrunk > tc.maxTicks || jb.st.AdaptDrops == 0 {
+				t.Errorf("depth %v after %d ticks (drops %d); want ≤ target+40ms after %d..%d ticks",
+					samplesToDuration(jb.st.BufferDepth), shrunk, jb.st.AdaptDrops, tc.minTicks, tc.maxTicks)
+			}
+		})
+	}
+}
