@@ -113,6 +113,9 @@ func jsgfTokens(src string) ([]string, error) {
 			for j < len(src) && !strings.ContainsRune(" \t\r\n=;|()[]*+<>{}/", rune(src[j])) {
 				j++
 			}
+			if j == i {
+				return nil, fmt.Errorf("jsgf: unexpected %q at byte %d: %w", src[i], i, ErrGrammar)
+			}
 			toks = append(toks, src[i:j])
 			i = j
 		}

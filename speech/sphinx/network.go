@@ -116,6 +116,12 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 		return nil, fmt.Errorf("compile grammar: no words: %w", ErrGrammar)
 	}
 	// Null closure: which states each state reaches for free.
+	nullOut := make([][]GrammarArc, g.NumStates)
+	for _, a := range g.Arcs {
+		if a.Word == "" {
+			nullOut[a.From] = append(nullOut[a.From], a)
+		}
+	}
 	n.closure = make([][]stateLP, g.NumStates)
 	for s := range g.NumStates {
 		best := map[int32]float32{int32(s): 0}
@@ -123,10 +129,7 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 		for len(queue) > 0 {
 			q := queue[0]
 			queue = queue[1:]
-			for _, a := range g.Arcs {
-				if a.Word != "" || int32(a.From) != q {
-					continue
-				}
+			for _, a := range nullOut[q] {
 				lp := best[q] + float32(a.LogProb)
 				if old, ok := best[int32(a.To)]; !ok || lp > old {
 					best[int32(a.To)] = lp
@@ -172,12 +175,14 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 			merge(&lastInto[c.state], int(p.last))
 		}
 	}
-	for _, p := range prons {
-		for s := range g.NumStates {
-			for _, c := range n.closure[s] {
-				if int(c.state) == p.arc.From {
-					merge(&firstFrom[s], int(p.first))
-				}
+	pronsFrom := make([][]int, g.NumStates)
+	for i, p := range prons {
+		pronsFrom[p.arc.From] = append(pronsFrom[p.arc.From], i)
+	}
+	for s := range g.NumStates {
+		for _, c := range n.closure[s] {
+			for _, i := range pronsFrom[c.state] {
+				merge(&firstFrom[s], int(prons[i].first))
 			}
 		}
 	}
