@@ -67,12 +67,13 @@ func Flite(t testing.TB, voice, text string) []int16 {
 
 // File8k reads any audio file sox understands (e.g. the 16 kHz WAVs of
 // pocketsphinx-testdata) and returns it as 8 kHz mono int16; sox's resampler
-// does the anti-alias filtering.
+// does the anti-alias filtering. Dither is off (-D) so the same input always
+// gives the same samples and test figures repeat exactly.
 func File8k(t testing.TB, path string) []int16 {
 	t.Helper()
 	Need(t, "sox")
 	out := filepath.Join(t.TempDir(), "8k.wav")
-	if msg, err := exec.Command("sox", path, "-r", "8000", "-b", "16", "-c", "1", "-e", "signed-integer", out).CombinedOutput(); err != nil {
+	if msg, err := exec.Command("sox", "-R", "-D", path, "-r", "8000", "-b", "16", "-c", "1", "-e", "signed-integer", out).CombinedOutput(); err != nil {
 		t.Fatalf("sox %s: %v: %s", path, err, msg)
 	}
 	samples, rate, err := ReadWAV(out)

@@ -19,6 +19,19 @@ func TestEspeakProducesAudibleSpeechAt8kHz(t *testing.T) {
 	}
 }
 
+func TestEspeakIsRepeatable(t *testing.T) {
+	a := Espeak(t, "en-us", nil, "the same words twice")
+	b := Espeak(t, "en-us", nil, "the same words twice")
+	if len(a) != len(b) {
+		t.Fatalf("lengths %d and %d", len(a), len(b))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("sample %d differs: %d vs %d (dither?)", i, a[i], b[i])
+		}
+	}
+}
+
 func TestFliteProducesSpeechAt8kHz(t *testing.T) {
 	for _, voice := range []string{"kal", "slt"} {
 		x := Flite(t, voice, "yes, who is it?")
