@@ -93,3 +93,21 @@ func BenchmarkStreamRealTime(b *testing.B) {
 	}
 	b.ReportMetric(busy.Seconds()/(float64(frames)*0.02), "RTF")
 }
+
+// BenchmarkNewStream measures what a call pays to start recognising with a
+// grammar already compiled (the model and network are shared).
+func BenchmarkNewStream(b *testing.B) {
+	r := sharedRecognizer(b)
+	opts := speech.StreamOptions{Phrases: []string{"yes", "no thank you", "call me later", "who is this"}}
+	if _, err := r.Network(opts.Phrases); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		st, err := r.NewStream(context.Background(), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.Close()
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -243,4 +244,23 @@ func (r *Recognizer) DecodeUtterance(ctx context.Context, phrases []string, audi
 		return nil, err
 	}
 	return st.p.End(), nil
+}
+
+// EngineName is the name Register gives the native recogniser.
+const EngineName = "sphinx"
+
+// Register adds the native recogniser to reg under EngineName. Options:
+// "model" (model directory) and "dict" (dictionary) override the Debian
+// defaults. Each build loads the model (about 0.1–0.2 s): build the engine
+// once per process and share it between calls. A missing model is reported
+// as speech.ErrEngineUnavailable with the package to install.
+func Register(reg *speech.Registry) {
+	const install = "install Debian packages pocketsphinx-en-us (model and dictionary)"
+	reg.RegisterRecognizer(EngineName, install, func(o speech.Options) (speech.Recognizer, error) {
+		r, err := New(Config{Model: ModelConfig{Dir: o.Get("model", ""), Dict: o.Get("dict", "")}})
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w (%v)", &speech.UnavailableError{Missing: "sphinx acoustic model or dictionary not found", Install: install}, err)
+		}
+		return r, err
+	})
 }

@@ -137,3 +137,16 @@ func TestFeaturesDeltasFollowSphinxFormula(t *testing.T) {
 		}
 	}
 }
+
+func TestRegisterBuildsEngineOrReportsItUnavailable(t *testing.T) {
+	requireModel(t)
+	reg := speech.NewRegistry()
+	Register(reg)
+	if _, err := reg.Recognizer(EngineName, nil); err != nil {
+		t.Fatalf("default model: %v", err)
+	}
+	_, err := reg.Recognizer(EngineName, speech.Options{"model": "/nonexistent"})
+	if !errors.Is(err, speech.ErrEngineUnavailable) {
+		t.Fatalf("missing model: %v, want ErrEngineUnavailable", err)
+	}
+}
