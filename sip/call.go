@@ -80,6 +80,7 @@ type Call struct {
 	remoteAddr  netip.AddrPort
 	held        bool
 	peerMuted   bool          // peer said recvonly: it sends no RTP, though not holding us
+	ackOffered  []Codec       // we offered these in a 2xx; the ACK carries the answer
 	mediaSince  time.Time     // media timeout counts from here
 	interval    time.Duration // session interval, 0 = no session timer
 	weRefresh   bool
@@ -268,7 +269,11 @@ func (c *Call) onReinvite(req *sipgosip.Request, tx sipgosip.ServerTransaction) 
 		}
 	} else if req.IsInvite() {
 		// Offerless re-INVITE: we offer, the ACK answers.
-		body = c.offer(c.currentCodecs())
+		codecs := c.currentCodecs()
+		body = c.offer(codecs)
+		c.mu.Lock()
+		c.ackOffered = codecs
+		c.mu.Unlock()
 	}
 
 	res := sipgosip.NewResponseFromRequest(req, 200, "OK", body)
@@ -368,25 +373,23 @@ func (c *Call) offer(codecs []Codec) []byte {
 }
 
 func (c *Call) handleAck(req *sipgosip.Request, tx sipgosip.ServerTransaction) {
+	c.mu.Lock()
+	offered := c.ackOffered
+	c.ackOffered = nil
+	c.mu.Unlock()
+	// Apply the answer before confirming, so Answer sees the media set.
+	if len(offered) > 0 && len(req.Body()) > 0 {
+		// The answer to the offer we put in a 2xx (offerless INVITE).
+		if m, err := ParseSDP(req.Body()); err != nil {
+			c.log.Warn("bad SDP in ACK ignored", "error", err)
+		} else if codec, err := m.Negotiate(offered); err != nil {
+			c.log.Warn("ACK answer has no usable codec; media unchanged", "error", err)
+		} else if err := c.applyMedia(m, codec, m.DTMFPayloadType); err != nil {
+			c.log.Warn("apply media from ACK failed", "error", err)
+		}
+	}
 	if c.onAck != nil {
 		c.onAck(req, tx)
-	}
-	if len(req.Body()) == 0 {
-		return
-	}
-	// The answer to our offer in a 200 to an offerless re-INVITE.
-	m, err := ParseSDP(req.Body())
-	if err != nil {
-		c.log.Warn("bad SDP in ACK ignored", "error", err)
-		return
-	}
-	codec, err := m.Negotiate(c.currentCodecs())
-	if err != nil {
-		c.log.Warn("ACK answer has no usable codec; media unchanged", "error", err)
-		return
-	}
-	if err := c.applyMedia(m, codec, m.DTMFPayloadType); err != nil {
-		c.log.Warn("apply media from ACK failed", "error", err)
 	}
 }
 

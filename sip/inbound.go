@@ -62,8 +62,14 @@ func (in *Incoming) From() Party { return in.from }
 // To is the called party.
 func (in *Incoming) To() Party { return in.to }
 
-// Offer is the caller's audio offer.
-func (in *Incoming) Offer() Media { return *in.offer }
+// Offer is the caller's audio offer; ok is false for an INVITE without SDP
+// (delayed offer: Answer offers and the ACK answers).
+func (in *Incoming) Offer() (m Media, ok bool) {
+	if in.offer == nil {
+		return Media{}, false
+	}
+	return *in.offer, true
+}
 
 // Header returns the value of a header of the INVITE, "" if absent.
 func (in *Incoming) Header(name string) string {
@@ -146,9 +152,15 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 		in.mu.Unlock()
 		return nil, fmt.Errorf("answer call %s: %w", in.id, err)
 	}
-	body, err := c.applyOffer(in.offer)
-	if err != nil {
-		return fail(488, "Not Acceptable Here", err)
+	var body []byte
+	if in.offer != nil {
+		var err error
+		if body, err = c.applyOffer(in.offer); err != nil {
+			return fail(488, "Not Acceptable Here", err)
+		}
+	} else {
+		body = c.offer(c.prefs)
+		c.ackOffered = c.prefs
 	}
 	res := sipgosip.NewResponseFromRequest(in.sess.InviteRequest, 200, "OK", body)
 	res.AppendHeader(sipgosip.NewHeader("Content-Type", "application/sdp"))
@@ -186,6 +198,7 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 	defer cancel()
 	errc := make(chan error, 1)
 	ua.wg.Go(func() { errc <- in.sess.WriteResponse(res) })
+	var err error
 	select {
 	case err = <-errc:
 	case <-c.done:
@@ -200,7 +213,18 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 		_ = c.hangup(byeCtx, HangupAckTimeout)
 		return nil, fmt.Errorf("answer call %s: %w", in.id, err)
 	}
-	c.log.Info("call answered", "codec", c.Codec().Name, "remote_rtp", in.offer.Addr.String(), "session_interval", c.interval.String())
+	c.mu.Lock()
+	remote := c.remoteAddr
+	c.mu.Unlock()
+	if !remote.IsValid() {
+		// Delayed offer whose ACK brought no usable answer (RFC 3261 §13.3.1.4: BYE).
+		c.log.Warn("ACK carried no usable SDP answer; hanging up", "reason", "no media")
+		byeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = c.hangup(byeCtx, HangupLocal)
+		return nil, fmt.Errorf("answer call %s: ACK carried no usable SDP answer", in.id)
+	}
+	c.log.Info("call answered", "codec", c.Codec().Name, "remote_rtp", remote.String(), "session_interval", c.interval.String())
 	return c, nil
 }
 
@@ -297,21 +321,20 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 		reject(422, "Session Interval Too Small", "session interval below Min-SE", secondsHeader("Min-SE", ua.cfg.MinSE))
 		return
 	}
-	if len(req.Body()) == 0 {
-		reject(488, "Not Acceptable Here", "INVITE without SDP offer (delayed offer not supported)")
-		return
+	// Without SDP (delayed offer) we offer in the 200 and the ACK answers.
+	if len(req.Body()) > 0 {
+		offer, err := ParseSDP(req.Body())
+		if err != nil {
+			reject(400, "Bad Request (malformed SDP)", err.Error(), warning(399, err.Error()))
+			return
+		}
+		codec, err := offer.Negotiate(ua.codecs)
+		if err != nil {
+			reject(488, "Not Acceptable Here", err.Error(), warning(304, "Media type not available"))
+			return
+		}
+		in.offer, in.codec = offer, codec
 	}
-	offer, err := ParseSDP(req.Body())
-	if err != nil {
-		reject(400, "Bad Request (malformed SDP)", err.Error(), warning(399, err.Error()))
-		return
-	}
-	codec, err := offer.Negotiate(ua.codecs)
-	if err != nil {
-		reject(488, "Not Acceptable Here", err.Error(), warning(304, "Media type not available"))
-		return
-	}
-	in.offer, in.codec = offer, codec
 	ua.respond(tx, req, 100, "Trying")
 	cl, err := ua.client(req.Transport())
 	if err != nil {
@@ -345,7 +368,11 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 			cancel()
 		}
 	})
-	log.Info("inbound call offered", "codec", codec.Name, "remote_rtp", offer.Addr.String())
+	if in.offer != nil {
+		log.Info("inbound call offered", "codec", in.codec.Name, "remote_rtp", in.offer.Addr.String())
+	} else {
+		log.Info("inbound call offered without SDP (delayed offer)")
+	}
 	ua.wg.Go(func() {
 		handler(ctx, in)
 		if err := in.Reject(480, "Temporarily Unavailable"); err == nil {

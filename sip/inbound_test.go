@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	sipgosip "github.com/emiago/sipgo/sip"
 )
 
 func TestInboundChecks(t *testing.T) {
@@ -245,5 +247,100 @@ func TestCloseRejectsOfferedCall(t *testing.T) {
 	var ce *CallError
 	if !errors.As(err, &ce) || ce.Code != 503 {
 		t.Fatalf("Dial to a closing UA: %v, want 503", err)
+	}
+}
+
+func TestDelayedOfferIsAnsweredInAck(t *testing.T) {
+	tests := []struct {
+		name    string
+		ackBody string
+		wantOK  bool
+	}{
+		{"answer in ACK", offerSDP(1, "127.0.0.1", 42000, "sendrecv"), true},
+		{"ACK without answer", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			type result struct {
+				c        *Call
+				err      error
+				hadOffer bool
+			}
+			results := make(chan result, 1)
+			leg := newFakeLeg(40000)
+			callee := startUAWith(t, Config{}, func(ctx context.Context, in *Incoming) {
+				_, ok := in.Offer()
+				c, err := in.Answer(ctx, leg)
+				results <- result{c, err, ok}
+			})
+			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pc.Close()
+			local := pc.LocalAddr().String()
+			dst := net.UDPAddrFromAddrPort(callee.Addr("udp"))
+			_, _ = pc.WriteTo([]byte(rawInvite(local, "")), dst)
+			var ok200 *sipgosip.Response
+			_ = pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			buf := make([]byte, 8192)
+			for ok200 == nil {
+				n, _, err := pc.ReadFrom(buf)
+				if err != nil {
+					t.Fatalf("no 200: %v", err)
+				}
+				msg, err := sipgosip.ParseMessage(buf[:n])
+				if res, isRes := msg.(*sipgosip.Response); err == nil && isRes && res.StatusCode == 200 {
+					ok200 = res
+				}
+			}
+			if m, err := ParseSDP(ok200.Body()); err != nil || !equalPTs(m.PayloadTypes, []uint8{0, 8, 101}) {
+				t.Fatalf("200 to an offerless INVITE must carry our full offer: %v\n%s", err, ok200.Body())
+			}
+			ack := fmt.Sprintf("ACK %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKack%d\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"+
+				"CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s",
+				ok200.Contact().Address.String(), local, time.Now().UnixNano(), ok200.From().Value(), ok200.To().Value(),
+				ok200.CallID().Value(), len(tt.ackBody), tt.ackBody)
+			_, _ = pc.WriteTo([]byte(ack), dst)
+			// Answer BYEs like a real peer would.
+			_ = pc.SetReadDeadline(time.Time{})
+			go func() {
+				buf := make([]byte, 8192)
+				for {
+					n, from, err := pc.ReadFrom(buf)
+					if err != nil {
+						return
+					}
+					if msg, err := sipgosip.ParseMessage(buf[:n]); err == nil {
+						if req, ok := msg.(*sipgosip.Request); ok && req.Method == sipgosip.BYE {
+							_, _ = pc.WriteTo([]byte(sipgosip.NewResponseFromRequest(req, 200, "OK", nil).String()), from)
+						}
+					}
+				}
+			}()
+			var r result
+			select {
+			case r = <-results:
+			case <-time.After(15 * time.Second):
+				t.Fatal("Answer did not return")
+			}
+			if r.hadOffer {
+				t.Error("Offer() reported an offer for an INVITE without SDP")
+			}
+			if (r.err == nil) != tt.wantOK {
+				t.Fatalf("Answer: %v, want ok=%v", r.err, tt.wantOK)
+			}
+			if !tt.wantOK {
+				return
+			}
+			if addr, pt, dtmf, _, _ := leg.snapshot(); addr.Port() != 42000 || pt != 0 || dtmf != 101 {
+				t.Errorf("leg got %v pt %d dtmf %d from the ACK answer", addr, pt, dtmf)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := r.c.Hangup(ctx); err != nil {
+				t.Errorf("Hangup: %v", err)
+			}
+		})
 	}
 }
