@@ -35,6 +35,18 @@ type VoiceprintConfig struct {
 	// MinSpeech is the least speech an utterance must hold. Zero means
 	// 500 ms.
 	MinSpeech time.Duration
+	// UBM, when set, is a universal background model (TrainGMM on the
+	// Seq frames of many speakers, not the ones to verify): enrolment then
+	// adapts it to the speaker and verification adds a text-independent
+	// log-likelihood ratio (VoiceScore.LLR). Nil means no GMM scoring.
+	UBM *GMM
+	// Relevance is the MAP adaptation relevance factor. Zero means 16.
+	Relevance float64
+	// LLRThreshold is the LLR at or above which an utterance matches by
+	// the GMM (GMMMatch). Zero means 0.13, the equal-error point on the
+	// tuning voices saying other sentences than they enrolled with
+	// (docs/dsp-voiceprint-report.md).
+	LLRThreshold float64
 }
 
 // VoiceFeatures are what a SpeakerVerifier keeps of one utterance.
@@ -55,6 +67,8 @@ type Voiceprint struct {
 	Templates []VoiceFeatures
 	// Mean and Var pool all enrolment frames.
 	Mean, Var []float64
+	// GMM is the UBM adapted to the speaker, when the verifier has a UBM.
+	GMM *GMM
 }
 
 // VoiceScore is the result of verifying an utterance against a Voiceprint.
@@ -76,6 +90,15 @@ type VoiceScore struct {
 	// StatsMatch reports Stats ≤ StatsThreshold: the verdict for other
 	// words, weaker (docs/dsp-voiceprint-report.md).
 	StatsMatch bool
+	// GMMScored reports whether LLR and GMMMatch were computed (the
+	// verifier has a UBM and the voiceprint a GMM).
+	GMMScored bool
+	// LLR is the mean per-frame log-likelihood of the utterance under the
+	// speaker's GMM minus that under the UBM: higher is more alike,
+	// whatever the words.
+	LLR float64
+	// GMMMatch reports LLR ≥ LLRThreshold.
+	GMMMatch bool
 }
 
 // SpeakerVerifier extracts voice features, enrols speakers and verifies
@@ -104,7 +127,13 @@ func NewSpeakerVerifier(cfg VoiceprintConfig) (*SpeakerVerifier, error) {
 	if cfg.StatsThreshold == 0 {
 		cfg.StatsThreshold = 0.021
 	}
-	if cfg.StatsWeight < 0 || cfg.Threshold < 0 || cfg.StatsThreshold < 0 || cfg.MinSpeech < 0 {
+	if cfg.Relevance == 0 {
+		cfg.Relevance = 16
+	}
+	if cfg.LLRThreshold == 0 {
+		cfg.LLRThreshold = 0.13
+	}
+	if cfg.StatsWeight < 0 || cfg.Threshold < 0 || cfg.StatsThreshold < 0 || cfg.MinSpeech < 0 || cfg.Relevance < 0 {
 		return nil, fmt.Errorf("voiceprint config %+v: %w", cfg, ErrConfig)
 	}
 	m, err := NewMFCC(cfg.MFCC)
@@ -113,6 +142,17 @@ func NewSpeakerVerifier(cfg VoiceprintConfig) (*SpeakerVerifier, error) {
 	}
 	if m.NumCeps() < 2 {
 		return nil, fmt.Errorf("voiceprint needs ≥ 2 cepstra, got %d: %w", m.NumCeps(), ErrConfig)
+	}
+	if u := cfg.UBM; u != nil {
+		dim := 2 * (m.NumCeps() - 1)
+		if len(u.Weights) == 0 || len(u.Means) != len(u.Weights) || len(u.Vars) != len(u.Weights) {
+			return nil, fmt.Errorf("voiceprint UBM with %d weights, %d means, %d variances: %w", len(u.Weights), len(u.Means), len(u.Vars), ErrConfig)
+		}
+		for c := range u.Means {
+			if len(u.Means[c]) != dim || len(u.Vars[c]) != dim {
+				return nil, fmt.Errorf("voiceprint UBM component %d has %d/%d dimensions, features have %d: %w", c, len(u.Means[c]), len(u.Vars[c]), dim, ErrConfig)
+			}
+		}
 	}
 	rate := cfg.MFCC.SampleRate
 	if rate == 0 {
@@ -198,6 +238,13 @@ func (v *SpeakerVerifier) Enroll(utts ...VoiceFeatures) (*Voiceprint, error) {
 		return nil, fmt.Errorf("enrol with no usable utterance: %w", ErrTooShort)
 	}
 	p.Mean, p.Var = gaussian(all)
+	if v.cfg.UBM != nil {
+		var seq [][]float64
+		for _, t := range p.Templates {
+			seq = append(seq, t.Seq...)
+		}
+		p.GMM = v.cfg.UBM.MAPAdapt(seq, v.cfg.Relevance)
+	}
 	return p, nil
 }
 
@@ -214,6 +261,11 @@ func (v *SpeakerVerifier) Verify(p *Voiceprint, u VoiceFeatures) VoiceScore {
 	s.Combined = s.DTW + v.cfg.StatsWeight*s.Stats
 	s.Match = s.Combined <= v.cfg.Threshold
 	s.StatsMatch = s.Stats <= v.cfg.StatsThreshold
+	if v.cfg.UBM != nil && p.GMM != nil {
+		s.GMMScored = true
+		s.LLR = p.GMM.LogLikelihood(u.Seq) - v.cfg.UBM.LogLikelihood(u.Seq)
+		s.GMMMatch = s.LLR >= v.cfg.LLRThreshold
+	}
 	return s
 }
 

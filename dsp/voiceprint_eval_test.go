@@ -29,7 +29,13 @@ var vpOtherTexts = []string{
 func TestVoiceprintReport(t *testing.T) {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	base, _ := NewSpeakerVerifier(VoiceprintConfig{})
+	plain, _ := NewSpeakerVerifier(VoiceprintConfig{})
+	ubm := trainUBM(t, plain, 32)
+	base, err := NewSpeakerVerifier(VoiceprintConfig{UBM: ubm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line("UBM: 32 diagonal Gaussians trained on the tuning voices saying %d other sentences.\n", len(vpUBMTexts))
 
 	line("Tuning speakers %v, 3 enrolment + 3 test sessions of the passphrase:\n", vpTuneSpeakers)
 	line("| StatsWeight | EER combined | threshold at EER |\n|---|---|---|")
@@ -43,6 +49,13 @@ func TestVoiceprintReport(t *testing.T) {
 	g, im := tune.scores(func(s VoiceScore) float64 { return s.Stats })
 	rate, th := eer(g, im)
 	line("\nStats alone on the tuning speakers: EER %.1f%% at %.3f.", 100*rate, th)
+	g, im = tune.scores(func(s VoiceScore) float64 { return -s.LLR })
+	rate, th = eer(g, im)
+	line("\nGMM-UBM LLR alone on the tuning speakers (who are also the UBM's): EER %.1f%% at LLR %.3f.", 100*rate, -th)
+	tuneTI := runVoiceprintTrials(t, base, vpTuneSpeakers, vpPassphrase, vpOtherTexts, 3, 3, 13)
+	g, im = tuneTI.scores(func(s VoiceScore) float64 { return -s.LLR })
+	rate, th = eer(g, im)
+	line("The same, tested on other sentences (text-independent): EER %.1f%% at LLR %.3f.", 100*rate, -th)
 
 	line("\nHeld-out speakers %v (%d), 3 enrolment + 4 test sessions each:\n", vpEvalSpeakers, len(vpEvalSpeakers))
 	line("| test utterances | score | EER | genuine / impostor trials | FRR / FAR at the default threshold |\n|---|---|---|---|---|")
@@ -58,6 +71,7 @@ func TestVoiceprintReport(t *testing.T) {
 			{"DTW", func(s VoiceScore) float64 { return s.DTW }},
 			{"stats (diagonal Gaussian means)", func(s VoiceScore) float64 { return s.Stats }},
 			{"combined", func(s VoiceScore) float64 { return s.Combined }},
+			{"GMM-UBM LLR", func(s VoiceScore) float64 { return -s.LLR }},
 		} {
 			g, im := tr.scores(sc.pick)
 			rate, _ := eer(g, im)
@@ -75,6 +89,20 @@ func TestVoiceprintReport(t *testing.T) {
 					}
 				}
 				far = fmt.Sprintf("%.1f%% / %.1f%% (StatsMatch)", pct(fr, len(tr.genuine)), pct(fa, len(tr.impostor)))
+			}
+			if sc.name == "GMM-UBM LLR" {
+				var fr, fa int
+				for _, s := range tr.genuine {
+					if !s.GMMMatch {
+						fr++
+					}
+				}
+				for _, s := range tr.impostor {
+					if s.GMMMatch {
+						fa++
+					}
+				}
+				far = fmt.Sprintf("%.1f%% / %.1f%% (GMMMatch)", pct(fr, len(tr.genuine)), pct(fa, len(tr.impostor)))
 			}
 			if sc.name == "combined" {
 				var fr, fa int

@@ -262,3 +262,120 @@ func BenchmarkDTWDistance(b *testing.B) {
 		d.Distance(a, c)
 	}
 }
+
+// vpUBMTexts are what the background speakers say: none of the test texts.
+var vpUBMTexts = []string{
+	"The quick brown fox jumps over the lazy dog.",
+	"Could you call me back tomorrow afternoon, please?",
+	"We need two tickets for the evening train to Boston.",
+	"Thank you, that was very helpful, goodbye.",
+}
+
+// trainUBM fits a background model on the tuning voices (never the ones
+// verified), each saying vpUBMTexts in two sessions.
+func trainUBM(t testing.TB, v *SpeakerVerifier, components int) *GMM {
+	rng := rand.New(rand.NewSource(99))
+	var frames [][]float64
+	for _, spk := range vpTuneSpeakers {
+		for _, s := range vpSessions(rng, 2) {
+			for _, text := range vpUBMTexts {
+				f, err := v.Extract(vpSay(t, spk, s, text, rng.Int63()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				frames = append(frames, f.Seq...)
+			}
+		}
+	}
+	ubm, err := TrainGMM(frames, components, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ubm
+}
+
+func TestGMMRecoversClustersAndAdapts(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	var frames [][]float64
+	for i := range 2000 {
+		c := float64(i%2)*10 - 5 // clusters at −5 and +5
+		frames = append(frames, []float64{c + rng.NormFloat64(), -c + 0.5*rng.NormFloat64()})
+	}
+	g, err := TrainGMM(frames, 2, 20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c := range 2 {
+		m := g.Means[c]
+		if math.Abs(math.Abs(m[0])-5) > 0.2 || math.Abs(m[0]+m[1]) > 0.2 || math.Abs(g.Weights[c]-0.5) > 0.05 {
+			t.Errorf("component %d: mean %v weight %.2f, want ±(5, −5) and 0.5", c, m, g.Weights[c])
+		}
+		if math.Abs(g.Vars[c][0]-1) > 0.2 || math.Abs(g.Vars[c][1]-0.25) > 0.05 {
+			t.Errorf("component %d: variances %v, want (1, 0.25)", c, g.Vars[c])
+		}
+	}
+	near, far := g.LogLikelihood([][]float64{{5, -5}}), g.LogLikelihood([][]float64{{0, 0}})
+	if !(near > far) {
+		t.Errorf("log-likelihood at a centre %.2f not above between the clusters %.2f", near, far)
+	}
+	// Adapting to data near (6, −6) moves the nearby component's mean there.
+	var shifted [][]float64
+	for range 500 {
+		shifted = append(shifted, []float64{6 + rng.NormFloat64(), -6 + 0.5*rng.NormFloat64()})
+	}
+	a := g.MAPAdapt(shifted, 16)
+	for c := range 2 {
+		if g.Means[c][0] > 0 && math.Abs(a.Means[c][0]-6) > 0.2 {
+			t.Errorf("adapted mean %v, want near (6, −6)", a.Means[c])
+		}
+		if g.Means[c][0] < 0 && math.Abs(a.Means[c][0]-g.Means[c][0]) > 0.01 {
+			t.Errorf("far component moved from %v to %v", g.Means[c], a.Means[c])
+		}
+	}
+	if !(a.LogLikelihood(shifted) > g.LogLikelihood(shifted)) {
+		t.Error("adaptation did not raise the likelihood of its data")
+	}
+}
+
+func TestTrainGMMRejectsBadInput(t *testing.T) {
+	for name, tc := range map[string]struct {
+		frames     [][]float64
+		components int
+	}{
+		"no frames":       {nil, 2},
+		"too few frames":  {[][]float64{{1}, {2}, {3}}, 2},
+		"ragged frames":   {[][]float64{{1, 2}, {1}, {2, 3}, {4, 5}}, 1},
+		"zero components": {[][]float64{{1}, {2}}, 0},
+	} {
+		if _, err := TrainGMM(tc.frames, tc.components, 5, 1); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: err %v, want ErrConfig", name, err)
+		}
+	}
+	if _, err := NewSpeakerVerifier(VoiceprintConfig{UBM: &GMM{Weights: []float64{1}, Means: [][]float64{{0}}, Vars: [][]float64{{1}}}}); !errors.Is(err, ErrConfig) {
+		t.Errorf("UBM of the wrong dimension accepted: %v", err)
+	}
+}
+
+func TestGMMUBMVerifiesSpeakersSayingOtherWords(t *testing.T) {
+	plain, _ := NewSpeakerVerifier(VoiceprintConfig{})
+	ubm := trainUBM(t, plain, 32)
+	v, err := NewSpeakerVerifier(VoiceprintConfig{UBM: ubm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	speakers := []vpSpeaker{"en-us+m2", "en-us+f2", "en-gb+m6", "en-gb+f5", "en-us-nyc+f1", "en-029+f3"}
+	tr := runVoiceprintTrials(t, v, speakers, vpPassphrase, []string{"I would like to change the address on my account.", "Please send the invoice to my office by Friday."}, 3, 3, 7)
+	g, im := tr.scores(func(s VoiceScore) float64 { return -s.LLR })
+	rate, th := eer(g, im)
+	gs, ims := tr.scores(func(s VoiceScore) float64 { return s.Stats })
+	statsRate, _ := eer(gs, ims)
+	t.Logf("other words: GMM-UBM EER %.1f%% at LLR %.2f, Stats EER %.1f%% (%d genuine, %d impostor trials)", 100*rate, -th, 100*statsRate, len(g), len(im))
+	if rate > 0.15 || rate > statsRate {
+		t.Errorf("text-independent GMM-UBM EER %.1f%%, want ≤ 15%% and ≤ Stats' %.1f%%", 100*rate, 100*statsRate)
+	}
+	for _, s := range append(tr.genuine, tr.impostor...) {
+		if !s.GMMScored || math.IsNaN(s.LLR) {
+			t.Fatalf("score %+v: GMM not scored", s)
+		}
+	}
+}
