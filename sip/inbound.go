@@ -375,8 +375,12 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 	}
 	ua.wg.Go(func() {
 		handler(ctx, in)
-		if err := in.Reject(480, "Temporarily Unavailable"); err == nil {
-			log.Warn("OnCall handler returned without answering", "code", 480, "action", "responded")
+		code, reason := 480, "Temporarily Unavailable"
+		if ua.ctx.Err() != nil {
+			code, reason = 503, "Service Unavailable" // closing
+		}
+		if err := in.Reject(code, reason); err == nil {
+			log.Warn("OnCall handler returned without answering", "code", code, "action", "responded")
 		}
 	})
 	select {
