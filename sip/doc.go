@@ -12,6 +12,12 @@
 // Every log line carries component=sip, and call_id for a call; phone
 // numbers are masked (138****5678) unless Config.ShowNumbers is set.
 //
+// Outbound failures come back as *CallError (Kind: busy, no answer,
+// rejected, ...); an established call ends with a HangupReason (remote BYE,
+// media timeout, session expired, ...). UA.Registration reports each
+// trunk's registration. Tests run two UAs in one process: listen on
+// 127.0.0.1:0 and read the bound port with UA.Addr.
+//
 // Usage:
 //
 //	ua, err := sip.NewUA(sip.Config{
@@ -38,5 +44,9 @@
 //	var ce *sip.CallError
 //	if errors.As(err, &ce) && ce.Kind == sip.FailureBusy { ... }
 //	...
-//	call.Hangup(ctx)
+//	select {
+//	case <-call.Done(): // the customer hung up: call.Reason() says why
+//	case <-scriptDone:
+//		call.Hangup(ctx)
+//	}
 package sip
