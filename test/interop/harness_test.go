@@ -5,8 +5,10 @@ package interop
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,6 +231,12 @@ const minFound = 0.95
 // not hold (nearly) all of ref's speech in order.
 func matchRecording(t *testing.T, path string, ref []int16, maxLag time.Duration) testpeer.Comparison {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := waitRecording(ctx, path); err != nil {
+		t.Errorf("recording: %v", err)
+		return testpeer.Comparison{}
+	}
 	pcm, rate, err := testpeer.ReadWAV(path)
 	if err != nil {
 		t.Errorf("recording: %v", err)
@@ -238,6 +246,51 @@ func matchRecording(t *testing.T, path string, ref []int16, maxLag time.Duration
 		t.Errorf("recording %s is %d Hz, want %d", filepath.Base(path), rate, testpeer.SampleRate)
 	}
 	return matchAudio(t, filepath.Base(path), path, ref, pcm, maxLag)
+}
+
+// waitRecording waits until path is a finished WAV file: its RIFF and data
+// sizes agree with its length. A recorder writes a placeholder header and
+// fixes it when the call's recording is flushed; reading earlier would
+// judge a half-written file. (The SIP layer's "call ended" line comes
+// before the flush, so the log is no signal for this.)
+func waitRecording(ctx context.Context, path string) error {
+	for {
+		info, err := os.Stat(path)
+		if err == nil && info.Size() > 44 {
+			f, err := os.Open(path)
+			if err == nil {
+				hdr := make([]byte, 44)
+				_, rerr := io.ReadFull(f, hdr)
+				f.Close()
+				riff := int64(binary.LittleEndian.Uint32(hdr[4:]))
+				if rerr == nil && riff+8 == info.Size() {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			size := int64(-1)
+			if info != nil {
+				size = info.Size()
+			}
+			return fmt.Errorf("%s not finished (size %d): %w", filepath.Base(path), size, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// distinctCalls is a waitLogs goal: lines for n distinct calls. Each call
+// may log "call answered" and "call ended" twice: the SIP layer and the
+// media layer.
+func distinctCalls(n int) func([]logLine) bool {
+	return func(ls []logLine) bool {
+		ids := map[string]bool{}
+		for _, l := range ls {
+			ids[l.str("call_id")] = true
+		}
+		return len(ids) >= n
+	}
 }
 
 // matchAudio compares received audio with ref, as matchRecording does.

@@ -32,6 +32,7 @@ func TestSymmetricRTPFollowsTheSource(t *testing.T) {
 	var (
 		callID string
 		port   int
+		begin  = time.Now()
 	)
 	for callID == "" {
 		select {
@@ -48,15 +49,20 @@ func TestSymmetricRTPFollowsTheSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	waihuRTP := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	answeredAfter := time.Since(begin)
 	if err := peer.Send(ctx, waihuRTP, pkts); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("answer seen after %v; %d packets (%v of audio) sent in %v", answeredAfter.Round(time.Millisecond),
+		len(pkts), testpeer.Duration(speech), (time.Since(begin) - answeredAfter).Round(time.Millisecond))
 	if res := sipp.Wait(ctx); res.ExitCode != 0 || res.Successful != 1 {
 		t.Fatalf("sipp: exit %d, %d successful\n%s\n%s", res.ExitCode, res.Successful, sipp.Diagnostics(), srv.Output())
 	}
-	if _, err := srv.waitLogs(ctx, func(l logLine) bool { return l.str("msg") == "call ended" && l.str("call_id") == callID }, atLeast(1)); err != nil {
+	ended, err := srv.waitLogs(ctx, func(l logLine) bool { return l.str("msg") == "call ended" && l.str("call_id") == callID }, atLeast(1))
+	if err != nil {
 		t.Fatalf("no \"call ended\" for %s: %v\n%s", callID, err, srv.Output())
 	}
+	t.Logf("waihu: %v", ended[0])
 	c := matchRecording(t, srv.recording(callID), speech, 2*time.Second)
 	t.Logf("peer → waihu: %d/%d frames found", c.Found, c.Frames)
 
