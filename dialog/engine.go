@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/waihu/waihu/dsp"
@@ -285,7 +286,7 @@ func (e *Engine) Run(ctx context.Context, call Call) (Record, error) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c.r.run(ctx)
+		c.r.run(ctx, cancel)
 	}()
 	c.log.Info("call script started", "variant", c.rec.Variant, "start", start)
 
@@ -299,6 +300,9 @@ func (e *Engine) Run(ctx context.Context, call Call) (Record, error) {
 
 	c.rec.End = e.cfg.Now()
 	c.rec.Variables = c.vars
+	if lerr := c.legErr.Load(); lerr != nil && err != nil {
+		err = fmt.Errorf("read caller audio: %w", *lerr)
+	}
 	if err != nil {
 		c.rec.Outcome = "hung_up"
 		err = fmt.Errorf("run script %q on call %q: %w", s.Name, call.ID, err)
@@ -345,10 +349,11 @@ type conv struct {
 
 	gen     uint64 // generation of the current synthesis
 	last    *speech.Understanding
-	carried *input  // caller input that interrupted a prompt, for the next listen
-	digits  []Digit // keys pressed during uninterruptible prompts
-	turn    int     // index in rec.Turns awaiting its reply's first frame; -1 none
-	playEnd int64   // reader frame by which the last prompt has played out
+	carried *input                // caller input that interrupted a prompt, for the next listen
+	digits  []Digit               // keys pressed during uninterruptible prompts
+	turn    int                   // index in rec.Turns awaiting its reply's first frame; -1 none
+	playEnd int64                 // reader frame by which the last prompt has played out
+	legErr  atomic.Pointer[error] // why the leg stopped, if it failed
 }
 
 // engineError marks failures of a speech engine, which run the fallback.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -72,6 +73,7 @@ func newRig(t *testing.T, file string, steps ...step) *rig {
 	r.cfg = Config{
 		Script: s, Recognizer: r.asr, Understander: understander(t, s), Synthesizer: r.synth,
 		Prompts: r.prompts, Rand: func() float64 { return 0 },
+		Logger: testLogger(t),
 	}
 	return r
 }
@@ -89,6 +91,12 @@ func (r *rig) run(t *testing.T) Record {
 		t.Fatalf("Run: %v\nrecord: %s", err, dump(rec))
 	}
 	return rec
+}
+
+// testLogger shows the engine's logs, call_id and all, with a failing
+// test's output.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func dump(rec Record) string {
@@ -386,6 +394,7 @@ nodes:
 	cfg := Config{
 		Script: s, Recognizer: &scriptedRecognizer{leg: leg}, Understander: understander(t, s),
 		Synthesizer: &toneSynth{}, Sink: JSONFileSink{Dir: dir}, Rand: func() float64 { return 0.9 },
+		Logger: testLogger(t),
 	}
 	e, err := New(cfg)
 	if err != nil {
@@ -419,5 +428,60 @@ func TestPickFollowsWeights(t *testing.T) {
 		if got := pick([]float64{1, 3}, tc.r); got != tc.want {
 			t.Errorf("pick(1:3, %v) = %d, want %d", tc.r, got, tc.want)
 		}
+	}
+}
+
+func TestEngineRecordsHangUpWhenTheCallerLeaves(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := newRig(t, "testdata/engine_en.yaml", step{waitBot: 30}, step{hangup: true})
+	r.cfg.Sink = JSONFileSink{Dir: dir}
+	e, err := New(r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.Run(context.Background(), Call{ID: "gone", Leg: r.leg})
+	if !errors.Is(err, errLegClosed) || rec.Outcome != "hung_up" {
+		t.Fatalf("Run = %v with outcome %q, want the leg's error and hung_up", err, rec.Outcome)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gone.json")); err != nil {
+		t.Errorf("record of a call the caller left was not saved: %v", err)
+	}
+}
+
+func TestBranchConditions(t *testing.T) {
+	und := &speech.Understanding{Intent: "affirm", Confidence: 0.7, Slots: []speech.Slot{
+		{Name: "amount", Type: "money", Value: "3500"},
+		{Name: "when", Type: "datetime", Value: "2026-11-26T15:00"},
+	}}
+	cues := Cues{Emotion: "angry", Voiceprint: "mismatch", AMD: "human"}
+	for _, tc := range []struct {
+		name  string
+		b     Branch
+		digit string
+		und   *speech.Understanding
+		want  bool
+	}{
+		{"intent matches", Branch{Intent: "affirm"}, "", und, true},
+		{"other intent", Branch{Intent: "deny"}, "", und, false},
+		{"intent below min confidence", Branch{Intent: "affirm", MinConfidence: 0.8}, "", und, false},
+		{"intent needs an utterance", Branch{Intent: "affirm"}, "1", nil, false},
+		{"digit matches", Branch{DTMF: "1"}, "1", nil, true},
+		{"other digit", Branch{DTMF: "2"}, "1", nil, false},
+		{"slot exists by type", Branch{Slot: &SlotCond{Name: "datetime", Op: "exists"}}, "", und, true},
+		{"slot missing", Branch{Slot: &SlotCond{Name: "phone", Op: "exists"}}, "", und, false},
+		{"slot compares as a number", Branch{Slot: &SlotCond{Name: "amount", Op: ">=", Value: "3000"}}, "", und, true},
+		{"slot number too small", Branch{Slot: &SlotCond{Name: "amount", Op: ">", Value: "5000"}}, "", und, false},
+		{"slot equals", Branch{Slot: &SlotCond{Name: "money", Op: "==", Value: "3500"}}, "", und, true},
+		{"intent and slot both needed", Branch{Intent: "affirm", Slot: &SlotCond{Name: "phone"}}, "", und, false},
+		{"emotion", Branch{Emotion: "angry"}, "", und, true},
+		{"voiceprint", Branch{Voiceprint: "match"}, "", und, false},
+		{"amd", Branch{AMD: "human"}, "", und, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := matches(tc.b, tc.digit, tc.und, cues); got != tc.want {
+				t.Errorf("matches = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -31,6 +31,7 @@ type memLeg struct {
 	data  chan struct{}
 
 	lastRead     time.Time
+	closed       bool
 	idle         func() bool // reports the engine is not synthesising
 	clearsBot    []int64     // botPlayed at each ClearOutput
 	frame        int64       // frames read
@@ -75,7 +76,11 @@ type step struct {
 	text string
 	// key presses a DTMF key.
 	key rune
+	// hangup closes the leg: reads fail from then on.
+	hangup bool
 }
+
+var errLegClosed = errors.New("leg closed")
 
 func newMemLeg(steps ...step) *memLeg {
 	return &memLeg{
@@ -94,6 +99,10 @@ func signal(c chan struct{}) {
 func (l *memLeg) WriteFrame(ctx context.Context, src []int16) error {
 	for {
 		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			return errLegClosed
+		}
 		if len(l.out) < l.depth {
 			l.out = append(l.out, append([]int16(nil), src...))
 			l.mu.Unlock()
@@ -147,6 +156,9 @@ func (l *memLeg) ReadFrame(ctx context.Context, dst []int16) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return errLegClosed
+	}
 	l.lastRead = time.Now()
 	l.frame++
 	l.talking = len(l.out) > 0
@@ -195,6 +207,8 @@ func (l *memLeg) caller(dst []int16) {
 			l.clip = nil
 		case s.key != 0:
 			l.dtmf <- Digit{Digit: s.key, At: time.Now()}
+		case s.hangup:
+			l.closed = true
 		}
 		l.steps = l.steps[1:]
 		l.stepAt, l.stepBot = l.frame, l.botPlayed

@@ -21,6 +21,7 @@ type synthFrame struct {
 	eoc   bool // end of chunk
 	done  bool // end of the whole prompt
 	err   error
+	at    time.Time // when synthesis produced the frame
 }
 
 // synthJob reads synthesis streams on its own goroutine, since Read may
@@ -118,7 +119,7 @@ func (c *conv) startSynth(ctx context.Context, gen uint64, synth speech.Synthesi
 					}
 					return
 				}
-				if !send(synthFrame{gen: gen, buf: buf, chunk: i}) {
+				if !send(synthFrame{gen: gen, buf: buf, chunk: i, at: c.cfg.Now()}) {
 					j.endStream()
 					return
 				}
@@ -171,7 +172,11 @@ func (c *conv) play(ctx context.Context, node, text, prompt string, interruptibl
 	p.entry = Entry{Side: SideBot, Node: node, At: c.r.now(), Text: text}
 	cuts := c.r.cuts.Load()
 	paused, confirmed := false, false
-	var held *synthFrame
+	// held is a frame taken from the pump while the reader was cutting the
+	// prompt; it is written if the prompt resumes. A value, not a pointer,
+	// so receiving frames allocates nothing.
+	var held synthFrame
+	hasHeld := false
 	timer := time.NewTimer(c.cfg.SynthTimeout)
 	defer timer.Stop()
 	finish := func(in *input) (playResult, error) {
@@ -210,11 +215,11 @@ func (c *conv) play(ctx context.Context, node, text, prompt string, interruptibl
 		return finish(in)
 	}
 	for {
-		if !paused && held != nil {
-			if err := p.write(ctx, held); err != nil {
+		if !paused && hasHeld {
+			hasHeld = false
+			if err := p.write(ctx, &held); err != nil {
 				return playResult{}, err
 			}
-			held = nil
 			continue
 		}
 		frameCh := job.out
@@ -231,7 +236,7 @@ func (c *conv) play(ctx context.Context, node, text, prompt string, interruptibl
 			case f.buf != nil && interruptible && c.r.cuts.Load() != cuts:
 				// The reader already cleared the leg; its event is on its
 				// way. Writing this frame would play stale audio.
-				held = &f
+				held, hasHeld = f, true
 				pause(c.r.frameCount.Load())
 			case f.err != nil:
 				return playResult{}, engineError{f.err}
@@ -325,7 +330,7 @@ type playback struct {
 func (p *playback) write(ctx context.Context, f *synthFrame) error {
 	c := p.c
 	if p.written == 0 && c.turn >= 0 {
-		c.rec.Turns[c.turn].FirstSynth = c.cfg.Now()
+		c.rec.Turns[c.turn].FirstSynth = f.at
 	}
 	err := c.call.Leg.WriteFrame(ctx, f.buf[:])
 	p.chunkFrames[f.chunk]++

@@ -139,12 +139,15 @@ func (r *reader) send(ctx context.Context, ev event) {
 	}
 }
 
-func (r *reader) run(ctx context.Context) {
+// run reads the leg until ctx ends or the leg fails; then it cancels the
+// call (hangUp), so that a WriteFrame blocked on a dead leg returns too.
+func (r *reader) run(ctx context.Context, hangUp context.CancelFunc) {
 	buf := make([]int16, speech.FrameSamples)
 	for {
 		if err := r.c.call.Leg.ReadFrame(ctx, buf); err != nil {
 			if ctx.Err() == nil {
-				r.send(ctx, event{kind: evError, err: fmt.Errorf("read caller audio: %w: %w", errHungUp, err)})
+				r.c.legErr.Store(&err)
+				hangUp()
 			}
 			return
 		}
