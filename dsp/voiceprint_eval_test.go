@@ -137,14 +137,15 @@ func TestVoiceprintReport(t *testing.T) {
 		}
 		p, err := base.Enroll(enrol...)
 		if err == nil {
-			line("\nReal speech (pocketsphinx-testdata, text-independent, stats score): LibriVox reader enrolled on %d files.\n", len(enrol))
-			line("| utterance | stats distance |\n|---|---|")
+			line("\nReal speech (pocketsphinx-testdata, text-independent): LibriVox reader enrolled on %d files (the UBM is the synthetic one above).\n", len(enrol))
+			line("| utterance | Stats distance (lower = same) | GMM-UBM LLR (higher = same) |\n|---|---|---|")
 			for _, f := range append(libri[2:], cards...) {
 				feat, err := base.Extract(testaudio.File8k(t, f))
 				if err != nil {
 					continue
 				}
-				line("| %s | %.3f |", filepath.Join(filepath.Base(filepath.Dir(f)), filepath.Base(f)), base.Verify(p, feat).Stats)
+				sc := base.Verify(p, feat)
+				line("| %s | %.3f | %.2f |", filepath.Join(filepath.Base(filepath.Dir(f)), filepath.Base(f)), sc.Stats, sc.LLR)
 			}
 		}
 	} else if os.Getenv("CI") != "" {
