@@ -73,18 +73,21 @@ type Call struct {
 	release func()
 
 	// mu guards the negotiated state below; never held across network I/O.
-	mu          sync.Mutex
-	sdpb        sdpBuilder
-	codec       Codec
-	dtmfPT      uint8
-	remoteAddr  netip.AddrPort
-	held        bool
-	peerMuted   bool          // peer said recvonly: it sends no RTP, though not holding us
-	ackOffered  []Codec       // we offered these in a 2xx; the ACK carries the answer
-	mediaSince  time.Time     // media timeout counts from here
-	interval    time.Duration // session interval, 0 = no session timer
-	weRefresh   bool
-	lastRefresh time.Time
+	mu         sync.Mutex
+	sdpb       sdpBuilder
+	codec      Codec
+	dtmfPT     uint8
+	remoteAddr netip.AddrPort
+	held       bool
+	peerMuted  bool    // peer said recvonly: it sends no RTP, though not holding us
+	ackOffered []Codec // we offered these in a 2xx; the ACK carries the answer
+	// pendingAck is closed when the ACK for re-INVITE pendingAckSeq arrives.
+	pendingAck    chan struct{}
+	pendingAckSeq uint32
+	mediaSince    time.Time     // media timeout counts from here
+	interval      time.Duration // session interval, 0 = no session timer
+	weRefresh     bool
+	lastRefresh   time.Time
 
 	ending  atomic.Bool
 	endOnce sync.Once
@@ -301,7 +304,48 @@ func (c *Call) onReinvite(req *sipgosip.Request, tx sipgosip.ServerTransaction) 
 	c.mu.Unlock()
 	if err := tx.Respond(res); err != nil {
 		c.log.Warn("answer to in-dialog request failed", "method", method, "error", err)
+		return
 	}
+	if req.IsInvite() && !sipgosip.IsReliable(req.Transport()) {
+		c.retransmitUntilAck(req.CSeq().SeqNo, tx, res)
+	}
+}
+
+// retransmitUntilAck resends the 2xx to a re-INVITE over UDP until its ACK
+// arrives (RFC 3261 §13.3.1.4): sipgo leaves that to the dialog layer.
+func (c *Call) retransmitUntilAck(cseq uint32, tx sipgosip.ServerTransaction, res *sipgosip.Response) {
+	acked := make(chan struct{})
+	c.mu.Lock()
+	if c.pendingAck != nil {
+		close(c.pendingAck) // an older re-INVITE's ACK will not matter now
+	}
+	c.pendingAck, c.pendingAckSeq = acked, cseq
+	c.mu.Unlock()
+	c.ua.wg.Go(func() {
+		t1, t2 := sipgosip.T1, sipgosip.T2
+		giveUp := time.NewTimer(64 * t1)
+		defer giveUp.Stop()
+		wait := t1
+		next := time.NewTimer(wait)
+		defer next.Stop()
+		for {
+			select {
+			case <-acked:
+				return
+			case <-c.done:
+				return
+			case <-giveUp.C:
+				c.log.Warn("no ACK for 2xx to re-INVITE", "cseq", cseq)
+				return
+			case <-next.C:
+				if err := tx.Respond(res); err != nil {
+					return // transaction gone
+				}
+				wait = min(2*wait, t2)
+				next.Reset(wait)
+			}
+		}
+	})
 }
 
 // applyOffer applies a remote offer to the leg and returns our answer.
@@ -376,6 +420,10 @@ func (c *Call) handleAck(req *sipgosip.Request, tx sipgosip.ServerTransaction) {
 	c.mu.Lock()
 	offered := c.ackOffered
 	c.ackOffered = nil
+	if c.pendingAck != nil && req.CSeq() != nil && req.CSeq().SeqNo == c.pendingAckSeq {
+		close(c.pendingAck)
+		c.pendingAck = nil
+	}
 	c.mu.Unlock()
 	// Apply the answer before confirming, so Answer sees the media set.
 	if len(offered) > 0 && len(req.Body()) > 0 {
