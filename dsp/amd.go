@@ -222,11 +222,9 @@ type AMDDetector struct {
 	speechHist uint32 // speech flags of past frames, the last in bit 0
 	beepDone   int    // length of a beep that stopped, awaiting the quiet after it
 	beepAfter  int    // frames since it stopped
-	lastFloor  float64
 	ced, cng   Goertzel
 	cedRun     int
 	cngRun     int
-	tonalLast  bool
 
 	pend    [FrameSamples]int16
 	npend   int
