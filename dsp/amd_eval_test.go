@@ -4,6 +4,7 @@ package dsp
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,24 @@ func TestAMDReport(t *testing.T) {
 	for _, g := range []time.Duration{1200, 1500, 1800, 2200, 2600, 3000} {
 		row(fmt.Sprintf("Greeting %v", g*time.Millisecond), scoreAMD(amdRun(AMDConfig{Greeting: g * time.Millisecond}), eval))
 	}
+	// Latency of right first verdicts, from answer (the clip's start).
+	var humanAt, machineAt []float64
+	for _, c := range eval {
+		res := amdRun(AMDConfig{})(c.audio)
+		if len(res) == 0 {
+			continue
+		}
+		switch {
+		case c.human && res[0].Kind == AMDHuman:
+			humanAt = append(humanAt, res[0].At.Seconds())
+		case !c.human && res[0].Kind == AMDMachineStart:
+			machineAt = append(machineAt, res[0].At.Seconds())
+		}
+	}
+	q := func(x []float64, p float64) float64 { slices.Sort(x); return x[int(p*float64(len(x)-1))] }
+	b.WriteString("\nTime from answer to a right first verdict, held-out corpus (lead-in silence 0.2–1.0 s included):\n\n| verdict | median | 90th percentile | max |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| human | %.2f s | %.2f s | %.2f s |\n", q(humanAt, 0.5), q(humanAt, 0.9), q(humanAt, 1))
+	fmt.Fprintf(&b, "| machine_start | %.2f s | %.2f s | %.2f s |\n", q(machineAt, 0.5), q(machineAt, 0.9), q(machineAt, 1))
 	t.Log(b.String())
 	s := scoreAMD(amdRun(AMDConfig{}), eval)
 	for _, f := range s.failures {
