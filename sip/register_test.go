@@ -202,3 +202,11 @@ func TestOptionsPingToTrunk(t *testing.T) {
 		t.Errorf("ping: %d %v", code, err)
 	}
 }
+
+func TestRegistrationFailsWithoutListenerForTrunkTransport(t *testing.T) {
+	ua := startUA(t, Config{Trunks: []Trunk{{Name: "tcp-only", Address: "127.0.0.1:9", Transport: "tcp", Username: "u", Register: true}}})
+	st := ua.Registration("tcp-only")
+	if st.Status != RegFailed || st.Err == nil || !strings.Contains(st.Err.Error(), "no tcp listener") {
+		t.Errorf("state %+v, want failed naming the missing listener", st)
+	}
+}

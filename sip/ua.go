@@ -217,7 +217,14 @@ func (ua *UA) Start(ctx context.Context) error {
 	ua.log.Info("sip ua started", attrs...)
 	for _, t := range ua.cfg.Trunks {
 		if _, ok := ua.clients[t.Transport]; !ok {
-			ua.log.Warn("trunk transport has no listener; trunk unusable", "trunk", t.Name, "transport", t.Transport)
+			err := fmt.Errorf("trunk %q: no %s listener configured", t.Name, t.Transport)
+			ua.log.Warn("trunk unusable", "trunk", t.Name, "error", err)
+			if t.Register {
+				r := newRegistration(ua, ua.trunks[t.Name])
+				r.state.Status, r.state.Err = RegFailed, err
+				close(r.done)
+				ua.regs[t.Name] = r
+			}
 			continue
 		}
 		if t.Register {
