@@ -485,3 +485,34 @@ func TestBranchConditions(t *testing.T) {
 		})
 	}
 }
+
+// machineCues says every utterance came from an answering machine and
+// sounded neutral, as dsp's AMD and emotion analysers would.
+type machineCues struct{ frames int }
+
+func (m *machineCues) Write([]int16)   { m.frames++ }
+func (m *machineCues) Utterance() Cues { return Cues{AMD: "machine", Emotion: "neutral"} }
+
+func TestEngineBranchesOnAudioCues(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "testdata/engine_en.yaml",
+		step{waitSilent: 50},
+		step{say: fliteClip(t, "please leave a message after the tone"), text: "please leave a message after the tone"})
+	e, err := New(r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cues := &machineCues{}
+	rec, err := e.Run(context.Background(), Call{ID: "amd", Leg: r.leg, Cues: cues})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != "voicemail" || cues.frames == 0 {
+		t.Fatalf("outcome %q after %d frames analysed, want voicemail\n%s", rec.Outcome, cues.frames, dump(rec))
+	}
+	for _, e := range rec.Transcript {
+		if e.Side == SideCaller && (e.AMD != "machine" || e.Emotion != "neutral") {
+			t.Errorf("caller entry %+v does not carry the cues", e)
+		}
+	}
+}
