@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -253,6 +254,7 @@ func (e *Engine) Run(ctx context.Context, call Call) (Record, error) {
 		},
 	}
 	start := s.Start
+	maps.Copy(c.vars, s.Variables)
 	if len(s.Variants) > 0 {
 		ws := make([]float64, len(s.Variants))
 		for i, v := range s.Variants {
@@ -263,20 +265,9 @@ func (e *Engine) Run(ctx context.Context, call Call) (Record, error) {
 		if v.Start != "" {
 			start = v.Start
 		}
-		for k, val := range s.Variables {
-			c.vars[k] = val
-		}
-		for k, val := range v.Variables {
-			c.vars[k] = val
-		}
-	} else {
-		for k, val := range s.Variables {
-			c.vars[k] = val
-		}
+		maps.Copy(c.vars, v.Variables)
 	}
-	for k, val := range call.Variables {
-		c.vars[k] = val
-	}
+	maps.Copy(c.vars, call.Variables)
 	vad, err := e.cfg.NewVAD()
 	if err != nil {
 		return c.rec, fmt.Errorf("run script %q on call %q: build VAD: %w", s.Name, call.ID, err)
@@ -393,17 +384,21 @@ func (c *conv) words(n *Node) (text, prompt, next string) {
 	if len(n.Variants) == 0 {
 		return
 	}
-	ws := make([]float64, len(n.Variants))
-	for i, v := range n.Variants {
-		ws[i] = v.Weight
-	}
-	v := n.Variants[pick(ws, c.cfg.Rand())]
 	if c.rec.NodeVariants == nil {
 		c.rec.NodeVariants = map[string]string{}
 	}
-	if _, seen := c.rec.NodeVariants[n.ID]; !seen {
-		c.rec.NodeVariants[n.ID] = v.Name
+	// One choice per node per call: a caller who hears the node again
+	// hears the same wording, and the record names one variant.
+	i := slices.IndexFunc(n.Variants, func(v NodeVariant) bool { return v.Name == c.rec.NodeVariants[n.ID] })
+	if i < 0 {
+		ws := make([]float64, len(n.Variants))
+		for k, v := range n.Variants {
+			ws[k] = v.Weight
+		}
+		i = pick(ws, c.cfg.Rand())
+		c.rec.NodeVariants[n.ID] = n.Variants[i].Name
 	}
+	v := n.Variants[i]
 	if v.Text != "" || v.Prompt != "" {
 		text, prompt = v.Text, v.Prompt
 	}

@@ -335,6 +335,10 @@ func TestEngineFailureRunsTheFallback(t *testing.T) {
 			synth, "Sorry, something went wrong. Goodbye.", "synthesiser crashed"},
 		{"recogniser fails", func(r *rig) { r.asr.failNew = errors.New("model missing") },
 			prompts, "sorry_goodbye", "model missing"},
+		{"recogniser never answers", func(r *rig) { r.asr.mute = true; r.cfg.RecognizerTimeout = 300 * time.Millisecond },
+			prompts, "sorry_goodbye", "no final 300ms after speech ended"},
+		{"understander fails", func(r *rig) { r.cfg.Understander = failingUnderstander{} },
+			prompts, "sorry_goodbye", "classifier not trained"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -514,5 +518,26 @@ func TestEngineBranchesOnAudioCues(t *testing.T) {
 		if e.Side == SideCaller && (e.AMD != "machine" || e.Emotion != "neutral") {
 			t.Errorf("caller entry %+v does not carry the cues", e)
 		}
+	}
+}
+
+type failingUnderstander struct{}
+
+func (failingUnderstander) Understand(context.Context, string) (speech.Understanding, error) {
+	return speech.Understanding{}, errors.New("classifier not trained")
+}
+
+func TestEngineKeysTypedAheadAnswerTheNextQuestion(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "testdata/engine_en.yaml", step{waitBot: 10}, step{key: '2'})
+	rec := r.run(t)
+	if rec.Outcome != "not_interested" {
+		t.Fatalf("outcome %q, want not_interested\n%s", rec.Outcome, dump(rec))
+	}
+	if d := botEntries(rec, "disclosure"); len(d) != 1 || d[0].Interrupted {
+		t.Errorf("disclosure %+v, want played whole despite the key", d)
+	}
+	if q := botEntries(rec, "offer"); len(q) != 0 {
+		t.Errorf("offer question played %+v, want it skipped: the key already answered it", q)
 	}
 }

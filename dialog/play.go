@@ -289,7 +289,10 @@ func (c *conv) play(ctx context.Context, node, text, prompt string, interruptibl
 					continue
 				}
 				if !paused {
-					pause(u.start)
+					// The caller began before this prompt armed the reader's
+					// cut, so nothing was cleared yet.
+					c.call.Leg.ClearOutput()
+					pause(c.r.frameCount.Load())
 				}
 				return cut(&input{utt: u})
 			case evError:

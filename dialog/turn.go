@@ -39,7 +39,10 @@ func (c *conv) listen(ctx context.Context, n *Node) (next string, done bool, err
 			if err != nil {
 				return "", false, err
 			}
-			in = res.input
+			// Keys pressed during an uninterruptible question answer it.
+			if in = res.input; in == nil {
+				in = c.takePending()
+			}
 		}
 		if in == nil {
 			if in, err = c.wait(ctx, timeout); err != nil {
