@@ -68,6 +68,10 @@ type SippConfig struct {
 	// (default: sipp's real media address and -mp) to test symmetric RTP.
 	SDPAddr string
 	SDPPort int
+	// Offer lists the G.711 payload types (PayloadPCMU, PayloadPCMA) the
+	// UAC offers, in order of preference; default both, PCMU first.
+	// telephone-event (101) is always offered.
+	Offer []uint8
 	// User is the user part of the request URI; default "waihu".
 	User string
 	// Ring is how long ScenarioUAS rings before answering; default 100 ms.
@@ -85,6 +89,7 @@ type scenarioData struct {
 	User     string
 	RingMs   int64
 	AwaitBye bool
+	Offer    []uint8
 }
 
 // Sipp is a running sipp.
@@ -138,6 +143,7 @@ func StartSipp(ctx context.Context, t testing.TB, cfg SippConfig) *Sipp {
 		User:     cfg.User,
 		RingMs:   cfg.Ring.Milliseconds(),
 		AwaitBye: cfg.AwaitBye,
+		Offer:    cfg.Offer,
 	}
 	if cfg.SDPAddr != "" {
 		data.SDPAddr = cfg.SDPAddr
@@ -239,6 +245,9 @@ func (cfg SippConfig) withDefaults(t testing.TB) SippConfig {
 	}
 	if cfg.User == "" {
 		cfg.User = "waihu"
+	}
+	if len(cfg.Offer) == 0 {
+		cfg.Offer = []uint8{PayloadPCMU, PayloadPCMA}
 	}
 	if cfg.Ring <= 0 {
 		cfg.Ring = 100 * time.Millisecond

@@ -69,32 +69,56 @@ func TestInboundCallsAreAnsweredAndRecorded(t *testing.T) {
 	srv.stop(t)
 }
 
-// TestInboundCallOverTCP places one sipp call over TCP (sipp -t t1): SIP on
-// TCP reaches the same call path, and the recording holds the audio sent.
-func TestInboundCallOverTCP(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	speech := testpeer.Speech(t, "en-us", "Calling over TCP now.")
-	pcap := filepath.Join(t.TempDir(), "caller.pcap")
-	if _, err := testpeer.WritePCMUPcap(pcap, speech, testpeer.PcapOptions{}); err != nil {
-		t.Fatal(err)
+// TestInboundCallVariants places single sipp calls that differ from the
+// load test in one respect each: SIP over TCP (sipp -t t1), and a caller
+// that offers only PCMA and sends A-law. Each must be answered and
+// recorded with the audio sent.
+func TestInboundCallVariants(t *testing.T) {
+	speech := testpeer.Speech(t, "en-us", "Calling to check one thing, thank you.")
+	tests := []struct {
+		name      string
+		transport string
+		offer     []uint8
+	}{
+		{name: "sip over tcp", transport: "t1"},
+		{name: "pcma only offer", offer: []uint8{testpeer.PayloadPCMA}},
 	}
-	srv := startServer(ctx, t, serverOptions{})
-	sipp, res := testpeer.RunSipp(ctx, t, testpeer.SippConfig{
-		Scenario: testpeer.ScenarioUAC, Transport: "t1", Remote: srv.addr, Pcap: pcap,
-		Hold: testpeer.Duration(speech) + time.Second, Timeout: 30 * time.Second,
-	})
-	if res.ExitCode != 0 || res.Successful != 1 {
-		t.Fatalf("sipp over TCP: exit %d, %d successful, err %v\n%s\n%s", res.ExitCode, res.Successful, res.Err, sipp.Diagnostics(), srv.Output())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			pt := testpeer.PayloadPCMU
+			if len(tc.offer) > 0 {
+				pt = tc.offer[0]
+			}
+			pcap := filepath.Join(t.TempDir(), "caller.pcap")
+			if _, err := testpeer.WritePCMUPcap(pcap, speech, testpeer.PcapOptions{RTPOptions: testpeer.RTPOptions{PayloadType: pt}}); err != nil {
+				t.Fatal(err)
+			}
+			srv := startServer(ctx, t, serverOptions{})
+			sipp, res := testpeer.RunSipp(ctx, t, testpeer.SippConfig{
+				Scenario: testpeer.ScenarioUAC, Transport: tc.transport, Offer: tc.offer,
+				Remote: srv.addr, Pcap: pcap,
+				Hold: testpeer.Duration(speech) + time.Second, Timeout: 30 * time.Second,
+			})
+			if res.ExitCode != 0 || res.Successful != 1 {
+				t.Fatalf("sipp: exit %d, %d successful, err %v\n%s\n%s", res.ExitCode, res.Successful, res.Err, sipp.Diagnostics(), srv.Output())
+			}
+			ids := callIDs(sipp)
+			if len(ids) != 1 {
+				t.Fatalf("sipp logged call ids %v, want one", ids)
+			}
+			isAnswer := func(l logLine) bool { return l.str("msg") == "call answered" && l.str("call_id") == ids[0] }
+			answers, err := srv.waitLogs(ctx, isAnswer, atLeast(1))
+			if err != nil {
+				t.Fatalf("no \"call answered\": %v\n%s", err, srv.Output())
+			}
+			if want := map[uint8]string{testpeer.PayloadPCMU: "PCMU", testpeer.PayloadPCMA: "PCMA"}[pt]; answers[0].str("codec") != want {
+				t.Errorf("answered with codec %q, want %q", answers[0].str("codec"), want)
+			}
+			c := matchRecording(t, srv.recording(ids[0]), speech, 2*time.Second)
+			t.Logf("%d/%d frames found", c.Found, c.Frames)
+			srv.stop(t)
+		})
 	}
-	ids := callIDs(sipp)
-	if len(ids) != 1 {
-		t.Fatalf("sipp logged call ids %v, want one", ids)
-	}
-	isEnd := func(l logLine) bool { return l.str("msg") == "call ended" && l.str("call_id") == ids[0] }
-	if _, err := srv.waitLogs(ctx, isEnd, atLeast(1)); err != nil {
-		t.Fatalf("no \"call ended\": %v\n%s", err, srv.Output())
-	}
-	matchRecording(t, srv.recording(ids[0]), speech, 2*time.Second)
-	srv.stop(t)
 }
