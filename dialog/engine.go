@@ -155,9 +155,11 @@ type Config struct {
 }
 
 // DefaultBackchannels are the utterances that do not interrupt a prompt.
+// Words that can answer a question ("okay", "yeah", "对", "好") are left
+// out: said over a question, they are more often the answer than a nod.
 var DefaultBackchannels = []string{
-	"mm", "mhm", "mm-hm", "mm hm", "uh-huh", "uh huh", "hmm", "ok", "okay", "right", "yeah",
-	"嗯", "嗯嗯", "哦", "噢", "啊", "对", "是", "好",
+	"mm", "mmm", "mhm", "mm-hm", "mm hm", "uh-huh", "uh huh", "hmm",
+	"嗯", "嗯嗯", "哦", "噢", "喔",
 }
 
 // Engine runs calls through one script. It is safe for concurrent Runs.
@@ -179,6 +181,11 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("%w: no understander for script %q", ErrConfig, cfg.Script.Name)
 	case cfg.Synthesizer == nil:
 		return nil, fmt.Errorf("%w: no synthesizer for script %q", ErrConfig, cfg.Script.Name)
+	}
+	if cfg.Prompts == nil {
+		if where := promptOnly(cfg.Script); where != "" {
+			return nil, fmt.Errorf("%w: script %q plays recorded prompt %s with no text to speak instead, and no prompt player is configured", ErrConfig, cfg.Script.Name, where)
+		}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -548,4 +555,28 @@ func (c *conv) fallback(ctx context.Context, cause error) error {
 		}
 	}
 	return nil
+}
+
+// promptOnly names the first place in s that has a prompt id but no text,
+// which only a prompt player can say; "" if there is none.
+func promptOnly(s *Script) string {
+	for _, n := range s.Nodes {
+		if n.Prompt != "" && n.Text == "" {
+			return fmt.Sprintf("%q (node %q, %s:%d)", n.Prompt, n.ID, s.File, n.Line)
+		}
+		for _, v := range n.Variants {
+			if v.Prompt != "" && v.Text == "" {
+				return fmt.Sprintf("%q (node %q variant %q, %s:%d)", v.Prompt, n.ID, v.Name, s.File, v.Line)
+			}
+		}
+	}
+	for intent, a := range s.Knowledge {
+		if a.Prompt != "" && a.Text == "" {
+			return fmt.Sprintf("%q (knowledge %q, %s:%d)", a.Prompt, intent, s.File, a.Line)
+		}
+	}
+	if fb := s.Fallback; fb.Prompt != "" && fb.Text == "" {
+		return fmt.Sprintf("%q (fallback)", fb.Prompt)
+	}
+	return ""
 }
