@@ -5,6 +5,7 @@ package interop
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,18 +71,21 @@ func TestInboundCallsAreAnsweredAndRecorded(t *testing.T) {
 }
 
 // TestInboundCallVariants places single sipp calls that differ from the
-// load test in one respect each: SIP over TCP (sipp -t t1), and a caller
-// that offers only PCMA and sends A-law. Each must be answered and
-// recorded with the audio sent.
+// load test in one respect each: SIP over TCP (sipp -t t1), a caller that
+// offers only PCMA and sends A-law, and RFC 4733 digits after the speech in
+// the pcap. Each must be answered and recorded with the audio sent, and
+// the digits logged in order.
 func TestInboundCallVariants(t *testing.T) {
 	speech := testpeer.Speech(t, "en-us", "Calling to check one thing, thank you.")
 	tests := []struct {
 		name      string
 		transport string
 		offer     []uint8
+		digits    string
 	}{
 		{name: "sip over tcp", transport: "t1"},
 		{name: "pcma only offer", offer: []uint8{testpeer.PayloadPCMA}},
+		{name: "rfc4733 digits after speech", digits: "9*07"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,14 +96,15 @@ func TestInboundCallVariants(t *testing.T) {
 				pt = tc.offer[0]
 			}
 			pcap := filepath.Join(t.TempDir(), "caller.pcap")
-			if _, err := testpeer.WritePCMUPcap(pcap, speech, testpeer.PcapOptions{RTPOptions: testpeer.RTPOptions{PayloadType: pt}}); err != nil {
+			if _, err := testpeer.WritePCMUPcap(pcap, speech, testpeer.PcapOptions{RTPOptions: testpeer.RTPOptions{PayloadType: pt, DTMF: tc.digits}}); err != nil {
 				t.Fatal(err)
 			}
 			srv := startServer(ctx, t, serverOptions{})
 			sipp, res := testpeer.RunSipp(ctx, t, testpeer.SippConfig{
 				Scenario: testpeer.ScenarioUAC, Transport: tc.transport, Offer: tc.offer,
 				Remote: srv.addr, Pcap: pcap,
-				Hold: testpeer.Duration(speech) + time.Second, Timeout: 30 * time.Second,
+				Hold: testpeer.Duration(speech) + time.Duration(len(tc.digits))*300*time.Millisecond + time.Second,
+				Timeout: 30 * time.Second,
 			})
 			if res.ExitCode != 0 || res.Successful != 1 {
 				t.Fatalf("sipp: exit %d, %d successful, err %v\n%s\n%s", res.ExitCode, res.Successful, res.Err, sipp.Diagnostics(), srv.Output())
@@ -118,6 +123,15 @@ func TestInboundCallVariants(t *testing.T) {
 			}
 			c := matchRecording(t, srv.recording(ids[0]), speech, 2*time.Second)
 			t.Logf("%d/%d frames found", c.Found, c.Frames)
+			var got strings.Builder
+			for _, l := range srv.logs() {
+				if l.str("msg") == "dtmf" && l.str("call_id") == ids[0] {
+					got.WriteString(l.str("digit"))
+				}
+			}
+			if got.String() != tc.digits {
+				t.Errorf("digits logged %q, want %q", got.String(), tc.digits)
+			}
 			srv.stop(t)
 		})
 	}
