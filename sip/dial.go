@@ -65,9 +65,13 @@ type DialRequest struct {
 // answer sends CANCEL.
 func (ua *UA) Dial(ctx context.Context, dr DialRequest) (*Call, error) {
 	ua.mu.Lock()
-	closed := ua.closed
+	closed := ua.closed || !ua.started
+	if !closed {
+		ua.dials.Add(1)
+		defer ua.dials.Done()
+	}
 	ua.mu.Unlock()
-	if closed || !ua.started {
+	if closed {
 		return nil, fmt.Errorf("dial %s via trunk %q: %w", ua.number(dr.To), dr.Trunk, ErrClosed)
 	}
 	t, ok := ua.trunks[dr.Trunk]
@@ -259,6 +263,7 @@ func (ua *UA) invite(ctx context.Context, dua *sipgo.DialogUA, req *sipgosip.Req
 			ringExpired.Store(true)
 			cause = context.DeadlineExceeded
 		case <-ctx.Done():
+		case <-ua.ctx.Done(): // Close: give up ringing calls
 		case <-stopWatch:
 			return
 		}
@@ -325,6 +330,8 @@ func (ua *UA) invite(ctx context.Context, dua *sipgo.DialogUA, req *sipgosip.Req
 	switch {
 	case errors.As(err, &dre):
 		return nil, dre.Res, &CallError{Kind: failureForCode(dre.Res.StatusCode), Code: dre.Res.StatusCode, Reason: dre.Res.Reason}
+	case ringCtx.Err() != nil && ua.ctx.Err() != nil && ctx.Err() == nil && !ringExpired.Load():
+		return nil, final, &CallError{Kind: FailureCancelled, Reason: "user agent closing", Err: ErrClosed}
 	case ringCtx.Err() != nil && !gotResponse.Load():
 		if ringExpired.Load() {
 			return nil, final, &CallError{Kind: FailureTimeout, Reason: fmt.Sprintf("no response from trunk in %s, INVITE abandoned", ring)}

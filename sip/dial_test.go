@@ -308,3 +308,38 @@ func TestDialSurvivesManyProvisionalResponses(t *testing.T) {
 		t.Errorf("saw %d 180s, want more than sipgo's 10-response limit", n)
 	}
 }
+
+func TestCloseCancelsRingingDial(t *testing.T) {
+	offered := make(chan struct{}, 1)
+	cancelled := make(chan struct{}, 1)
+	callee := startUAWith(t, Config{}, func(ctx context.Context, in *Incoming) {
+		_ = in.Ring()
+		offered <- struct{}{}
+		<-ctx.Done()
+		cancelled <- struct{}{}
+	})
+	caller, err := NewUA(Config{Listen: []Listener{{Network: "udp", Addr: "127.0.0.1:0"}}, Logger: testLogger(t),
+		Trunks: []Trunk{{Name: "callee", Address: callee.Addr("udp").String(), Username: "u"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caller.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		<-offered
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = caller.Close(ctx)
+	}()
+	_, err = caller.Dial(context.Background(), DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)})
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Kind != FailureCancelled || !errors.Is(err, ErrClosed) {
+		t.Fatalf("Dial during Close: %v, want cancelled by ErrClosed", err)
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("callee never saw the CANCEL")
+	}
+}

@@ -68,6 +68,8 @@ type UA struct {
 	// offers counts INVITE handlers between admission and final response;
 	// Close lets them answer before it closes the sockets.
 	offers sync.WaitGroup
+	// dials counts Dial calls in flight; Close waits for their CANCELs.
+	dials sync.WaitGroup
 }
 
 // NewUA validates cfg and builds a UA. It binds nothing until Start.
@@ -320,6 +322,7 @@ func (ua *UA) close(ctx context.Context) error {
 		r.unregister(ctx)
 	}
 	ua.offers.Wait()
+	ua.dials.Wait()
 	ua.closeListeners()
 	err := ua.sua.Close()
 	ua.wg.Wait()
