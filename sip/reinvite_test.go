@@ -197,3 +197,23 @@ func TestUpdateHoldsAndMediaTimeoutPausesOnHold(t *testing.T) {
 		t.Errorf("callee reason %v, want media timeout", remote.Reason())
 	}
 }
+
+func TestInDialogInfoIsAccepted(t *testing.T) {
+	calls := make(chan *Call, 1)
+	caller, _ := pair(t, Config{}, Config{}, answerer(calls))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Hangup(ctx)
+	<-calls
+	req := sipgosip.NewRequest(sipgosip.INFO, *c.target.Clone())
+	req.AppendHeader(sipgosip.NewHeader("Content-Type", "application/dtmf-relay"))
+	req.SetBody([]byte("Signal=5\r\nDuration=160\r\n"))
+	res, err := c.request(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("INFO: %v %v", res, err)
+	}
+}

@@ -34,7 +34,7 @@ type MediaLeg interface {
 }
 
 // allowed lists the methods we handle, for Allow headers and 405s.
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO"
 
 // UA is waihu's SIP user agent: it listens, registers trunks, dials and
 // answers calls. Build it with NewUA, then Start it; Close ends everything.
@@ -119,6 +119,7 @@ func NewUA(cfg Config) (*UA, error) {
 	ua.srv.OnUpdate(ua.handleUpdate)
 	ua.srv.OnCancel(ua.handleStrayCancel)
 	ua.srv.OnOptions(ua.handleOptions)
+	ua.srv.OnInfo(ua.handleInfo)
 	return ua, nil
 }
 
@@ -412,6 +413,19 @@ func (ua *UA) handleUpdate(req *sipgosip.Request, tx sipgosip.ServerTransaction)
 		return
 	}
 	c.onReinvite(req, tx)
+}
+
+// handleInfo accepts in-dialog INFO (SIP INFO DTMF, carrier keep-alives)
+// so the peer does not tear the call down over a 405; DTMF is carried by
+// RFC 4733 in the media leg, so the body is only logged.
+func (ua *UA) handleInfo(req *sipgosip.Request, tx sipgosip.ServerTransaction) {
+	c := ua.findCall(req)
+	if c == nil {
+		ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	c.log.Debug("INFO received", "content_type", headerValue(req, "Content-Type"), "bytes", len(req.Body()))
+	ua.respond(tx, req, 200, "OK")
 }
 
 // handleStrayCancel sees only CANCELs that matched no INVITE transaction.
