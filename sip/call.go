@@ -233,9 +233,10 @@ func (c *Call) watch() {
 	}
 }
 
-// byeNow hangs up from the watchdog, bounded so Close never waits long.
+// byeNow hangs up from the watchdog. Not tied to the UA's context: a BYE
+// must still go out while Close runs; the bound keeps Close short.
 func (c *Call) byeNow(reason HangupReason) {
-	ctx, cancel := context.WithTimeout(c.ua.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = c.hangup(ctx, reason)
 }
