@@ -24,7 +24,6 @@ var ErrAlreadyDecided = errors.New("sip: incoming call already answered, rejecte
 type Incoming struct {
 	ua        *UA
 	req       *sipgosip.Request
-	tx        sipgosip.ServerTransaction
 	sess      *sipgo.DialogServerSession
 	offer     *Media
 	codec     Codec
@@ -306,7 +305,7 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 		reject(486, "Busy Here", fmt.Sprintf("max inbound calls (%d) reached", ua.cfg.MaxInbound))
 		return
 	}
-	in := &Incoming{ua: ua, req: req, tx: tx, id: callID, trunk: trunk, log: log, settled: make(chan struct{}),
+	in := &Incoming{ua: ua, req: req, id: callID, trunk: trunk, log: log, settled: make(chan struct{}),
 		from: partyOf(from.DisplayName, from.Address), to: partyOf(to.DisplayName, to.Address)}
 	admitted := false
 	defer func() {
