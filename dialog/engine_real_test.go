@@ -11,13 +11,15 @@ import (
 	"testing"
 
 	"github.com/waihu/waihu/speech"
+	"github.com/waihu/waihu/speech/sphinx"
 	"github.com/waihu/waihu/speech/tts"
 )
 
 // Tests here run the engine with the real speech/tts engines (flite for
 // English, espeak-ng for Chinese) speaking for the bot, real speech from the
-// same programs as the caller's audio, dsp's VAD and speech/nlu. Only the
-// recogniser is the scripted stand-in, until speech/sphinx lands.
+// same programs as the caller's audio, dsp's VAD and speech/nlu; the last
+// also with speech/sphinx recognising the caller. The others use the
+// scripted recogniser, so that they test the engine and not recognition.
 
 // need builds a real engine or skips (fails in CI) when it cannot run here.
 func need[T any](t *testing.T, build func() (T, error)) T {
@@ -218,5 +220,46 @@ func TestEngineWithRealSynthesisChinese(t *testing.T) {
 	}
 	if !strings.HasPrefix(strings.Join(bot.texts, ""), "王先生您好，我是北风银行的小美。") {
 		t.Errorf("espeak was asked for %q, want the greeting with variables first", bot.texts)
+	}
+}
+
+// sphinxRecognizer loads pocketsphinx's en-us model once for all tests.
+var sphinxRecognizer = sync.OnceValues(func() (*sphinx.Recognizer, error) { return sphinx.New(sphinx.Config{}) })
+
+func TestEngineWithRealRecognitionAndSynthesis(t *testing.T) {
+	t.Parallel()
+	asr := need(t, sphinxRecognizer)
+	flite := need(t, func() (*tts.Flite, error) { return tts.NewFlite(tts.FliteConfig{}) })
+	disclosure := int64(len(clip(t, flite, "en", disclosureText)) / speech.FrameSamples)
+	for _, tc := range []struct {
+		name, say, outcome string
+		wait               step
+	}{
+		{"yes please after the question", "yes please", "interested", step{waitSilent: 50}},
+		{"no thanks after the question", "no thanks", "not_interested", step{waitSilent: 50}},
+		{"no thanks over the question", "no thanks", "not_interested", step{waitBot: disclosure + 60}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bot := &trackedSynth{Synthesizer: flite}
+			r := newRig(t, "testdata/engine_en.yaml", tc.wait, step{say: clip(t, flite, "en", tc.say), text: tc.say})
+			r.cfg.Synthesizer, r.cfg.Recognizer = bot, asr
+			r.leg.idle = bot.idle
+			rec := r.run(t)
+			if rec.Outcome != tc.outcome {
+				t.Fatalf("outcome %q, want %q\n%s", rec.Outcome, tc.outcome, dump(rec))
+			}
+			if q := botEntries(rec, "offer"); len(q) != 1 || q[0].Interrupted != (tc.wait.waitBot > 0) {
+				t.Errorf("offer entries %+v, want one, interrupted only when the caller spoke over it", q)
+			}
+			for _, e := range rec.Transcript {
+				if e.Side == SideCaller {
+					t.Logf("sphinx heard %q (confidence %.2f), understood %s (%.2f)", e.Text, e.ASRConfidence, e.Intent, e.Confidence)
+				}
+			}
+			if tr := rec.Turns; len(tr) == 1 {
+				t.Logf("stages after VAD end: final %v, understood %v, first frame synthesised %v, written %v",
+					tr[0].Final.Sub(tr[0].VADEnd), tr[0].Understood.Sub(tr[0].VADEnd), tr[0].FirstSynth.Sub(tr[0].VADEnd), tr[0].Latency())
+			}
+		})
 	}
 }
