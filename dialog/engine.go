@@ -580,3 +580,31 @@ func promptOnly(s *Script) string {
 	}
 	return ""
 }
+
+// DigitsFrom turns a leg's own DTMF events (such as rtp.DTMFEvent) into
+// Digits for Call.DTMF, until ctx ends or in is closed. digit extracts the
+// key and its arrival time; the wiring code supplies it, so dialog needs no
+// import of the leg's package.
+func DigitsFrom[T any](ctx context.Context, in <-chan T, digit func(T) (rune, time.Time)) <-chan Digit {
+	out := make(chan Digit, 8)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case ev, ok := <-in:
+				if !ok {
+					return
+				}
+				d, at := digit(ev)
+				select {
+				case out <- Digit{Digit: d, At: at}:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}

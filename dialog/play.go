@@ -183,11 +183,14 @@ func (c *conv) play(ctx context.Context, node, text, prompt string, interruptibl
 		p.entry.End = c.r.now()
 		if in != nil {
 			p.truncate(text)
+			c.playEnd = c.r.frameCount.Load()
 		} else {
 			p.entry.FramesPlayed = int(p.written - p.dropped)
+			// Frames play one per tick after the first, except those
+			// cleared by false interruptions, and not while paused.
+			c.playEnd = p.firstFrame + p.pausedFrames + p.written - p.dropped
 		}
 		c.rec.Transcript = append(c.rec.Transcript, p.entry)
-		c.playEnd = p.firstFrame + p.written
 		return playResult{input: in}, nil
 	}
 	pause := func(frame int64) {

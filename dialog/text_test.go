@@ -1,8 +1,10 @@
 package dialog
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestClausesSplitSentencesButNotNumbers(t *testing.T) {
@@ -77,5 +79,24 @@ func TestNewRefusesPromptOnlyScriptsWithoutAPromptPlayer(t *testing.T) {
 	_, err = New(Config{Script: s, Recognizer: &fixedRecognizer{}, Understander: nopUnderstander{}, Synthesizer: &toneSynth{}})
 	if err == nil || !strings.Contains(err.Error(), `"ask_en" (node "ask", p.yaml:7)`) {
 		t.Errorf("New = %v, want an error naming the prompt and its line", err)
+	}
+}
+
+func TestDigitsFromConvertsALegsEventsUntilItCloses(t *testing.T) {
+	type legEvent struct {
+		key rune
+		at  time.Time
+	}
+	in := make(chan legEvent, 3)
+	at := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	in <- legEvent{'1', at}
+	in <- legEvent{'#', at.Add(time.Second)}
+	close(in)
+	var got []string
+	for d := range DigitsFrom(context.Background(), in, func(e legEvent) (rune, time.Time) { return e.key, e.at }) {
+		got = append(got, string(d.Digit)+d.At.Format("05"))
+	}
+	if strings.Join(got, " ") != "100 #01" {
+		t.Errorf("digits %v, want 1 at :00 then # at :01", got)
 	}
 }
