@@ -2,6 +2,7 @@ package dialog
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,13 @@ func TestParseRejectsBadScriptsNamingFileAndLine(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
+	for _, file := range []string{"testdata/loan_en.yaml", "testdata/loan_zh.yaml", "testdata/engine_en.yaml"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 	f.Add([]byte("nodes: [{id: a, kind: say}]"))
 	f.Add([]byte("- x\n- y"))
 	f.Fuzz(func(t *testing.T, data []byte) {

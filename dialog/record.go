@@ -92,8 +92,9 @@ type Entry struct {
 }
 
 // Turn holds the wall-clock time of each stage from the end of the caller's
-// speech to the bot's reply reaching the leg; zero times mark stages that did
-// not happen (a reply-less hang-up, a DTMF turn).
+// speech to the bot's reply reaching the leg, one per understood utterance;
+// zero times mark stages that did not happen (no reply before the hang-up).
+// Keys pressed make no Turn: there is no speech to time.
 type Turn struct {
 	Node string `json:"node"`
 	// VADEnd is when the VAD saw the caller stop.
