@@ -59,10 +59,13 @@ type Record struct {
 // of the call in the leg's frame time (frames read × 20 ms), the clock the
 // audio itself keeps.
 type Entry struct {
-	Side Side          `json:"side"`
-	Node string        `json:"node,omitempty"`
-	At   time.Duration `json:"at"`
-	End  time.Duration `json:"end,omitempty"`
+	// Side is who spoke.
+	Side Side `json:"side"`
+	// Node is the script node being run.
+	Node string `json:"node,omitempty"`
+	// At and End bound the entry in frame time.
+	At  time.Duration `json:"at"`
+	End time.Duration `json:"end,omitempty"`
 	// Text is what was actually played (bot) or recognised (caller).
 	Text string `json:"text,omitempty"`
 	// Intended is the bot's full text when Interrupted cut it short.
@@ -96,6 +99,7 @@ type Entry struct {
 // zero times mark stages that did not happen (no reply before the hang-up).
 // Keys pressed make no Turn: there is no speech to time.
 type Turn struct {
+	// Node is the listen node the caller answered.
 	Node string `json:"node"`
 	// VADEnd is when the VAD saw the caller stop.
 	VADEnd time.Time `json:"vad_end"`
