@@ -84,7 +84,7 @@ const (
 	vadWindow    = 240 // 30 ms analysis window at 8 kHz
 	vadFFT       = 256
 	vadMinBlocks = 8  // noise floor tracked over 8 blocks…
-	vadBlockLen  = 40 // …of 40 × 10 ms: 3.2 s
+	vadBlockLen  = 25 // …of 25 × 10 ms: 2 s
 )
 
 // vadWeights favour the bands where speech energy sits above telephone
@@ -298,7 +298,7 @@ func (v *VAD) adapt(x *[vadNumBands]float64, speech bool, ticks int) {
 			v.speechVar[b] += 0.5 * a * (d*d - v.speechVar[b])
 			v.speechVar[b] = min(max(v.speechVar[b], 16), 144)
 		}
-		// The minimum over 3 s sits about 2.5 σ under the noise mean in
+		// The minimum over 2 s sits about 2.5 σ under the noise mean in
 		// stationary noise. Keep the mean within reach of that floor: down
 		// at once (speech mistaken for noise at the start), up slowly
 		// (the noise got louder while every frame was called speech).
@@ -306,7 +306,10 @@ func (v *VAD) adapt(x *[vadNumBands]float64, speech bool, ticks int) {
 			hi := floor + 2.5*sd + 3
 			if v.noiseMean[b] > hi {
 				v.noiseMean[b] = hi
-			} else if lo := floor + sd; v.noiseMean[b] < lo {
+			} else if lo := floor + 2*sd; v.noiseMean[b] < lo {
+				// A mean under the minimum of the whole window is stale:
+				// the noise got louder. Jump to the floor, then creep up.
+				v.noiseMean[b] = max(v.noiseMean[b], floor)
 				v.noiseMean[b] += 0.02 * float64(ticks) * (lo - v.noiseMean[b])
 			}
 		}

@@ -3,6 +3,8 @@ package dsp
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/waihu/waihu/dsp/internal/testaudio"
 )
 
 func TestVADMeetsTargetsAt10dBSNR(t *testing.T) {
@@ -130,5 +132,35 @@ func BenchmarkVAD(b *testing.B) {
 	for b.Loop() {
 		v.Process(x[i : i+FrameSamples])
 		i = (i + FrameSamples) % len(x)
+	}
+}
+
+func TestVADRecoversWhenNoiseGetsLouder(t *testing.T) {
+	// 3 s of pink noise, then the same noise 12 dB louder for 12 s (a
+	// caller walks into a street): the VAD may call the jump speech, but
+	// must settle back to silence while the louder noise goes on.
+	pink, err := testaudio.Noise("pink", 15*8000, 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]int16, len(pink))
+	for i, v := range pink {
+		g := 300.0
+		if i >= 3*8000 {
+			g *= 4 // +12 dB
+		}
+		x[i] = int16(g * v)
+	}
+	v, _ := NewVAD(VADConfig{})
+	var lastActive int
+	for i := 0; i+FrameSamples <= len(x); i += FrameSamples {
+		if v.Process(x[i : i+FrameSamples]).Active {
+			lastActive = i
+		}
+	}
+	if sec := float64(lastActive) / 8000; sec > 8 {
+		t.Errorf("still active at %.1f s, 5 s after the noise got louder", sec)
+	} else {
+		t.Logf("last active at %.1f s", sec)
 	}
 }
