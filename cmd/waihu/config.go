@@ -27,6 +27,7 @@ type Config struct {
 	// Trunks are the SIP providers waihu registers to and dials through.
 	Trunks  []TrunkConfig `yaml:"trunks"`
 	Inbound InboundConfig `yaml:"inbound"`
+	Bot     BotConfig     `yaml:"bot"`
 	Log     LogConfig     `yaml:"log"`
 }
 
@@ -84,8 +85,8 @@ type TrunkConfig struct {
 	Codecs            []string      `yaml:"codecs"`
 }
 
-// InboundConfig says what waihu does with a call it answers, until a dialog script
-// runs: play a prompt and record the caller.
+// InboundConfig says what waihu does with a call it answers when no bot runs: play
+// a prompt and record the caller.
 type InboundConfig struct {
 	// Prompt is a WAV file played to every caller; default: the embedded greeting.
 	Prompt string `yaml:"prompt"`
@@ -180,6 +181,13 @@ func (c *Config) validate() error {
 		}
 		if t.Transport != "" && t.Transport != "udp" && t.Transport != "tcp" {
 			return fmt.Errorf("trunk %q: transport %q is not supported (udp, tcp)", t.Name, t.Transport)
+		}
+	}
+	for _, e := range []struct{ key, v string }{{"bot.asr.engine", c.Bot.ASR.Engine}, {"bot.tts.engine", c.Bot.TTS.Engine}} {
+		switch e.v {
+		case "", "sphinx", "vosk", "transcribe", "flite", "espeak", "prompts", "http":
+		default:
+			return fmt.Errorf("%s %q: unknown engine (docs/speech.md lists them)", e.key, e.v)
 		}
 	}
 	if c.Inbound.MaxDuration <= 0 {

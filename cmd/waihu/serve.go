@@ -126,6 +126,7 @@ type server struct {
 	recDir string // empty: no recordings
 	engine *rtp.Engine
 	ua     *sip.UA
+	bot    *bot // nil: play the prompt and record
 
 	// Calls run under their own context so that shutdown can hang them up (BYE)
 	// through the UA before their media stops.
@@ -145,6 +146,9 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		if err := os.MkdirAll(s.recDir, 0o750); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
+	}
+	if s.bot, err = botFor(cfg, log); err != nil {
+		return nil, err
 	}
 	rc := cfg.rtpConfig()
 	rc.Logger = log
@@ -213,7 +217,6 @@ func (s *server) answerInbound(in *sip.Incoming) {
 		return
 	}
 	start := time.Now()
-	log.Info("call answered", "codec", call.Codec().Name)
 
 	var rec *audiofile.Recorder
 	if s.recDir != "" {
@@ -237,7 +240,16 @@ func (s *server) answerInbound(in *sip.Incoming) {
 		}
 		cancel()
 	}()
-	playRecord(callCtx, log, leg, s.prompt, rec, nil)
+	if s.bot != nil {
+		s.bot.run(callCtx, log, id, in.From().User, leg, rec)
+		// The script said goodbye and hung up, or the caller left: either way
+		// the SIP side must end too.
+		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		call.Hangup(hctx)
+		hcancel()
+	} else {
+		playRecord(callCtx, log, leg, s.prompt, rec, nil)
+	}
 	<-call.Done()
 	if rec != nil {
 		if err := rec.Close(); err != nil {
@@ -245,8 +257,8 @@ func (s *server) answerInbound(in *sip.Incoming) {
 		}
 	}
 	st := leg.Stats()
-	log.Info("call ended", "reason", call.Reason().String(), "duration", time.Since(start).Round(time.Millisecond).String(),
-		"rtp_received", st.PacketsReceived, "rtp_lost", st.PacketsLost)
+	log.Info("call finished", "reason", call.Reason().String(), "duration", time.Since(start).Round(time.Millisecond).String(),
+		"recorded", rec != nil, "rtp_received", st.PacketsReceived, "rtp_lost", st.PacketsLost)
 }
 
 // safeFileName keeps a Call-ID (chosen by the remote side) from escaping the

@@ -29,7 +29,14 @@ func testLogger() *slog.Logger {
 // startServer runs `waihu serve` in-process on loopback with OS-chosen SIP ports.
 func startServer(t *testing.T, prompt string) *server {
 	t.Helper()
+	off := false
+	return startServerWith(t, prompt, BotConfig{Enabled: &off})
+}
+
+func startServerWith(t *testing.T, prompt string, bc BotConfig) *server {
+	t.Helper()
 	cfg := defaultConfig()
+	cfg.Bot = bc
 	cfg.Data = t.TempDir()
 	cfg.SIP.Listen = "127.0.0.1:0"
 	cfg.SIP.Transports = []string{"udp"}

@@ -85,6 +85,9 @@ func startServer(ctx context.Context, t *testing.T, opts serverOptions) *server 
 	s.rtpMax = s.rtpMin + opts.rtpPorts - 1
 	var cfg strings.Builder
 	cfg.WriteString("rtp:\n  bind_ip: 127.0.0.1\n")
+	// These tests prove the call path (SIP, RTP, prompt, recording, DTMF log);
+	// the bot that serve runs by default is proved by cmd/waihu's bot test.
+	cfg.WriteString("bot:\n  enabled: false\n")
 	if opts.prompt != nil {
 		p := filepath.Join(dir, "prompt.wav")
 		if err := testpeer.WriteWAV(p, opts.prompt, testpeer.SampleRate); err != nil {
