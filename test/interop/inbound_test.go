@@ -103,7 +103,7 @@ func TestInboundCallVariants(t *testing.T) {
 			sipp, res := testpeer.RunSipp(ctx, t, testpeer.SippConfig{
 				Scenario: testpeer.ScenarioUAC, Transport: tc.transport, Offer: tc.offer,
 				Remote: srv.addr, Pcap: pcap,
-				Hold: testpeer.Duration(speech) + time.Duration(len(tc.digits))*300*time.Millisecond + time.Second,
+				Hold:    testpeer.Duration(speech) + time.Duration(len(tc.digits))*300*time.Millisecond + time.Second,
 				Timeout: 30 * time.Second,
 			})
 			if res.ExitCode != 0 || res.Successful != 1 {
