@@ -306,7 +306,7 @@ func (v *VAD) adapt(x *[vadNumBands]float64, speech bool, ticks int) {
 			hi := floor + 2.5*sd + 3
 			if v.noiseMean[b] > hi {
 				v.noiseMean[b] = hi
-			} else if lo := floor + 2*sd; v.noiseMean[b] < lo {
+			} else if lo := floor + 1.5*sd; v.noiseMean[b] < lo {
 				// A mean under the minimum of the whole window is stale:
 				// the noise got louder. Jump to the floor, then creep up.
 				v.noiseMean[b] = max(v.noiseMean[b], floor)
