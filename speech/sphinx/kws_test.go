@@ -16,7 +16,7 @@ func TestKeywordGrammarParsesThresholds(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "thresholds and default", lines: []string{"call me later /1e-10/", "# comment", "", "stop"},
-			want: []Keyphrase{{Text: "call me later", LogThreshold: -23.025850929940457}, {Text: "stop", LogThreshold: 23.025850929940457}}},
+			want: []Keyphrase{{Text: "call me later", LogThreshold: -23.025850929940457}, {Text: "stop", LogThreshold: -23.025850929940457}}},
 		{name: "garbage threshold", lines: []string{"bad line / here"}, wantErr: true},
 		{name: "unterminated threshold", lines: []string{"just bad line /"}, wantErr: true},
 		{name: "empty", lines: []string{"", "#"}, wantErr: true},
@@ -53,9 +53,9 @@ func TestKeywordSpottingFindsPhraseInsideLongerSpeech(t *testing.T) {
 		keywords string
 		want     string
 	}{
-		{"forward /1e10/\nbackward /1e10/\ncall me later /1e10/", "forward"},
-		{"ten meters /1e10/\ntwo meters /1e10/\nseven /1e10/", "ten meters"},
-		{"call me later /1e10/\nwho is this /1e10/", ""},
+		{"forward /1e-10/\nbackward /1e-10/\ncall me later /1e-10/", "forward"},
+		{"ten meters /1e-10/\ntwo meters /1e-10/\nseven /1e-10/", "ten meters"},
+		{"call me later /1e-10/\nwho is this /1e-10/", ""},
 	}
 	for _, tt := range tests {
 		hyps, err := r.DecodeUtterance(context.Background(), []string{tt.keywords}, audio)
@@ -79,7 +79,7 @@ func TestStreamReportsSpottedKeywordAsPartialAndFinal(t *testing.T) {
 	r := sharedRecognizer(t)
 	requireTestData(t, "goforward.raw")
 	audio := telephone(t, readRaw16(t, testData+"/goforward.raw"), 16000)
-	st, err := r.NewStream(context.Background(), speech.StreamOptions{Phrases: []string{"backward /1e10/", "ten meters /1e10/"}})
+	st, err := r.NewStream(context.Background(), speech.StreamOptions{Phrases: []string{"backward /1e-10/", "ten meters /1e-10/"}})
 	if err != nil {
 		t.Fatal(err)
 	}

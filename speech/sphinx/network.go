@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // ErrGrammar reports a grammar that cannot be compiled: empty, malformed,
@@ -143,6 +144,9 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 		for st, lp := range best {
 			n.closure[s] = append(n.closure[s], stateLP{st, lp})
 		}
+		// Map order is random; a fixed order keeps ties, and so results,
+		// reproducible from run to run.
+		slices.SortFunc(n.closure[s], func(a, b stateLP) int { return int(a.state - b.state) })
 	}
 	reachesFinal := make([]bool, g.NumStates)
 	for s := range g.NumStates {
