@@ -172,11 +172,29 @@ func TestEngineWithRealSynthesisEnglish(t *testing.T) {
 func TestEngineWithRealSynthesisChinese(t *testing.T) {
 	t.Parallel()
 	espeak := need(t, func() (*tts.Espeak, error) { return tts.NewEspeak(tts.EspeakConfig{}) })
+	for _, tc := range []struct {
+		name   string
+		before []string // what the caller says before agreeing
+		answer string   // the knowledge answer that must be heard
+	}{
+		{"agrees at once", nil, ""},
+		{"asks the rate, hears the answer, then agrees", []string{"利率是多少"}, "年利率固定为百分之四点九，"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var steps []step
+			for _, say := range append(tc.before, "是的") {
+				steps = append(steps, step{waitSilent: 50}, step{say: clip(t, espeak, "zh-CN", say), text: say})
+			}
+			chineseCall(t, espeak, steps, tc.answer)
+		})
+	}
+}
+
+func chineseCall(t *testing.T, espeak *tts.Espeak, steps []step, answer string) {
 	bot := &trackedSynth{Synthesizer: espeak}
 	sip := &fakeSIP{}
-	r := newRig(t, "testdata/loan_zh.yaml",
-		step{waitSilent: 50},
-		step{say: clip(t, espeak, "zh-CN", "是的"), text: "是的"})
+	r := newRig(t, "testdata/loan_zh.yaml", steps...)
 	r.cfg.Synthesizer = bot
 	r.cfg.Prompts = nil
 	r.leg.idle = bot.idle
@@ -217,6 +235,13 @@ func TestEngineWithRealSynthesisChinese(t *testing.T) {
 	}
 	if heard == nil || heard.Text != "是的" || heard.Intent != "affirm" {
 		t.Errorf("caller entry %+v, want 是的 understood as affirm", heard)
+	}
+	if answer != "" {
+		said := strings.Join(bot.texts, "|")
+		i, j := strings.Index(said, answer), strings.LastIndex(said, "您已获得五万元的预批贷款额度，")
+		if i < 0 || j < i {
+			t.Errorf("espeak said %q, want the answer %q and then the question again", said, answer)
+		}
 	}
 	if !strings.HasPrefix(strings.Join(bot.texts, ""), "王先生您好，我是北风银行的小美。") {
 		t.Errorf("espeak was asked for %q, want the greeting with variables first", bot.texts)

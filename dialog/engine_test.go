@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -541,5 +542,68 @@ func TestEngineKeysTypedAheadAnswerTheNextQuestion(t *testing.T) {
 	}
 	if q := botEntries(rec, "offer"); len(q) != 0 {
 		t.Errorf("offer question played %+v, want it skipped: the key already answered it", q)
+	}
+}
+
+// legsByCall is a scripted recogniser for many calls at once: each stream
+// hears the leg of the call that opened it.
+type legsByCall map[string]*memLeg
+
+func (m legsByCall) NewStream(ctx context.Context, opts speech.StreamOptions) (speech.RecognizerStream, error) {
+	return (&scriptedRecognizer{leg: m[opts.CallID]}).NewStream(ctx, opts)
+}
+
+func TestEngineRunsConcurrentCallsIndependently(t *testing.T) {
+	t.Parallel()
+	s, err := Load("testdata/engine_en.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes, no := fliteClip(t, "yes please"), fliteClip(t, "no thanks")
+	legs := legsByCall{}
+	want := map[string]string{}
+	for i := range 6 {
+		id := fmt.Sprintf("c%d", i)
+		switch i % 3 {
+		case 0:
+			legs[id] = newMemLeg(step{waitSilent: 50}, step{say: yes, text: "yes please"})
+			want[id] = "interested"
+		case 1:
+			legs[id] = newMemLeg(step{waitSilent: 50}, step{say: no, text: "no thanks"})
+			want[id] = "not_interested"
+		case 2:
+			legs[id] = newMemLeg(step{waitSilent: 50}, step{key: '1'})
+			want[id] = "interested"
+		}
+	}
+	synth := &toneSynth{}
+	for _, l := range legs {
+		l.idle = synth.idle
+	}
+	e, err := New(Config{Script: s, Recognizer: legs, Understander: understander(t, s), Synthesizer: synth, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	got := make(map[string]string)
+	var mu sync.Mutex
+	for id, leg := range legs {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			rec, err := e.Run(ctx, Call{ID: id, Leg: leg, DTMF: leg.dtmf})
+			mu.Lock()
+			defer mu.Unlock()
+			got[id] = rec.Outcome
+			if err != nil {
+				got[id] = err.Error()
+			}
+		})
+	}
+	wg.Wait()
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("call %s: outcome %q, want %q", id, got[id], w)
+		}
 	}
 }
