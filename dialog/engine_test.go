@@ -285,6 +285,23 @@ func TestEngineIgnoresFalseInterruptions(t *testing.T) {
 			if len(clears) == 0 || len(q) != 1 || q[0].Interrupted || q[0].Resumed != 1 {
 				t.Fatalf("clears %v, offer %+v: want paused once, then resumed and finished", clears, q)
 			}
+			// The frames the cut dropped from the leg were played again:
+			// the caller heard every frame of every prompt, give or take
+			// the one frame the engine may have been writing as the reader
+			// cleared the leg.
+			want := 0
+			for _, e := range rec.Transcript {
+				if e.Side == SideBot {
+					want += tonePromptFrames(e.Text)
+				}
+			}
+			r.leg.mu.Lock()
+			played := r.leg.botPlayed
+			r.leg.mu.Unlock()
+			if played < int64(want)-1 || played > int64(want)+1 || q[0].FramesPlayed != tonePromptFrames(q[0].Text) {
+				t.Errorf("leg played %d bot frames, want %d; offer recorded %d frames, want %d",
+					played, want, q[0].FramesPlayed, tonePromptFrames(q[0].Text))
+			}
 		})
 	}
 }
@@ -606,4 +623,13 @@ func TestEngineRunsConcurrentCallsIndependently(t *testing.T) {
 			t.Errorf("call %s: outcome %q, want %q", id, got[id], w)
 		}
 	}
+}
+
+// tonePromptFrames is how many frames toneSynth makes for a prompt.
+func tonePromptFrames(text string) int {
+	n := 0
+	for _, c := range clauses(text) {
+		n += max(1, estimateFrames(c))
+	}
+	return n
 }

@@ -218,6 +218,12 @@ func (c *conv) play(ctx context.Context, node, text, prompt string, interruptibl
 		return finish(in)
 	}
 	for {
+		if !paused && p.replay > 0 {
+			if err := p.writeReplay(ctx); err != nil {
+				return playResult{}, err
+			}
+			continue
+		}
 		if !paused && hasHeld {
 			hasHeld = false
 			if err := p.write(ctx, &held); err != nil {
@@ -317,18 +323,28 @@ func (c *conv) play(ctx context.Context, node, text, prompt string, interruptibl
 	}
 }
 
+// replayFrames is how many recent frames a prompt keeps to replay after a
+// false interruption: more than the leg's output queue holds.
+const replayFrames = 16
+
 // playback counts what one prompt wrote and played.
 type playback struct {
-	c            *conv
-	chunks       []string
-	chunkFrames  []int
-	chunkDone    []bool
-	entry        Entry
-	written      int64 // frames written to the leg
-	firstFrame   int64 // reader's frame count at the first write
-	played       int64 // frames heard when paused (written minus those cleared)
-	dropped      int64 // frames cleared from the leg's queue over all pauses
-	pausedAt     int64 // frame of the latest pause
+	c           *conv
+	chunks      []string
+	chunkFrames []int
+	chunkDone   []bool
+	entry       Entry
+	written     int64 // frames written to the leg
+	firstFrame  int64 // reader's frame count at the first write
+	played      int64 // frames heard when paused (written minus those cleared)
+	dropped     int64 // frames cleared from the leg's queue over all pauses
+	pausedAt    int64 // frame of the latest pause
+	lost        int64 // frames the latest pause dropped from the leg
+	replay      int64 // frames of history still to write again
+	// history keeps the last frames written, to replay those a false
+	// interruption dropped from the leg's queue (rtp.Leg queues 10).
+	history      [replayFrames][speech.FrameSamples]int16
+	histN        int64 // frames ever put in history
 	pausedFrames int64 // frames spent paused, which played nothing
 	free         chan *[speech.FrameSamples]int16
 }
@@ -340,6 +356,8 @@ func (p *playback) write(ctx context.Context, f *synthFrame) error {
 	}
 	err := c.call.Leg.WriteFrame(ctx, f.buf[:])
 	p.chunkFrames[f.chunk]++
+	p.history[p.histN%replayFrames] = *f.buf
+	p.histN++
 	p.free <- f.buf // never blocks: the pool has room for every buffer
 	if err != nil {
 		if ctx.Err() != nil {
@@ -369,14 +387,33 @@ func (p *playback) pause(frame int64) {
 	if p.written > 0 {
 		heard = min(heard, max(0, frame-p.firstFrame-p.pausedFrames))
 	}
+	p.lost = p.written - p.dropped - heard
 	p.dropped = p.written - heard
 	p.played = heard
 	p.pausedAt = frame
 }
 
-// resume counts the frames spent paused, which played nothing.
+// resume counts the frames spent paused, which played nothing, and queues
+// the frames the cut dropped from the leg to be written again, so the
+// caller hears the prompt go on from where it stopped.
 func (p *playback) resume(frame int64) {
 	p.pausedFrames += max(0, frame-p.pausedAt)
+	p.replay = min(p.lost, replayFrames, p.histN)
+	p.lost = 0
+}
+
+// writeReplay writes the oldest frame still to be replayed.
+func (p *playback) writeReplay(ctx context.Context) error {
+	i := (p.histN - p.replay) % replayFrames
+	if err := p.c.call.Leg.WriteFrame(ctx, p.history[i][:]); err != nil {
+		if ctx.Err() != nil {
+			return errHungUp
+		}
+		return fmt.Errorf("play to caller: %w: %w", errHungUp, err)
+	}
+	p.replay--
+	p.written++
+	return nil
 }
 
 // truncate sets the entry's text to the part of the prompt that was heard:
