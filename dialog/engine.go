@@ -256,6 +256,7 @@ func (e *Engine) Run(ctx context.Context, call Call) (Record, error) {
 		call: call,
 		log:  e.cfg.Logger.With("call_id", call.ID, "script", s.Name),
 		vars: map[string]string{},
+		turn: -1,
 		rec: Record{
 			CallID: call.ID, Script: s.Name, Start: e.cfg.Now(),
 		},
@@ -417,7 +418,6 @@ func (c *conv) words(n *Node) (text, prompt, next string) {
 
 // walk runs nodes from id until the call ends.
 func (c *conv) walk(ctx context.Context, id string) error {
-	c.turn = -1
 	for steps := 0; ; steps++ {
 		if steps >= c.cfg.MaxSteps {
 			return engineError{fmt.Errorf("script %q visited %d nodes without ending (a loop?)", c.s.Name, steps)}

@@ -3,6 +3,7 @@ package dialog
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,7 +79,7 @@ func newTestReader(t testing.TB, vad VAD, asr speech.Recognizer) (*reader, *memL
 		t.Fatal(err)
 	}
 	leg := newMemLeg()
-	c := &conv{e: e, cfg: &e.cfg, s: s, call: Call{ID: "r", Leg: leg}, log: e.cfg.Logger}
+	c := &conv{e: e, cfg: &e.cfg, s: s, call: Call{ID: "r", Leg: leg}, log: e.cfg.Logger, turn: -1}
 	r := newReader(c, vad)
 	c.r = r
 	return r, leg
@@ -213,4 +214,31 @@ func mustDSPVAD(b *testing.B) VAD {
 		b.Fatal(err)
 	}
 	return v
+}
+
+// nullLeg takes frames and drops them.
+type nullLeg struct{}
+
+func (nullLeg) ReadFrame(ctx context.Context, dst []int16) error  { <-ctx.Done(); return ctx.Err() }
+func (nullLeg) WriteFrame(ctx context.Context, src []int16) error { return nil }
+func (nullLeg) ClearOutput()                                      {}
+
+func TestPlayAllocatesNothingPerFrame(t *testing.T) {
+	r, _ := newTestReader(t, &scriptedVAD{}, &fixedRecognizer{})
+	c := r.c
+	c.call.Leg = nullLeg{}
+	ctx := context.Background()
+	allocs := func(text string) float64 {
+		return testing.AllocsPerRun(5, func() {
+			if _, err := c.play(ctx, "n", text, "", true); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	short := allocs("Hi there")                                  // 16 frames
+	long := allocs("Hi there" + strings.Repeat(" and more", 60)) // 500 frames more
+	t.Logf("allocations per prompt: %.0f for 16 frames, %.0f for 516", short, long)
+	if long-short > 10 {
+		t.Errorf("a prompt 500 frames longer costs %.0f more allocations (%.0f vs %.0f), want none per frame", long-short, long, short)
+	}
 }
