@@ -117,7 +117,7 @@ func (r *Recognizer) newStream(ctx context.Context, net *Network) (*Stream, erro
 		return nil, fmt.Errorf("sphinx stream: resampler 8 kHz → %d Hz: %w", r.model.Feat.SampleRate, err)
 	}
 	return &Stream{ctx: ctx, p: p, rs: rs, buf: make([]int16, rs.MaxOut(4*speech.FrameSamples)),
-		results: make(chan Result, 16), partialFrames: int(r.cfg.PartialEvery / (10 * time.Millisecond))}, nil
+		results: make(chan Result, 16), done: make(chan struct{}), partialFrames: int(r.cfg.PartialEvery / (10 * time.Millisecond))}, nil
 }
 
 // Result is speech.Result; the alias keeps this file's signatures short.
@@ -137,6 +137,8 @@ type Stream struct {
 
 	mu            sync.Mutex
 	closed        bool
+	done          chan struct{} // closed by Close
+	sending       sync.WaitGroup
 	samples       int64 // 8 kHz samples written in total
 	uttStart      int64
 	lastPartial   string
@@ -201,9 +203,17 @@ func (s *Stream) EndUtterance() error {
 	s.uttStart = s.samples
 	s.lastPartial = ""
 	s.nextPartial = 0
+	// Wait for the reader outside the lock, so Close can still run; Close
+	// waits for this send to give up before it closes the channel.
+	s.sending.Add(1)
+	defer s.sending.Done()
+	s.mu.Unlock()
+	defer s.mu.Lock()
 	select {
 	case s.results <- res:
 		return nil
+	case <-s.done:
+		return ErrClosed
 	case <-s.ctx.Done():
 		return fmt.Errorf("sphinx stream: final result not delivered: %w", s.ctx.Err())
 	}
@@ -212,12 +222,18 @@ func (s *Stream) EndUtterance() error {
 // Results delivers partial and final results; it is closed by Close.
 func (s *Stream) Results() <-chan Result { return s.results }
 
-// Close ends the stream; it is safe to call more than once.
+// Close ends the stream, releasing an EndUtterance blocked on a reader
+// that went away; it is safe to call more than once and from any goroutine.
 func (s *Stream) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
+	first := !s.closed
+	if first {
 		s.closed = true
+		close(s.done)
+	}
+	s.mu.Unlock()
+	if first {
+		s.sending.Wait()
 		close(s.results)
 	}
 	return nil

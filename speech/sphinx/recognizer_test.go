@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/waihu/waihu/speech"
 )
@@ -148,5 +149,42 @@ func TestRegisterBuildsEngineOrReportsItUnavailable(t *testing.T) {
 	_, err := reg.Recognizer(EngineName, speech.Options{"model": "/nonexistent"})
 	if !errors.Is(err, speech.ErrEngineUnavailable) {
 		t.Fatalf("missing model: %v, want ErrEngineUnavailable", err)
+	}
+}
+
+func TestCloseReleasesEndUtteranceBlockedOnAbsentReader(t *testing.T) {
+	r := sharedRecognizer(t)
+	st, err := r.NewStream(context.Background(), speech.StreamOptions{Phrases: []string{"yes", "no"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nobody reads Results: fill its buffer with finals until one blocks.
+	blocked := make(chan error, 1)
+	go func() {
+		for {
+			if err := st.EndUtterance(); err != nil {
+				blocked <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-blocked:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("EndUtterance after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("EndUtterance still blocked after Close")
+	}
+	n := 0
+	for range st.Results() {
+		n++
+	}
+	if n != cap(st.(*Stream).results) {
+		t.Errorf("%d buffered finals drained, want %d", n, cap(st.(*Stream).results))
 	}
 }
