@@ -44,6 +44,7 @@ type Leg struct {
 	readyCh           chan struct{} // signalled when a playout frame is ready
 
 	lastRecv atomic.Int64 // unix ns of the last valid RTP packet
+	obs      atomic.Pointer[observerBox]
 	onHold   atomic.Bool
 
 	// Send side, guarded by sendMu. Lock order: recv.mu before sendMu.
@@ -420,6 +421,9 @@ func (l *Leg) tickSend() {
 	marker := l.markNext
 	if l.writeRTP(l.sendPT, ts, marker, FrameSamples) {
 		l.markNext = false
+		if b := l.obs.Load(); b != nil {
+			b.o.RTPSent(time.Now(), ts)
+		}
 	}
 }
 

@@ -152,6 +152,9 @@ func (r *receiver) handlePacket(buf []byte, src netip.AddrPort, now time.Time) {
 	}
 	if !isDTMF {
 		r.jb.push(p.SSRC, p.SequenceNumber, p.Timestamp, pt, p.Payload, arrival)
+		if b := r.leg.obs.Load(); b != nil {
+			b.o.RTPReceived(now, p.SequenceNumber, p.Timestamp)
+		}
 		return
 	}
 	fresh, _, _ := r.jb.trackSeq(p.SSRC, p.SequenceNumber)
