@@ -267,6 +267,18 @@ func evalMeasurements(t *testing.T, r *Recognizer) string {
 }
 
 const evalGaps = `
+## Using it
+
+- In a call: build the engine once (sphinx.New, or sphinx.Register into a speech.Registry as "sphinx") and open a
+  stream per call with speech.StreamOptions.Phrases set to the script node's grammar. The phrases are one phrase per
+  entry, or one entry holding a JSGF grammar ("#JSGF V1.0; ..."), or keyphrase lines "phrase /threshold/" for keyword
+  spotting. Compiled grammars are cached by text. Write 20 ms frames of 8 kHz audio; partial results arrive while the
+  caller speaks (every 200 ms when the best path changes); EndUtterance sends the final result with confidence and
+  N-best alternatives (empty text when rejected).
+- From the shell: waihu recognize --grammar FILE AUDIO.wav... prints "file<TAB>hypothesis<TAB>confidence" per file
+  (any WAV rate: converted to 8 kHz first, then through the same stream a call uses).
+- Words missing from cmudict-en-us are an error at grammar load that names them.
+
 ## Method notes and known gaps
 
 - **Telephone band.** Audio upsampled from 8 kHz has no energy above 4 kHz. pocketsphinx copes through its -remove_noise
