@@ -188,29 +188,6 @@ func firstLine(s string) string {
 	return l
 }
 
-func TestOptionsAnswered200WithAllow(t *testing.T) {
-	ua := startUA(t, Config{})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	local := pc.LocalAddr().String()
-	msg := fmt.Sprintf("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKopt1\r\n"+
-		"From: <sip:ping@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: opt-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", local)
-	_, _ = pc.WriteTo([]byte(msg), net.UDPAddrFromAddrPort(ua.Addr("udp")))
-	_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 4096)
-	n, _, err := pc.ReadFrom(buf)
-	if err != nil {
-		t.Fatalf("no reply to OPTIONS: %v", err)
-	}
-	got := string(buf[:n])
-	if !strings.HasPrefix(got, "SIP/2.0 200") || !strings.Contains(got, "Allow: INVITE") || !strings.Contains(got, "Accept: application/sdp") {
-		t.Errorf("reply:\n%s", got)
-	}
-}
-
 func TestInboundCallIsLabelledWithTrunkBySourceAddress(t *testing.T) {
 	calls := make(chan *Call, 1)
 	trunk := []Trunk{{Name: "carrier", Address: "127.0.0.1:9", Username: "u"}}
@@ -224,29 +201,6 @@ func TestInboundCallIsLabelledWithTrunkBySourceAddress(t *testing.T) {
 	defer c.Hangup(ctx)
 	if remote := <-calls; remote.Trunk() != "carrier" {
 		t.Errorf("inbound call trunk %q, want carrier (same IP)", remote.Trunk())
-	}
-}
-
-func TestCloseRejectsOfferedCall(t *testing.T) {
-	offered := make(chan struct{}, 1)
-	callee := startUAWith(t, Config{}, func(ctx context.Context, in *Incoming) {
-		_ = in.Ring()
-		offered <- struct{}{}
-		<-ctx.Done()
-	})
-	caller := startUA(t, Config{Trunks: []Trunk{{Name: "callee", Address: callee.Addr("udp").String(), Username: "u"}}})
-	go func() {
-		<-offered
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = callee.Close(ctx)
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newFakeLeg(30000)})
-	var ce *CallError
-	if !errors.As(err, &ce) || ce.Code != 503 {
-		t.Fatalf("Dial to a closing UA: %v, want 503", err)
 	}
 }
 
