@@ -19,8 +19,9 @@ type registrar struct {
 	addr       string
 	algorithm  string
 	password   string
-	grant      int // seconds granted
-	minExpires int // 423 below this, 0 = none
+	grant      int  // seconds granted
+	minExpires int  // 423 below this, 0 = none
+	tcp        bool // listen on TCP instead of UDP
 
 	mu       sync.Mutex
 	times    []time.Time // accepted REGISTERs with Expires > 0
@@ -45,18 +46,30 @@ func startRegistrarWith(t *testing.T, r *registrar) *registrar {
 		t.Fatal(err)
 	}
 	srv.OnRegister(r.handle)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var closer interface{ Close() error }
+	serve := func() {}
+	if r.tcp {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.addr, closer = ln.Addr().String(), ln
+		serve = func() { _ = srv.ServeTCP(ln) }
+	} else {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.addr, closer = pc.LocalAddr().String(), pc
+		serve = func() { _ = srv.ServeUDP(pc) }
 	}
-	r.addr = pc.LocalAddr().String()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.ServeUDP(pc)
+		serve()
 	}()
 	t.Cleanup(func() {
-		pc.Close()
+		closer.Close()
 		ua.Close()
 		<-done
 	})
@@ -209,4 +222,13 @@ func TestRegistrationFailsWithoutListenerForTrunkTransport(t *testing.T) {
 	if st.Status != RegFailed || st.Err == nil || !strings.Contains(st.Err.Error(), "no tcp listener") {
 		t.Errorf("state %+v, want failed naming the missing listener", st)
 	}
+}
+
+func TestRegisterOverTCP(t *testing.T) {
+	reg := startRegistrarWith(t, &registrar{algorithm: "SHA-256", password: "secret", grant: 60, tcp: true})
+	ua := startUA(t, Config{
+		Listen: []Listener{{Network: "tcp", Addr: "127.0.0.1:0"}},
+		Trunks: []Trunk{{Name: "carrier", Address: reg.addr, Transport: "tcp", Username: "10001", Password: "secret", Register: true}},
+	})
+	eventually(t, 10*time.Second, "registered over TCP", func() bool { return ua.Registration("carrier").Status == Registered })
 }
