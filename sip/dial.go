@@ -130,7 +130,11 @@ func (ua *UA) Dial(ctx context.Context, dr DialRequest) (*Call, error) {
 		if err != nil {
 			if ce != nil {
 				ce.Trunk, ce.CallID = t.Name, callID
-				log.Warn("call failed", "code", ce.Code, "reason", ce.Reason, "kind", ce.Kind.String(), "error", ce.Err, "action", "reported to caller")
+				attrs := []any{"code", ce.Code, "reason", ce.Reason, "kind", ce.Kind.String(), "action", "reported to caller"}
+				if ce.Err != nil {
+					attrs = append(attrs, "error", ce.Err)
+				}
+				log.Warn("call failed", attrs...)
 			}
 			return nil, err
 		}
