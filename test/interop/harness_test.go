@@ -59,6 +59,8 @@ type serverOptions struct {
 	extraYAML string
 	// rtpPorts is the size of the RTP port range; default 40.
 	rtpPorts int
+	// bot keeps serve's default demo bot on.
+	bot bool
 }
 
 // server is a running `waihu serve`.
@@ -85,9 +87,11 @@ func startServer(ctx context.Context, t *testing.T, opts serverOptions) *server 
 	s.rtpMax = s.rtpMin + opts.rtpPorts - 1
 	var cfg strings.Builder
 	cfg.WriteString("rtp:\n  bind_ip: 127.0.0.1\n")
-	// These tests prove the call path (SIP, RTP, prompt, recording, DTMF log);
-	// the bot that serve runs by default is proved by cmd/waihu's bot test.
-	cfg.WriteString("bot:\n  enabled: false\n")
+	// Most tests prove the call path (SIP, RTP, prompt, recording, DTMF log)
+	// and turn off the bot that serve runs by default; bot_test.go keeps it.
+	if !opts.bot {
+		cfg.WriteString("bot:\n  enabled: false\n")
+	}
 	if opts.prompt != nil {
 		p := filepath.Join(dir, "prompt.wav")
 		if err := testpeer.WriteWAV(p, opts.prompt, testpeer.SampleRate); err != nil {
