@@ -105,8 +105,11 @@ type Decoder struct {
 	exit    []float64
 	exitBP  []int32
 
+	// stateCand and stateBP are per grammar state and left context (the
+	// last phone of the word that led there): net.nCI entries per state.
 	stateCand []float64
 	stateBP   []int32
+	dirty     []int32   // entries of stateCand set this frame
 	finalSc   []float64 // per arc: score of ending the utterance there, at the current frame
 	finalBP   []int32
 	bps       []backpointer
@@ -142,7 +145,7 @@ func NewDecoder(net *Network, cfg DecoderConfig) *Decoder {
 	d := &Decoder{net: net, cfg: cfg, sc: NewScorer(net.m, cfg.TopN), ns: ns,
 		st: make([]float64, nn*ns), bp: make([]int32, nn*ns), entry: make([]float64, nn), entryBP: make([]int32, nn),
 		active: make([]bool, nn), list: make([]int32, 0, nn), next: make([]int32, 0, nn), exit: make([]float64, nn), exitBP: make([]int32, nn),
-		stateCand: make([]float64, len(net.closure)), stateBP: make([]int32, len(net.closure)),
+		stateCand: make([]float64, len(net.closure)*net.nCI), stateBP: make([]int32, len(net.closure)*net.nCI),
 		finalSc: make([]float64, len(net.arcs)), finalBP: make([]int32, len(net.arcs)), bps: make([]backpointer, 0, 4096)}
 	d.Reset()
 	return d
@@ -166,7 +169,8 @@ func (d *Decoder) Reset() {
 	for i := range d.stateCand {
 		d.stateCand[i] = negInf
 	}
-	d.enterState(d.net.start, 0, -1)
+	d.dirty = d.dirty[:0]
+	d.enterState(d.net.start, 0, -1, uint8(d.net.m.Mdef.Sil))
 	d.flushStates()
 	d.detections = d.detections[:0]
 	if d.kwLast == nil {
@@ -195,28 +199,40 @@ func (d *Decoder) activate(node int32, score float64, bp int32) {
 	}
 }
 
-// enterState lands a path on grammar state s (and all it reaches by null arcs).
-func (d *Decoder) enterState(s int32, score float64, bp int32) {
+// enterState lands a path on grammar state s (and all it reaches by null
+// arcs), having just heard phone last.
+func (d *Decoder) enterState(s int32, score float64, bp int32, last uint8) {
 	for _, c := range d.net.closure[s] {
-		if v := score + float64(c.lp); v > d.stateCand[c.state] {
-			d.stateCand[c.state] = v
-			d.stateBP[c.state] = bp
+		i := int(c.state)*d.net.nCI + int(last)
+		v := score + float64(c.lp)
+		if v <= d.stateCand[i] {
+			continue
 		}
+		if d.stateCand[i] == negInf {
+			d.dirty = append(d.dirty, int32(i))
+		}
+		d.stateCand[i] = v
+		d.stateBP[i] = bp
 	}
 }
 
-// flushStates enters the word arcs leaving every state a path landed on.
+// flushStates enters the word arcs leaving every state a path landed on,
+// each at the copy of its first phone for the left context it came with.
 func (d *Decoder) flushStates() {
-	for s, v := range d.stateCand {
-		if v == negInf {
-			continue
-		}
+	for _, i := range d.dirty {
+		v := d.stateCand[i]
+		s, lc := int(i)/d.net.nCI, int(i)%d.net.nCI
 		for _, ai := range d.net.out[s] {
 			a := &d.net.arcs[ai]
-			d.activate(a.first, v+float64(a.logProb), d.stateBP[s])
+			first := a.first
+			if a.firstLC != nil && a.firstLC[lc] >= 0 {
+				first = a.firstLC[lc]
+			}
+			d.activate(first, v+float64(a.logProb), d.stateBP[i])
 		}
-		d.stateCand[s] = negInf
+		d.stateCand[i] = negInf
 	}
+	d.dirty = d.dirty[:0]
 }
 
 // Step decodes one feature vector.
@@ -329,7 +345,7 @@ func (d *Decoder) Step(feat []float32) {
 				}
 				d.activate(a.tail, ex, bpi)
 			}
-			d.enterState(a.to, ex, bpi)
+			d.enterState(a.to, ex, bpi, a.last)
 		}
 	}
 	if loopEntry > negInf {

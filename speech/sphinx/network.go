@@ -30,6 +30,11 @@ type netArc struct {
 	final   bool  // to reaches the final state through null arcs
 	filler  bool
 	keyword int32 // keyphrase this arc ends, or -1
+	last    uint8 // the word's last phone: the left context it gives the next word
+	// firstLC, when set, holds a copy of the first phone per left context
+	// (indexed by CI phone, -1 where that context cannot occur), for words
+	// that several different words can precede.
+	firstLC []int32
 }
 
 // Network is a grammar compiled against a model: the phone HMMs of every
@@ -52,6 +57,7 @@ type Network struct {
 	// of every arc leaving the start state, re-entered at every frame.
 	keyphrases []Keyphrase
 	kwFirst    []int32
+	nCI        int
 }
 
 type stateLP struct {
@@ -66,7 +72,7 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 	if g == nil || g.NumStates <= 0 || g.Start < 0 || g.Start >= g.NumStates || g.Final < 0 || g.Final >= g.NumStates {
 		return nil, fmt.Errorf("compile grammar: bad start/final state: %w", ErrGrammar)
 	}
-	n := &Network{m: m, start: int32(g.Start)}
+	n := &Network{m: m, start: int32(g.Start), nCI: len(m.Mdef.CIPhones)}
 	wordID := map[string]int32{}
 	var missing []string
 	type pron struct {
@@ -174,9 +180,13 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 			*cur = -1
 		}
 	}
+	// lastSet is every phone that can end the word before a state; silence
+	// can always come first (the start, or the silence loop).
+	lastSet := make([]uint64, g.NumStates)
 	for _, p := range prons {
 		for _, c := range n.closure[p.arc.To] {
 			merge(&lastInto[c.state], int(p.last))
+			lastSet[c.state] |= 1 << p.last
 		}
 	}
 	pronsFrom := make([][]int, g.NumStates)
@@ -220,6 +230,7 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 		if !reachesFinal[to] || firstFrom[to] >= 0 {
 			right = ctx(firstFrom[to])
 		}
+		a.last = phs[len(phs)-1]
 		prev := int32(-1)
 		for i, ph := range phs {
 			pos := PosInternal
@@ -241,6 +252,27 @@ func (m *Model) Compile(g *Grammar, cfg DecoderConfig) (*Network, error) {
 				n.nodes[prev].next = id
 			}
 			prev = id
+		}
+		// Where different words meet, give the first phone one copy per
+		// left context instead of the CI phone, as pocketsphinx's lexicon
+		// tree does; the copies share the rest of the word.
+		if set := lastSet[from] | 1<<uint(sil); !spotting && !filler && from != g.Start && lastInto[from] == -1 && len(m.Mdef.CIPhones) <= 64 {
+			a.firstLC = make([]int32, len(m.Mdef.CIPhones))
+			for lc := range a.firstLC {
+				a.firstLC[lc] = -1
+				if set&(1<<uint(lc)) == 0 {
+					continue
+				}
+				pos, r := PosBegin, 0
+				if len(phs) == 1 {
+					pos, r = PosSingle, right
+				} else {
+					r = int(phs[1])
+				}
+				id := addNode(m.Mdef.Phone(int(phs[0]), lc, r, pos), ai, false)
+				n.nodes[id].next = n.nodes[a.first].next
+				a.firstLC[lc] = id
+			}
 		}
 		if a.final {
 			a.tail = addNode(int32(sil), ai, true)
