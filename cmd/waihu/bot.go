@@ -140,12 +140,18 @@ func (l recordingLeg) ReadFrame(ctx context.Context, dst []int16) error {
 // run talks with the caller until the script hangs up or the caller does.
 func (b *bot) run(ctx context.Context, log *slog.Logger, id, caller string, leg *rtp.Leg, rec *audiofile.Recorder) {
 	digits := dialog.DigitsFrom(ctx, leg.DTMF(), func(ev rtp.DTMFEvent) (rune, time.Time) { return ev.Digit, ev.At })
-	r, err := b.engine.Run(ctx, dialog.Call{
+	call := dialog.Call{
 		ID:        id,
 		Leg:       recordingLeg{Leg: leg, rec: rec},
 		DTMF:      digits,
 		Variables: map[string]string{"caller": caller},
-	})
+	}
+	if c, err := newCues(false); err != nil {
+		log.Warn("no emotion cues for this call", "err", err)
+	} else {
+		call.Cues = c
+	}
+	r, err := b.engine.Run(ctx, call)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Warn("script ended with an error", "err", err)
 	}
