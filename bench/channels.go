@@ -114,14 +114,12 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (StepResult, error) {
 	var (
 		mu     sync.Mutex
 		meters []*Meter
-		rlegs  []*rtp.Leg
 	)
 	track := func(l *rtp.Leg) {
 		m := NewMeter(&window)
 		l.Observe(m)
 		mu.Lock()
 		meters = append(meters, m)
-		rlegs = append(rlegs, l)
 		mu.Unlock()
 	}
 
@@ -275,13 +273,8 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (StepResult, error) {
 	}
 	// Open the window: snapshot counters, CPU and wall clock together.
 	mu.Lock()
-	legsNow := append([]*rtp.Leg(nil), rlegs...)
 	metersNow := append([]*Meter(nil), meters...)
 	mu.Unlock()
-	before := make([]rtp.Stats, len(legsNow))
-	for i, l := range legsNow {
-		before[i] = l.Stats()
-	}
 	cpu0, err := CPUTime()
 	if err != nil {
 		return res, err
@@ -304,12 +297,6 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (StepResult, error) {
 	if res.Established > 0 {
 		res.CPUPctPerCall = res.CPUPct / float64(res.Established)
 	}
-	for i, l := range legsNow {
-		s := l.Stats()
-		res.PacketsSent += s.PacketsSent - before[i].PacketsSent
-		res.PacketsReceived += s.PacketsReceived - before[i].PacketsReceived
-		res.PacketsLost += max(0, s.PacketsLost-before[i].PacketsLost)
-	}
 	res.Goroutines = runtime.NumGoroutine()
 	if rss, err := RSS(); err == nil {
 		res.RSSBytes = rss
@@ -321,7 +308,7 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (StepResult, error) {
 	for _, m := range metersNow {
 		m.AddTo(&t)
 	}
-	res.fill(&t)
+	res.Fill(&t)
 	res.Judge(cfg.Limit)
 	return res, nil
 }

@@ -106,6 +106,9 @@ type Meter struct {
 	lastTS   uint32
 	baseArr  time.Time // arrival the schedule is anchored to
 	baseTS   uint32
+	maxExt   int64 // highest extended sequence number seen
+	winFirst int64 // extended sequence number the window began at, -1 before
+	winMax   int64
 	received uint64
 	late     uint64
 	maxLate  time.Duration
@@ -113,16 +116,18 @@ type Meter struct {
 }
 
 // NewMeter returns a meter counting while window is true.
-func NewMeter(window *atomic.Bool) *Meter { return &Meter{window: window} }
+func NewMeter(window *atomic.Bool) *Meter { return &Meter{window: window, winFirst: -1} }
 
 // RTPSent records a packet with timestamp ts sent at at. The deviation is
 // the interval since the previous send minus the media time between them.
 func (m *Meter) RTPSent(at time.Time, ts uint32) {
 	m.sendMu.Lock()
-	if m.haveSent && m.window.Load() {
-		want := time.Duration(int32(ts-m.lastSentTS)) * tsUnit
-		m.sendDev.Add(absDur(at.Sub(m.lastSent) - want))
+	if m.window.Load() {
 		m.sent++
+		if m.haveSent {
+			want := time.Duration(int32(ts-m.lastSentTS)) * tsUnit
+			m.sendDev.Add(absDur(at.Sub(m.lastSent) - want))
+		}
 	}
 	m.haveSent, m.lastSent, m.lastSentTS = true, at, ts
 	m.sendMu.Unlock()
@@ -135,9 +140,13 @@ func (m *Meter) RTPSent(at time.Time, ts uint32) {
 // late.
 func (m *Meter) RTPReceived(at time.Time, seq uint16, ts uint32) {
 	m.recvMu.Lock()
+	ext := int64(seq)
 	if !m.haveRecv {
 		m.baseArr, m.baseTS = at, ts
+	} else {
+		ext = m.maxExt + int64(int16(seq-uint16(m.maxExt)))
 	}
+	m.maxExt = max(m.maxExt, ext)
 	sched := m.baseArr.Add(time.Duration(int32(ts-m.baseTS)) * tsUnit)
 	behind := at.Sub(sched)
 	if behind < 0 {
@@ -146,6 +155,10 @@ func (m *Meter) RTPReceived(at time.Time, seq uint16, ts uint32) {
 		m.baseArr, m.baseTS, behind = at, ts, 0
 	}
 	if m.window.Load() {
+		if m.winFirst < 0 {
+			m.winFirst, m.winMax = ext, ext
+		}
+		m.winMax = max(m.winMax, ext)
 		m.received++
 		if behind > LateAfter {
 			m.late++
@@ -164,8 +177,11 @@ func (m *Meter) RTPReceived(at time.Time, seq uint16, ts uint32) {
 type Timing struct {
 	SendDev, RecvDev Hist
 	Sent, Received   uint64
-	Late             uint64
-	MaxBehind        time.Duration
+	// Lost is expected minus received by sequence number within the
+	// window: a packet the sender never sent is not lost.
+	Lost      int64
+	Late      uint64
+	MaxBehind time.Duration
 }
 
 // AddTo merges the meter's counts into t.
@@ -177,6 +193,9 @@ func (m *Meter) AddTo(t *Timing) {
 	m.recvMu.Lock()
 	t.RecvDev.Merge(&m.recvDev)
 	t.Received += m.received
+	if m.winFirst >= 0 {
+		t.Lost += max(0, m.winMax-m.winFirst+1-int64(m.received))
+	}
 	t.Late += m.late
 	t.MaxBehind = max(t.MaxBehind, m.maxLate)
 	m.recvMu.Unlock()

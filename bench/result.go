@@ -58,8 +58,8 @@ type StepResult struct {
 	RSSBytes   int64 `json:"rss_bytes"`
 	RSSPerCall int64 `json:"rss_per_call_bytes"`
 	// PacketsSent, PacketsReceived and PacketsLost are RTP audio packets
-	// of all local legs in the window; lost is expected minus received by
-	// sequence number.
+	// of all local legs in the window, counted by the Meter the same way
+	// for every stack; lost is expected minus received by sequence number.
 	PacketsSent     int64   `json:"packets_sent"`
 	PacketsReceived int64   `json:"packets_received"`
 	PacketsLost     int64   `json:"packets_lost"`
@@ -81,8 +81,9 @@ type StepResult struct {
 	Err string `json:"error,omitempty"`
 }
 
-// fill derives the timing fields from t.
-func (r *StepResult) fill(t *Timing) {
+// Fill derives the timing fields from t.
+func (r *StepResult) Fill(t *Timing) {
+	r.PacketsSent, r.PacketsReceived, r.PacketsLost = int64(t.Sent), int64(t.Received), t.Lost
 	r.SendDev = percentiles(&t.SendDev)
 	r.RecvDev = percentiles(&t.RecvDev)
 	r.LateFrames = t.Late

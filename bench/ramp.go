@@ -1,0 +1,149 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Ramp is a sequence of call counts: From, From+Step, … up to To.
+type Ramp struct{ From, To, Step int }
+
+// ParseRamp reads "FROM:TO:STEP".
+func ParseRamp(s string) (Ramp, error) {
+	var r Ramp
+	if _, err := fmt.Sscanf(s, "%d:%d:%d", &r.From, &r.To, &r.Step); err != nil {
+		return r, fmt.Errorf("ramp %q: want FROM:TO:STEP: %w", s, err)
+	}
+	if r.From <= 0 || r.To < r.From || r.Step <= 0 {
+		return r, fmt.Errorf("ramp %q: want 0 < FROM ≤ TO and STEP > 0", s)
+	}
+	return r, nil
+}
+
+// Steps lists the call counts of the ramp.
+func (r Ramp) Steps() []int {
+	var out []int
+	for n := r.From; n <= r.To; n += r.Step {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Machine describes where a report was measured.
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Kernel    string `json:"kernel"`
+}
+
+// ThisMachine describes the running machine.
+func ThisMachine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		var model string
+		for _, line := range strings.Split(string(raw), "\n") {
+			if len(line) > 10 && line[:10] == "model name" {
+				if i := strings.IndexByte(line, ':'); i >= 0 {
+					model = strings.TrimSpace(line[i+1:])
+				}
+				break
+			}
+		}
+		m.CPUModel = model
+	}
+	if raw, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(raw))
+	}
+	return m
+}
+
+// Report is the outcome of a channels run: every step of every peer, and
+// the largest call count each held within the limit.
+type Report struct {
+	Started  time.Time    `json:"started"`
+	Machine  Machine      `json:"machine"`
+	Limit    Limit        `json:"limit"`
+	Duration float64      `json:"duration_sec"`
+	Steps    []StepResult `json:"steps"`
+	// Held is, per peer, the largest step within the limit (0 if none).
+	Held map[string]int `json:"held"`
+	// CPUPerCall is, per peer, the CPU % per call at its held step.
+	CPUPerCall map[string]float64 `json:"cpu_pct_per_call_at_held"`
+	// Ratio is waihu's held calls over diago's, when both ran.
+	Ratio float64 `json:"ratio_waihu_over_diago,omitempty"`
+}
+
+// Summarise fills Held, CPUPerCall and Ratio from the steps.
+func (r *Report) Summarise() {
+	r.Held = map[string]int{}
+	r.CPUPerCall = map[string]float64{}
+	for _, s := range r.Steps {
+		if _, ok := r.Held[s.Peer]; !ok {
+			r.Held[s.Peer] = 0
+		}
+		if s.OK && s.Calls > r.Held[s.Peer] {
+			r.Held[s.Peer] = s.Calls
+			r.CPUPerCall[s.Peer] = s.CPUPctPerCall
+		}
+	}
+	if d := r.Held["diago"]; d > 0 {
+		r.Ratio = float64(r.Held["waihu"]) / float64(d)
+	}
+}
+
+// Write saves the report as DIR/channels.json and DIR/channels.png.
+func (r *Report) Write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create output directory: %w", err)
+	}
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "channels.json"), append(raw, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return PlotChannels(r, filepath.Join(dir, "channels.png"))
+}
+
+// StepRunner runs one step of a peer.
+type StepRunner func(ctx context.Context, calls int) (StepResult, error)
+
+// RunRamp runs the steps of ramp with run until one breaks the limit (that
+// step is kept in the report, so the edge shows) or ctx ends. progress, when
+// set, gets each step's result as it finishes.
+func RunRamp(ctx context.Context, peer string, ramp Ramp, lim Limit, run StepRunner, progress func(StepResult)) []StepResult {
+	var out []StepResult
+	for _, n := range ramp.Steps() {
+		if ctx.Err() != nil {
+			break
+		}
+		res, err := run(ctx, n)
+		res.Peer, res.Calls = peer, n
+		if err != nil {
+			res.Err = err.Error()
+		}
+		res.Judge(lim)
+		out = append(out, res)
+		if progress != nil {
+			progress(res)
+		}
+		if !res.OK {
+			break
+		}
+		// Let sockets of the last step close and the machine settle.
+		select {
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+		}
+	}
+	return out
+}
