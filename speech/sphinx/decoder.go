@@ -146,7 +146,7 @@ func NewDecoder(net *Network, cfg DecoderConfig) *Decoder {
 		st: make([]float64, nn*ns), bp: make([]int32, nn*ns), entry: make([]float64, nn), entryBP: make([]int32, nn),
 		active: make([]bool, nn), list: make([]int32, 0, nn), next: make([]int32, 0, nn), exit: make([]float64, nn), exitBP: make([]int32, nn),
 		stateCand: make([]float64, len(net.closure)*net.nCI), stateBP: make([]int32, len(net.closure)*net.nCI),
-		finalSc: make([]float64, len(net.arcs)), finalBP: make([]int32, len(net.arcs)), bps: make([]backpointer, 0, 4096)}
+		finalSc: make([]float64, len(net.arcs)), finalBP: make([]int32, len(net.arcs)), bps: make([]backpointer, 0, 256)}
 	d.Reset()
 	return d
 }

@@ -18,14 +18,14 @@ const DefaultTopN = 4
 type Scorer struct {
 	m     *Model
 	topN  int
-	frame int
+	frame int32
 	feat  []float32
 	// per codebook: the frame its top-N was computed for, and for each
 	// stream topN (codeword, score) pairs, best first.
-	cbFrame  []int
+	cbFrame  []int32
 	topCW    [][]int32
 	topSc    [][]float32
-	senFrame []int
+	senFrame []int32
 	senScore []float32
 	mixUnit  float32
 }
@@ -37,8 +37,8 @@ func NewScorer(m *Model, topN int) *Scorer {
 	}
 	topN = min(topN, m.nDensity)
 	nCB := len(m.means)
-	s := &Scorer{m: m, topN: topN, frame: 0, cbFrame: make([]int, nCB), topCW: make([][]int32, nCB), topSc: make([][]float32, nCB),
-		senFrame: make([]int, m.Mdef.NumSenone), senScore: make([]float32, m.Mdef.NumSenone), mixUnit: float32(mixwUnitNats)}
+	s := &Scorer{m: m, topN: topN, frame: 0, cbFrame: make([]int32, nCB), topCW: make([][]int32, nCB), topSc: make([][]float32, nCB),
+		senFrame: make([]int32, m.Mdef.NumSenone), senScore: make([]float32, m.Mdef.NumSenone), mixUnit: float32(mixwUnitNats)}
 	for cb := range nCB {
 		s.topCW[cb] = make([]int32, m.nFeat*topN)
 		s.topSc[cb] = make([]float32, m.nFeat*topN)
