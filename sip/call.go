@@ -89,6 +89,9 @@ type Call struct {
 	weRefresh     bool
 	lastRefresh   time.Time
 
+	// referw is the REFER being followed, see refer.go.
+	referw atomic.Pointer[referWatch]
+
 	ending  atomic.Bool
 	endOnce sync.Once
 	done    chan struct{}

@@ -120,6 +120,7 @@ func NewUA(cfg Config) (*UA, error) {
 	ua.srv.OnCancel(ua.handleStrayCancel)
 	ua.srv.OnOptions(ua.handleOptions)
 	ua.srv.OnInfo(ua.handleInfo)
+	ua.srv.OnNotify(ua.handleNotify) // REFER progress, see refer.go
 	return ua, nil
 }
 
