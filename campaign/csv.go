@@ -59,18 +59,20 @@ func ImportCSV(r io.Reader, file string) ([]store.Contact, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos panics after a failed Read: the line is in the ParseError.
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.Line
+			if !errors.As(err, &pe) {
+				errs = append(errs, fmt.Errorf("%s: %w", file, err))
+				break
 			}
-			errs = append(errs, fmt.Errorf("%s:%d: %w", file, line, err))
-			if _, ok := err.(*csv.ParseError); ok && len(errs) < maxImportErrors {
-				continue
+			errs = append(errs, fmt.Errorf("%s:%d: %w", file, pe.Line, err))
+			if len(errs) >= maxImportErrors {
+				break
 			}
-			break
+			continue
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}
