@@ -117,32 +117,47 @@ func (r *Report) Write(dir string) error {
 // StepRunner runs one step of a peer.
 type StepRunner func(ctx context.Context, calls int) (StepResult, error)
 
-// RunRamp runs the steps of ramp with run until one breaks the limit (that
-// step is kept in the report, so the edge shows) or ctx ends. progress, when
+// Peer is a stack under test and how to run one of its steps.
+type Peer struct {
+	Name string
+	Run  StepRunner
+}
+
+// RunRamp runs the steps of ramp for every peer, interleaved — each call
+// count runs on every peer before the next count — so that load from other
+// processes on a shared machine falls on all peers alike. A peer stops at
+// its first step that breaks the limit (that step is kept, so the edge
+// shows); the ramp ends when every peer stopped or ctx ends. progress, when
 // set, gets each step's result as it finishes.
-func RunRamp(ctx context.Context, peer string, ramp Ramp, lim Limit, run StepRunner, progress func(StepResult)) []StepResult {
+func RunRamp(ctx context.Context, ramp Ramp, lim Limit, peers []Peer, progress func(StepResult)) []StepResult {
 	var out []StepResult
+	stopped := make([]bool, len(peers))
 	for _, n := range ramp.Steps() {
-		if ctx.Err() != nil {
+		running := false
+		for i, p := range peers {
+			if stopped[i] || ctx.Err() != nil {
+				continue
+			}
+			running = true
+			res, err := p.Run(ctx, n)
+			res.Peer, res.Calls = p.Name, n
+			if err != nil {
+				res.Err = err.Error()
+			}
+			res.Judge(lim)
+			out = append(out, res)
+			if progress != nil {
+				progress(res)
+			}
+			stopped[i] = !res.OK
+			// Let the sockets of the last step close and the machine settle.
+			select {
+			case <-time.After(2 * time.Second):
+			case <-ctx.Done():
+			}
+		}
+		if !running {
 			break
-		}
-		res, err := run(ctx, n)
-		res.Peer, res.Calls = peer, n
-		if err != nil {
-			res.Err = err.Error()
-		}
-		res.Judge(lim)
-		out = append(out, res)
-		if progress != nil {
-			progress(res)
-		}
-		if !res.OK {
-			break
-		}
-		// Let sockets of the last step close and the machine settle.
-		select {
-		case <-time.After(2 * time.Second):
-		case <-ctx.Done():
 		}
 	}
 	return out
