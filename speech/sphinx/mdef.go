@@ -103,7 +103,7 @@ func readMdef(path string) (*ModelDef, error) {
 		return nil, fmt.Errorf("%s: %d phones of context, want 3: %w", path, nCtx, ErrUnsupported)
 	}
 	m := &ModelDef{NumSenone: nSen, NumCISen: nCISen, NumState: nEmit, NumTmat: nTmat, Sil: sil,
-		ciIndex: map[string]int{}, tri: make(map[triKey]int32, nPhone)}
+		ciIndex: map[string]int{}}
 	for range nCI {
 		end := bytes.IndexByte(data[off:], 0)
 		if end < 0 {
@@ -121,6 +121,7 @@ func readMdef(path string) (*ModelDef, error) {
 		return nil, err
 	}
 	off += nTree * 8
+	m.tri = make(map[triKey]int32, nPhone-nCI)
 	m.phoneSSeq = make([]int32, nPhone)
 	m.phoneTmat = make([]int32, nPhone)
 	m.Filler = make([]bool, nCI)
