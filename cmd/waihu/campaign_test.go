@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waihu/waihu/campaign"
+	"github.com/waihu/waihu/sip"
+)
+
+// waihuCLI runs one waihu command line in-process and returns what it printed.
+func waihuCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root := rootCommand()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+func TestCampaignCommandsCreateImportAndControlACampaign(t *testing.T) {
+	data := t.TempDir()
+	csv := filepath.Join(t.TempDir(), "list.csv")
+	if err := os.WriteFile(csv, []byte("phone,name,priority,policy\n13812345678,张三,5,P-1\n13900000000,李四,,P-2\n13700000000,王五,1,P-3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	if err := os.WriteFile(bad, []byte("phone,priority\n13812345678,1\nnot-a-phone,2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{[]string{"campaign", "create", "spring", "--trunk", "carrier:5:20", "--cps", "3"}, `campaign "spring" created`, ""},
+		{[]string{"campaign", "create", "spring", "--trunk", "carrier"}, "", "already exists"},
+		{[]string{"campaign", "create", "x", "--trunk", "carrier:fast"}, "", `CPS "fast"`},
+		{[]string{"campaign", "import", "spring", bad}, "", "bad.csv:3"},
+		{[]string{"campaign", "import", "spring", csv}, "3 contacts added", ""},
+		{[]string{"campaign", "import", "spring", csv}, "0 contacts added to \"spring\", 3 already there", ""},
+		{[]string{"campaign", "dnc", "13700000000", "--reason", "complaint"}, "1 numbers added", ""},
+		{[]string{"campaign", "status", "spring"}, "1 of 3 contacts will be skipped: 1 on the do-not-call list; 2 to dial", ""},
+		{[]string{"campaign", "status", "spring"}, `campaign "spring" draft: 0/3 finished`, ""},
+		{[]string{"campaign", "pause", "spring"}, "", "cannot become paused"},
+		{[]string{"campaign", "resume", "spring"}, "", "resume only a paused one"},
+		{[]string{"campaign", "stop", "spring"}, `campaign "spring" is stopped`, ""},
+		{[]string{"campaign", "start", "spring"}, "", "cannot become running"},
+		{[]string{"campaign", "status"}, `campaign "spring" stopped`, ""},
+		{[]string{"campaign", "import", "nope", csv}, "", "not found"},
+	}
+	for _, s := range steps {
+		out, err := waihuCLI(t, append(s.args, "--data", data)...)
+		if s.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), s.wantErr) {
+				t.Errorf("waihu %v: error %v, want one containing %q", s.args, err, s.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("waihu %v: %v", s.args, err)
+			continue
+		}
+		if !strings.Contains(out, s.want) {
+			t.Errorf("waihu %v printed %q, want %q", s.args, out, s.want)
+		}
+	}
+}
+
+func TestTrunkFlagParsesNameRateAndConcurrency(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    campaign.TrunkLimit
+		wantErr bool
+	}{
+		{"a", campaign.TrunkLimit{Name: "a"}, false},
+		{"a:2.5", campaign.TrunkLimit{Name: "a", CPS: 2.5}, false},
+		{"a:2:30", campaign.TrunkLimit{Name: "a", CPS: 2, Concurrency: 30}, false},
+		{"", campaign.TrunkLimit{}, true},
+		{"a:0", campaign.TrunkLimit{}, true},
+		{"a:1:-1", campaign.TrunkLimit{}, true},
+		{"a:1:2:3", campaign.TrunkLimit{}, true},
+	}
+	for _, tc := range tests {
+		got, err := parseTrunkFlag(tc.in)
+		if (err != nil) != tc.wantErr || (!tc.wantErr && got != tc.want) {
+			t.Errorf("parseTrunkFlag(%q) = %+v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestSIPFailuresMapToRetryClasses(t *testing.T) {
+	tests := map[sip.FailureKind]campaign.Disposition{
+		sip.FailureBusy:        campaign.Busy,
+		sip.FailureNoAnswer:    campaign.NoAnswer,
+		sip.FailureNotFound:    campaign.Invalid,
+		sip.FailureCancelled:   campaign.Cancelled,
+		sip.FailureRejected:    campaign.Failed,
+		sip.FailureUnreachable: campaign.Failed,
+		sip.FailureTimeout:     campaign.Failed,
+	}
+	for k, want := range tests {
+		if got := dispositionOf(k); got != want {
+			t.Errorf("dispositionOf(%s) = %s, want %s", k, got, want)
+		}
+	}
+}
