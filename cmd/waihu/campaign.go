@@ -68,10 +68,10 @@ func withStore(cmd *cobra.Command, f *campaignFlags, fn func(ctx context.Context
 
 func campaignCreateCommand() *cobra.Command {
 	var (
-		f                    campaignFlags
-		settingsFile, tz     string
-		trunks               []string
-		cps                  float64
+		f                   campaignFlags
+		settingsFile, tz    string
+		trunks              []string
+		cps                 float64
 		concurrency, maxTry int
 	)
 	cmd := &cobra.Command{
