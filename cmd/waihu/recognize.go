@@ -21,8 +21,10 @@ func recognizeCommand() *cobra.Command {
 		Short: "Recognise WAV files with the native sphinx recogniser against a grammar",
 		Long: `recognize decodes each WAV file (any sample rate; it is converted to the
 8 kHz a call carries, then upsampled for the model exactly as in a call) against
-a grammar: a file with one phrase per line, or a JSGF grammar (#JSGF header).
-It prints one line per file: file, hypothesis (empty when rejected), confidence.`,
+a grammar: a file with one phrase per line, a JSGF grammar (#JSGF header), or
+keyphrases to spot, one "phrase /threshold/" per line (threshold as a likelihood
+ratio against a free phone loop, e.g. /1e-10/). It prints one line per file:
+file, hypothesis (empty when rejected or nothing was spotted), confidence.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if grammar == "" {

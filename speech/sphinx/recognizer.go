@@ -96,6 +96,10 @@ var ErrClosed = errors.New("sphinx: stream closed")
 // NewStream starts recognising one call's audio against opts.Phrases (or
 // the configured default grammar).
 func (r *Recognizer) NewStream(ctx context.Context, opts speech.StreamOptions) (speech.RecognizerStream, error) {
+	// The model decides the language; refuse rather than mishear.
+	if l := strings.ToLower(opts.Language); l != "" && l != "en" && !strings.HasPrefix(l, "en-") {
+		return nil, fmt.Errorf("sphinx stream for call %q: language %q, the model is English: %w", opts.CallID, opts.Language, ErrUnsupported)
+	}
 	phrases := opts.Phrases
 	if len(phrases) == 0 {
 		phrases = r.cfg.Phrases

@@ -64,13 +64,21 @@ func TestStreamSendsPartialsThenFinalWithConfidence(t *testing.T) {
 	}
 }
 
-func TestStreamRejectsUnknownWordsAndCancelledContext(t *testing.T) {
+func TestStreamRejectsUnknownWordsOtherLanguagesAndCancelledContext(t *testing.T) {
 	r := sharedRecognizer(t)
 	if _, err := r.NewStream(context.Background(), speech.StreamOptions{Phrases: []string{"yes", "zzyzxqv plorf"}}); !errors.Is(err, ErrGrammar) {
 		t.Errorf("unknown word: %v, want ErrGrammar", err)
 	}
 	if _, err := r.NewStream(context.Background(), speech.StreamOptions{Phrases: []string{"#JSGF V1.0; public <a> = (yes | no;"}}); !errors.Is(err, ErrGrammar) {
 		t.Errorf("broken JSGF: %v, want ErrGrammar", err)
+	}
+	if _, err := r.NewStream(context.Background(), speech.StreamOptions{Phrases: []string{"yes"}, Language: "zh-CN"}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("zh-CN: %v, want ErrUnsupported", err)
+	}
+	if st, err := r.NewStream(context.Background(), speech.StreamOptions{Phrases: []string{"yes"}, Language: "en-US"}); err != nil {
+		t.Errorf("en-US: %v", err)
+	} else {
+		st.Close()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := r.NewStream(ctx, speech.StreamOptions{Phrases: []string{"yes", "no"}})
