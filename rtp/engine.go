@@ -228,6 +228,7 @@ type pacerShard struct {
 	mu   sync.Mutex
 	legs []*Leg
 	snap []*Leg // reused each tick so ticking allocates nothing
+	rtcp rtcpReady
 }
 
 func (s *pacerShard) size() int {
@@ -291,6 +292,7 @@ func (s *pacerShard) tick(now time.Time) {
 	s.mu.Lock()
 	s.snap = append(s.snap[:0], s.legs...)
 	s.mu.Unlock()
+	s.rtcp.mark(s.snap)
 	for i, l := range s.snap {
 		l.tick(now)
 		s.snap[i] = nil

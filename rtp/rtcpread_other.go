@@ -33,3 +33,8 @@ func (l *Leg) readRTCP() {
 		l.recv.handleRTCP(buf[:n], src, time.Now(), false)
 	}
 }
+
+// rtcpReady does nothing where a goroutine reads RTCP.
+type rtcpReady struct{}
+
+func (*rtcpReady) mark([]*Leg) {}
