@@ -32,7 +32,7 @@ func enDayNumber(ws []word, k int) (int, int) {
 		return 0, 0
 	}
 	t := ws[k].text
-	t2 := strings.TrimRight(t, "stndrdth")
+	t2 := trimOrdinal(t)
 	if t2 != t || allASCIIDigitsStr(t) {
 		if allASCIIDigitsStr(t2) && len(t2) <= 2 && t2 != "" {
 			d := 0
@@ -117,7 +117,7 @@ func enDay(ws []word, k int, ref time.Time) (time.Time, string, int, bool) {
 			return weekdayDate(ref, 1, 1), "", 2, true
 		}
 	}
-	if m, ok := enMonths[t]; ok && t != "may" || ok && k+1 < len(ws) && allASCIIDigitsStr(strings.TrimRight(ws[k+1].text, "stndrdth")) {
+	if m, ok := enMonths[t]; ok && t != "may" || ok && k+1 < len(ws) && allASCIIDigitsStr(trimOrdinal(ws[k+1].text)) {
 		if d, n := enDayNumber(ws, k+1); n > 0 {
 			if day, ok := monthDay(ref, m, d); ok {
 				return day, "", 1 + n, true
@@ -371,4 +371,14 @@ func (e *extraction) enDatetimes(ref time.Time) {
 			k++
 		}
 	}
+}
+
+// trimOrdinal drops an English ordinal suffix: "21st" → "21", "3rd" → "3".
+func trimOrdinal(s string) string {
+	for _, suf := range []string{"st", "nd", "rd", "th"} {
+		if t, ok := strings.CutSuffix(s, suf); ok {
+			return t
+		}
+	}
+	return s
 }

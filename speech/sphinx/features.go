@@ -56,15 +56,14 @@ const (
 // at the edges. Vectors come out three frames behind the cepstra that went
 // in. Not safe for concurrent use.
 type Features struct {
-	n      int
-	mean   []float64
-	sum    []float64
-	nCMN   int
-	ring   [8][]float32 // last cepstra after CMN, index t&7
-	got    int          // cepstra pushed in this utterance
-	out    int          // vectors emitted in this utterance
-	vec    []float32
-	frozen bool
+	n    int
+	mean []float64
+	sum  []float64
+	nCMN int
+	ring [8][]float32 // last cepstra after CMN, index t&7
+	got  int          // cepstra pushed in this utterance
+	out  int          // vectors emitted in this utterance
+	vec  []float32
 }
 
 // NewFeatures returns a feature computer for numCeps cepstra with CMN seeded

@@ -317,7 +317,7 @@ func (m *Model) initGaussians(means, vars *gaussianFile, varFloor float64) error
 		dim += means.veclen[f]
 	}
 	if dim != 3*m.Feat.NumCeps {
-		return fmt.Errorf("Gaussians of %d dimensions for 1s_c_d_dd of %d cepstra: %w", dim, m.Feat.NumCeps, ErrFormat)
+		return fmt.Errorf("gaussians of %d dimensions for 1s_c_d_dd of %d cepstra: %w", dim, m.Feat.NumCeps, ErrFormat)
 	}
 	m.means = means.data
 	m.ivar = make([][][]float32, nCB)

@@ -139,19 +139,3 @@ func (fr *frameReader) fill() error {
 	fr.pending = append(fr.pending, fr.resOut[:w]...)
 	return nil
 }
-
-// readAll drains a stream into memory, for the cache and for tests.
-func readAll(s speech.AudioStream) ([]int16, error) {
-	var out []int16
-	frame := make([]int16, speech.FrameSamples)
-	for {
-		err := s.Read(frame)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, frame...)
-	}
-}

@@ -104,7 +104,7 @@ func (p *procStream) Read(dst []int16) error {
 		return fmt.Errorf("%s: %w", p.what, ErrClosed)
 	}
 	if p.fr == nil {
-		f := pcmFormat{rate: 8000, channels: 1}
+		var f pcmFormat
 		if p.raw != nil {
 			f = *p.raw
 		} else {
