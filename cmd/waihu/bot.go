@@ -151,11 +151,20 @@ func (b *bot) run(ctx context.Context, log *slog.Logger, id, caller string, leg 
 	} else {
 		call.Cues = c
 	}
+	xfer := transferFrom(ctx)
+	if xfer != nil {
+		call.Transfer, call.Messages = xfer, xfer
+	}
 	r, err := b.engine.Run(ctx, call)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Warn("script ended with an error", "err", err)
 	}
 	log.Info("script finished", "script", r.Script, "outcome", r.Outcome, "path", r.Path)
+	if xfer != nil {
+		// A bridge to an agent outlives the script: the call stays ours
+		// until the customer or the agent hangs up.
+		xfer.relay(ctx, recordingLeg{Leg: leg, rec: rec})
+	}
 }
 
 // botFor builds the bot the config asks for. The default demo bot degrades to

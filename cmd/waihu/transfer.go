@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/waihu/waihu/rtp"
+	"github.com/waihu/waihu/sip"
+)
+
+// agentRingTimeout bounds how long an agent may ring before the bridge
+// gives up and the script's on_fail path runs.
+const agentRingTimeout = 30 * time.Second
+
+// frameLeg is a call's audio as the bridge relays it: 20 ms frames of 8 kHz
+// PCM. rtp.Leg and bot.go's recordingLeg satisfy it.
+type frameLeg interface {
+	ReadFrame(ctx context.Context, dst []int16) error
+	WriteFrame(ctx context.Context, src []int16) error
+}
+
+// transfer hands one answered call to a person, and sends texts for it: the
+// call's dialog.Transferer and dialog.Messenger.
+//
+// "refer" asks the customer's side to call the agent (SIP REFER) and falls
+// back to a bridge when it cannot. "bridge" dials the agent itself and,
+// once the dialog engine has let go of the customer's leg, relays audio both
+// ways (relay) until either side hangs up. Transfer returns as soon as the
+// agent answered, because the engine must stop reading the customer's leg
+// before the relay may: the caller of the engine runs relay after Run.
+type transfer struct {
+	ua     *sip.UA
+	engine *rtp.Engine
+	call   *sip.Call
+	log    *slog.Logger
+	// trunk dials agents and sends out-of-dialog texts: the call's trunk, or
+	// the first configured one. Empty means neither works.
+	trunk string
+	// summary, when set, is played to the agent before the customer is
+	// connected (warm transfer), e.g. a synthesised "caller wants a loan".
+	summary []int16
+	// ringTimeout bounds the agent's ringing; default agentRingTimeout.
+	ringTimeout time.Duration
+
+	mu       sync.Mutex
+	agent    *sip.Call // set once the agent answered
+	agentLeg *rtp.Leg
+}
+
+// newTransfer prepares transfers for call; trunks are the configured trunk
+// names in order, used when the call came in from none of them.
+func newTransfer(ua *sip.UA, engine *rtp.Engine, call *sip.Call, trunks []string, log *slog.Logger) *transfer {
+	trunk := call.Trunk()
+	if trunk == "" && len(trunks) > 0 {
+		trunk = trunks[0]
+	}
+	return &transfer{ua: ua, engine: engine, call: call, log: log, trunk: trunk, ringTimeout: agentRingTimeout}
+}
+
+// Transfer implements dialog.Transferer: mode "refer" or "bridge", uri the
+// agent (a SIP URI or a number). An error means the customer is still with
+// us, so the script's on_fail path can run.
+func (t *transfer) Transfer(ctx context.Context, mode, uri string) error {
+	switch mode {
+	case "refer":
+		err := t.call.Refer(ctx, uri)
+		if !errors.Is(err, sip.ErrReferNotSupported) {
+			return err
+		}
+		t.log.Info("peer cannot take REFER; bridging to the agent instead", "err", err)
+		return t.bridge(ctx, uri)
+	case "bridge":
+		return t.bridge(ctx, uri)
+	}
+	return fmt.Errorf("transfer call %s to %s: mode %q is not refer or bridge", t.call.ID(), uri, mode)
+}
+
+// bridge dials the agent on a fresh leg and plays the summary to them. The
+// relay starts later, in relay.
+func (t *transfer) bridge(ctx context.Context, uri string) error {
+	fail := func(err error) error {
+		return fmt.Errorf("bridge call %s to agent %s via trunk %q: %w", t.call.ID(), uri, t.trunk, err)
+	}
+	t.mu.Lock()
+	busy := t.agent != nil
+	t.mu.Unlock()
+	if busy {
+		return fail(errors.New("already bridged"))
+	}
+	if t.trunk == "" {
+		return fail(errors.New("no trunk configured to dial the agent through"))
+	}
+	leg, err := t.engine.NewLeg(t.call.ID() + "-agent")
+	if err != nil {
+		return fail(err)
+	}
+	agent, err := t.ua.Dial(ctx, sip.DialRequest{Trunk: t.trunk, To: uri, Media: leg, RingTimeout: t.ringTimeout})
+	if err != nil {
+		leg.Close()
+		return fail(err)
+	}
+	log := t.log.With("agent_call_id", agent.ID())
+	if err := t.brief(ctx, agent, leg); err != nil {
+		hangup(agent, log)
+		leg.Close()
+		return fail(err)
+	}
+	t.mu.Lock()
+	t.agent, t.agentLeg = agent, leg
+	t.mu.Unlock()
+	log.Info("agent answered; bridging")
+	return nil
+}
+
+// brief plays the summary to the agent and waits until it was heard.
+func (t *transfer) brief(ctx context.Context, agent *sip.Call, leg *rtp.Leg) error {
+	if len(t.summary) == 0 {
+		return nil
+	}
+	frame := make([]int16, rtp.FrameSamples)
+	for off := 0; off < len(t.summary); off += rtp.FrameSamples {
+		n := copy(frame, t.summary[off:])
+		clear(frame[n:])
+		if err := leg.WriteFrame(ctx, frame); err != nil {
+			return fmt.Errorf("play summary to agent: %w", err)
+		}
+	}
+	// WriteFrame queues; the last queued frames still take their real time.
+	// Frames of queue depth at most: a quarter second covers it.
+	drain := time.NewTimer(250 * time.Millisecond)
+	defer drain.Stop()
+	select {
+	case <-drain.C:
+		return nil
+	case <-agent.Done():
+		return errors.New("agent hung up during the summary")
+	case <-ctx.Done():
+		return fmt.Errorf("play summary to agent: %w", ctx.Err())
+	}
+}
+
+// relay connects customer and agent, if Transfer bridged, and returns once
+// either side hung up (the other is hung up then) or ctx ended; without a
+// bridge it returns at once. The customer's leg must have no other reader.
+func (t *transfer) relay(ctx context.Context, customer frameLeg) {
+	t.mu.Lock()
+	agent, leg := t.agent, t.agentLeg
+	t.mu.Unlock()
+	if agent == nil {
+		return
+	}
+	defer leg.Close()
+	log := t.log.With("agent_call_id", agent.ID())
+	start := time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { pump(ctx, customer, leg) })
+	wg.Go(func() { pump(ctx, leg, customer) })
+	who := "customer"
+	select {
+	case <-t.call.Done():
+		hangup(agent, log)
+	case <-agent.Done():
+		who = "agent"
+		hangup(t.call, log)
+	case <-ctx.Done():
+		who = "server"
+		hangup(agent, log)
+	}
+	cancel()
+	wg.Wait()
+	log.Info("bridge ended", "hung_up_by", who, "duration", time.Since(start).Round(time.Millisecond).String())
+}
+
+// pump copies frames from src to dst until either fails or ctx ends. The
+// read paces it: one frame per 20 ms of the source's playout.
+func pump(ctx context.Context, src, dst frameLeg) {
+	frame := make([]int16, rtp.FrameSamples)
+	for {
+		if src.ReadFrame(ctx, frame) != nil || dst.WriteFrame(ctx, frame) != nil {
+			return
+		}
+	}
+}
+
+// hangup ends a call with a bounded BYE; the call may already be over.
+func hangup(c *sip.Call, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Hangup(ctx); err != nil {
+		log.Warn("hang up", "call_id", c.ID(), "err", err)
+	}
+}
+
+// SendMessage implements dialog.Messenger: an empty uri texts the person on
+// the call in its SIP dialog, any other goes out of dialog via the trunk.
+func (t *transfer) SendMessage(ctx context.Context, uri, text string) error {
+	if uri == "" {
+		return t.call.SendMessage(ctx, text)
+	}
+	if t.trunk == "" {
+		return fmt.Errorf("message for call %s: no trunk configured to send through", t.call.ID())
+	}
+	return t.ua.SendMessage(ctx, t.trunk, uri, text)
+}
+
+type transferKey struct{}
+
+// withTransfer gives the call's transfer to the script runner (bot.run)
+// through the call's context, the one thing answerInbound hands it that can
+// carry it.
+func withTransfer(ctx context.Context, t *transfer) context.Context {
+	return context.WithValue(ctx, transferKey{}, t)
+}
+
+// transferFrom returns the call's transfer, nil when the server gave none.
+func transferFrom(ctx context.Context) *transfer {
+	t, _ := ctx.Value(transferKey{}).(*transfer)
+	return t
+}
+
+// transferFor builds the transfer of an answered inbound call, with the
+// server's UA, media engine and trunks. answerInbound attaches it to the
+// call's context with withTransfer before running the bot.
+func (s *server) transferFor(call *sip.Call, log *slog.Logger) *transfer {
+	trunks := make([]string, 0, len(s.cfg.Trunks))
+	for _, tc := range s.cfg.Trunks {
+		trunks = append(trunks, tc.Name)
+	}
+	return newTransfer(s.ua, s.engine, call, trunks, log)
+}

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/waihu/waihu/dialog"
+	"github.com/waihu/waihu/internal/testpeer"
+	"github.com/waihu/waihu/rtp"
+	"github.com/waihu/waihu/sip"
+)
+
+// agent is a person's phone: a UA of its own that answers (or refuses)
+// the calls the server's bridge places, each on its own leg.
+type agent struct {
+	ua      *sip.UA
+	engine  *rtp.Engine
+	answers chan agentCall
+}
+
+type agentCall struct {
+	call *sip.Call
+	leg  *rtp.Leg
+}
+
+func newAgent(t *testing.T, busy bool) *agent {
+	t.Helper()
+	engine, err := rtp.NewEngine(rtp.Config{BindIP: mustAddr("127.0.0.1"), PortMin: 50000, PortMax: 54999, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua, err := sip.NewUA(sip.Config{Listen: []sip.Listener{{Network: "udp", Addr: "127.0.0.1:0"}}, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &agent{ua: ua, engine: engine, answers: make(chan agentCall, 4)}
+	ua.OnCall(func(ctx context.Context, in *sip.Incoming) {
+		if busy {
+			in.Reject(486, "Busy Here")
+			return
+		}
+		leg, err := engine.NewLeg(in.CallID())
+		if err != nil {
+			in.Reject(503, "Service Unavailable")
+			return
+		}
+		defer leg.Close()
+		c, err := in.Answer(ctx, leg)
+		if err != nil {
+			return
+		}
+		a.answers <- agentCall{call: c, leg: leg}
+		<-c.Done()
+	})
+	if err := ua.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ua.Close(ctx)
+		engine.Close()
+	})
+	return a
+}
+
+// startTransferServer runs the server with script and a trunk "agents"
+// pointing at the agent's UA. Its inbound handler attaches each call's
+// transfer to the context bot.run gets, as answerInbound is to do, and
+// sets the warm-transfer summary.
+func startTransferServer(t *testing.T, script string, a *agent, summary []int16) *server {
+	t.Helper()
+	cfg := defaultConfig()
+	cfg.Bot = BotConfig{
+		Script: script,
+		// The script only transfers: nothing is recognised or synthesised.
+		ASR: EngineConfig{Engine: "vosk", Options: map[string]string{"url": "ws://127.0.0.1:9"}},
+		TTS: EngineConfig{Engine: "prompts", Options: map[string]string{"dir": t.TempDir()}},
+	}
+	cfg.Data = t.TempDir()
+	cfg.SIP.Listen = "127.0.0.1:0"
+	cfg.SIP.Transports = []string{"udp"}
+	cfg.RTP.BindIP = "127.0.0.1"
+	cfg.RTP.PortMin, cfg.RTP.PortMax = 40000, 44999
+	cfg.Trunks = []TrunkConfig{{Name: "agents", Address: a.ua.Addr("udp").String(), Username: "waihu"}}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := newServer(cfg, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.bot == nil {
+		t.Fatal("the transfer script's bot did not start")
+	}
+	srv.ua.OnCall(func(_ context.Context, in *sip.Incoming) {
+		srv.calls.Add(1)
+		defer srv.calls.Done()
+		id := in.CallID()
+		log := srv.log.With("call_id", id)
+		leg, err := srv.engine.NewLeg(id)
+		if err != nil {
+			in.Reject(503, "Service Unavailable")
+			return
+		}
+		defer leg.Close()
+		call, err := in.Answer(srv.callCtx, leg)
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithCancel(srv.callCtx)
+		defer cancel()
+		go func() {
+			select {
+			case <-call.Done():
+			case <-ctx.Done():
+			}
+			cancel()
+		}()
+		xfer := srv.transferFor(call, log)
+		xfer.summary = summary
+		srv.bot.run(withTransfer(ctx, xfer), log, id, in.From().User, leg, nil)
+		hangup(call, log)
+	})
+	if err := srv.start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.close() })
+	return srv
+}
+
+func TestTransferBridgesTheCallerToAnAgentBothWays(t *testing.T) {
+	customerSays := testpeer.Speech(t, "en-us", "Hello, I would like to speak to someone about my loan.")
+	agentSays := testpeer.Speech(t, "en-gb", "Good morning, this is the loans desk, how can I help?")
+	summary := testpeer.Speech(t, "en-us", "Transferred caller, asks about a loan.")
+	cases := []struct {
+		name    string
+		script  string
+		summary []int16
+	}{
+		{name: "bridge", script: "testdata/transfer_bridge.yaml"},
+		{name: "refer refused falls back to bridge", script: "testdata/transfer_refer.yaml"},
+		{name: "warm bridge briefs the agent first", script: "testdata/transfer_bridge.yaml", summary: summary},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAgent(t, false)
+			srv := startTransferServer(t, tc.script, a, tc.summary)
+			c := newCaller(t, srv)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			leg, err := c.engine.NewLeg("customer")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer leg.Close()
+			call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ag agentCall
+			select {
+			case ag = <-a.answers:
+			case <-ctx.Done():
+				t.Fatal("the agent's phone never rang")
+			}
+			// The agent listens from the moment it answers: the summary, then
+			// the customer, until the customer has finished.
+			var wg sync.WaitGroup
+			var agentHeard, customerHeard []int16
+			agentCtx, stopAgent := context.WithCancel(ctx)
+			defer stopAgent()
+			wg.Go(func() { agentHeard = hear(agentCtx, ag.leg, time.Minute) })
+			// The script ends (its record written) before the relay starts.
+			if rec := waitRecord(t, srv, call.ID()); rec.Outcome != "transferred" || rec.TransferredTo != "sip:agent@agents.example" {
+				t.Fatalf("record outcome %q to %q, want transferred to the agent", rec.Outcome, rec.TransferredTo)
+			}
+			wg.Go(func() { customerHeard = hear(ctx, leg, testpeer.Duration(agentSays)+2*time.Second) })
+			wg.Go(func() {
+				say(ctx, leg, customerSays)
+				time.Sleep(testpeer.Duration(customerSays) + 2*time.Second)
+				stopAgent()
+			})
+			wg.Go(func() { say(ctx, ag.leg, agentSays) })
+			wg.Wait()
+
+			// The customer comes after the summary: allow for it in the lag.
+			if cmp := testpeer.Compare(customerSays, agentHeard, 8000+len(tc.summary)); !mostlyMatches(cmp) {
+				t.Errorf("the agent did not hear the customer: %v", cmp)
+			}
+			if cmp := testpeer.Compare(agentSays, customerHeard, 8000); !mostlyMatches(cmp) {
+				t.Errorf("the customer did not hear the agent: %v", cmp)
+			}
+			if tc.summary != nil {
+				if cmp := testpeer.Compare(tc.summary, agentHeard, 8000); !mostlyMatches(cmp) {
+					t.Errorf("the agent did not hear the summary: %v", cmp)
+				}
+			}
+			// The customer hangs up: the bridge hangs up the agent.
+			if err := call.Hangup(ctx); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-ag.call.Done():
+				if ag.call.Reason() != sip.HangupRemote {
+					t.Errorf("agent's call ended by %v, want the server's BYE", ag.call.Reason())
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the agent is still connected after the customer hung up")
+			}
+		})
+	}
+}
+
+func TestTransferAgentHangupEndsTheCustomersCall(t *testing.T) {
+	a := newAgent(t, false)
+	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
+	c := newCaller(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leg, err := c.engine.NewLeg("customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leg.Close()
+	call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag := <-a.answers
+	waitRecord(t, srv, call.ID())
+	if err := ag.call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-call.Done():
+		if call.Reason() != sip.HangupRemote {
+			t.Errorf("customer's call ended by %v, want the server's BYE", call.Reason())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the customer is still connected after the agent hung up")
+	}
+}
+
+func TestTransferWithoutAnAgentRunsOnFail(t *testing.T) {
+	a := newAgent(t, true)
+	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
+	c := newCaller(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leg, err := c.engine.NewLeg("customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leg.Close()
+	call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := waitRecord(t, srv, call.ID())
+	if rec.Outcome != "call_back" || rec.TransferredTo != "" {
+		t.Errorf("outcome %q transferred to %q, want the on_fail node's call_back", rec.Outcome, rec.TransferredTo)
+	}
+	select {
+	case <-call.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the script's hangup did not end the call")
+	}
+}
+
+// hear reads a leg for d.
+func hear(ctx context.Context, leg *rtp.Leg, d time.Duration) []int16 {
+	var heard []int16
+	frame := make([]int16, rtp.FrameSamples)
+	for range int(d / rtp.FrameDuration) {
+		if leg.ReadFrame(ctx, frame) != nil {
+			break
+		}
+		heard = append(heard, frame...)
+	}
+	return heard
+}
+
+// say queues pcm on a leg frame by frame.
+func say(ctx context.Context, leg *rtp.Leg, pcm []int16) {
+	frame := make([]int16, rtp.FrameSamples)
+	for off := 0; off < len(pcm); off += rtp.FrameSamples {
+		n := copy(frame, pcm[off:])
+		clear(frame[n:])
+		if leg.WriteFrame(ctx, frame) != nil {
+			return
+		}
+	}
+}
+
+// waitRecord waits for the call record the script writes when it ends.
+func waitRecord(t *testing.T, srv *server, callID string) dialog.Record {
+	t.Helper()
+	path := filepath.Join(srv.cfg.Data, "calls", callID+".json")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var rec dialog.Record
+		raw, err := os.ReadFile(path)
+		if err == nil && json.Unmarshal(raw, &rec) == nil {
+			return rec
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no call record at %s: %v", path, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
