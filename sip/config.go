@@ -22,7 +22,8 @@ const (
 
 // Listener is one SIP transport socket the UA binds.
 type Listener struct {
-	// Network is "udp" or "tcp". "tls" and "ws" are reserved for later.
+	// Network is "udp", "tcp" or "ws" (SIP over WebSocket, RFC 7118, for
+	// browser softphones; see ws.go). "tls" is reserved for later.
 	Network string
 	// Addr is "host:port"; port 0 picks a free port, see UA.Addr.
 	Addr string
@@ -154,9 +155,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	for _, l := range cfg.Listen {
 		switch l.Network {
-		case "udp", "tcp":
+		case "udp", "tcp", "ws":
 		default:
-			return cfg, fmt.Errorf("listener %s %s: network %q not supported (udp, tcp)", l.Network, l.Addr, l.Network)
+			return cfg, fmt.Errorf("listener %s %s: network %q not supported (udp, tcp, ws)", l.Network, l.Addr, l.Network)
 		}
 	}
 	if cfg.UserAgent == "" {

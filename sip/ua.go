@@ -65,6 +65,9 @@ type UA struct {
 	calls   map[string]*Call // by dialog key: Call-ID|local tag|remote tag
 	inbound int              // offered + answered inbound calls
 	onCall  func(context.Context, *Incoming)
+	// webrtcOffers holds the SDP of INVITEs being offered whose media is
+	// WebRTC, by Call-ID, for Incoming.WebRTCOffer (see rawsdp.go).
+	webrtcOffers sync.Map
 	// offers counts INVITE handlers between admission and final response;
 	// Close lets them answer before it closes the sockets.
 	offers sync.WaitGroup
@@ -113,7 +116,7 @@ func NewUA(cfg Config) (*UA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new sip server: %w", err)
 	}
-	ua.srv.OnInvite(ua.handleInvite)
+	ua.srv.OnInvite(ua.routeInvite) // WebRTC offers first, see rawsdp.go
 	ua.srv.OnAck(ua.handleAck)
 	ua.srv.OnBye(ua.handleBye)
 	ua.srv.OnUpdate(ua.handleUpdate)
@@ -166,6 +169,13 @@ func (ua *UA) Start(ctx context.Context) error {
 			ua.closers = append(ua.closers, ln)
 			ua.recordAddr("tcp", ln.Addr())
 			serve = append(serve, func() { _ = ua.srv.ServeTCP(ln) })
+		case "ws":
+			f, err := ua.listenWS(ctx, lc, l.Addr)
+			if err != nil {
+				ua.closeListeners()
+				return err
+			}
+			serve = append(serve, f)
 		}
 	}
 	var udpLaddr sipgosip.Addr

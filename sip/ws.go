@@ -1,0 +1,65 @@
+package sip
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	sipgosip "github.com/emiago/sipgo/sip"
+)
+
+// AddListener adds a socket to bind, for callers that learn of it after
+// NewUA (a command-line flag for the softphone's WebSocket). It must be
+// called before Start.
+func (ua *UA) AddListener(l Listener) error {
+	if ua.started {
+		return fmt.Errorf("sip listener %s %s: UA already started", l.Network, l.Addr)
+	}
+	switch l.Network {
+	case "udp", "tcp", "ws":
+	default:
+		return fmt.Errorf("listener %s %s: network %q not supported (udp, tcp, ws)", l.Network, l.Addr, l.Network)
+	}
+	ua.cfg.Listen = append(ua.cfg.Listen, l)
+	return nil
+}
+
+// listenWS binds a SIP over WebSocket listener (RFC 7118) and returns the
+// function that serves it. sipgo does the HTTP upgrade (subprotocol "sip")
+// and keeps each browser's connection in its pool, so responses and
+// in-dialog requests go back over the socket the browser opened.
+func (ua *UA) listenWS(ctx context.Context, lc net.ListenConfig, addr string) (func(), error) {
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sip listen ws %s: %w", addr, err)
+	}
+	ua.closers = append(ua.closers, ln)
+	ua.recordAddr("ws", ln.Addr())
+	return func() { _ = ua.srv.ServeWS(ln) }, nil
+}
+
+// routeContactToSource points the Contact of a request that came over a
+// WebSocket at the connection it came on. A browser cannot accept
+// connections, so its Contact host is a made-up name ending in ".invalid"
+// (RFC 7118 §5.2); requests to it must reuse the browser's socket, which
+// sipgo's pool finds by the source address.
+func routeContactToSource(req *sipgosip.Request) {
+	if !strings.EqualFold(req.Transport(), "ws") && !strings.EqualFold(req.Transport(), "wss") {
+		return
+	}
+	c := req.Contact()
+	if c == nil {
+		return
+	}
+	host, portStr, err := net.SplitHostPort(req.Source())
+	if err != nil {
+		return
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return
+	}
+	c.Address.Host, c.Address.Port = host, port
+}
