@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/waihu/waihu/store"
 )
 
@@ -119,6 +121,7 @@ func run(t *testing.T, cfg Config, timeout time.Duration) *Runner {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	before := goleak.IgnoreCurrent()
 	r, err := NewRunner(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +129,8 @@ func run(t *testing.T, cfg Config, timeout time.Duration) *Runner {
 	if err := r.Run(ctx); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	// Run waits for every call it started: nothing of it outlives it.
+	goleak.VerifyNone(t, before)
 	return r
 }
 

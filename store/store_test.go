@@ -9,7 +9,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/waihu/waihu/store/storetest"
 )
+
+func TestMain(m *testing.M) { storetest.Main(m) }
 
 // backend opens stores on one fresh database; every call of open is a new Store
 // value on the same database, as a second node would be.
@@ -24,7 +28,7 @@ var backends = []backend{
 		return func() Store { return mustOpen(t, Config{DataDir: dir}) }
 	}},
 	{"postgres", func(t *testing.T) func() Store {
-		dsn := postgresDSN(t)
+		dsn := storetest.DSN(t)
 		return func() Store { return mustOpen(t, Config{DSN: dsn}) }
 	}},
 }

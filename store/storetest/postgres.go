@@ -1,4 +1,4 @@
-package store
+package storetest
 
 import (
 	"context"
@@ -15,27 +15,31 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create databases
 )
 
-// pgServer is a throwaway PostgreSQL cluster started once per test binary: initdb
-// into a temporary directory, listen on a free 127.0.0.1 port (socket in the same
-// directory), stopped by pg_ctl stop -m immediate from TestMain.
-type pgServer struct {
+// Server is a throwaway PostgreSQL cluster: initdb into a temporary directory,
+// listening on a free 127.0.0.1 port with its socket in the same directory,
+// stopped by pg_ctl stop -m immediate.
+type Server struct {
 	bin, dir, port, runAs string
 	dbs                   int
 	mu                    sync.Mutex
 }
 
 var (
-	pgOnce sync.Once
-	pg     *pgServer
-	pgErr  error
+	shared    sync.Once
+	sharedSrv *Server
+	sharedErr error
 )
 
-func TestMain(m *testing.M) {
+// Main runs a package's tests and then stops the shared server that DSN started,
+// if any. Call it from TestMain: func TestMain(m *testing.M) { storetest.Main(m) }.
+func Main(m *testing.M) {
 	code := m.Run()
-	if pg != nil {
-		pg.stop()
+	if sharedSrv != nil {
+		sharedSrv.Stop()
 	}
 	os.Exit(code)
 }
@@ -76,7 +80,7 @@ func freePort() (string, error) {
 
 // run runs a PostgreSQL program, as the postgres user when we are root:
 // PostgreSQL refuses to run as root.
-func (p *pgServer) run(ctx context.Context, prog string, args ...string) error {
+func (p *Server) run(ctx context.Context, prog string, args ...string) error {
 	path := filepath.Join(p.bin, prog)
 	var cmd *exec.Cmd
 	if p.runAs != "" {
@@ -91,12 +95,14 @@ func (p *pgServer) run(ctx context.Context, prog string, args ...string) error {
 	return nil
 }
 
-func startPG() (*pgServer, error) {
+// Start initdbs and starts a new server. PostgreSQL refuses to run as root, so
+// as root it runs as the postgres user (Debian's package creates it).
+func Start() (*Server, error) {
 	bin, err := pgBinDir()
 	if err != nil {
 		return nil, err
 	}
-	p := &pgServer{bin: bin}
+	p := &Server{bin: bin}
 	dir, err := os.MkdirTemp("", "waihu-store-pg-")
 	if err != nil {
 		return nil, err
@@ -132,15 +138,16 @@ func startPG() (*pgServer, error) {
 	return nil, err
 }
 
-func (p *pgServer) stop() {
+// Stop stops the server at once and deletes its files.
+func (p *Server) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = p.run(ctx, "pg_ctl", "-D", filepath.Join(p.dir, "data"), "stop", "-m", "immediate")
 	os.RemoveAll(p.dir)
 }
 
-// newDatabase creates a fresh database and returns its DSN.
-func (p *pgServer) newDatabase(t testing.TB) string {
+// NewDatabase creates a fresh empty database and returns its DSN.
+func (p *Server) NewDatabase(t testing.TB) string {
 	p.mu.Lock()
 	p.dbs++
 	name := fmt.Sprintf("t%d", p.dbs)
@@ -159,16 +166,17 @@ func (p *pgServer) newDatabase(t testing.TB) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%s/%s?sslmode=disable", p.port, name)
 }
 
-// postgresDSN starts the shared throwaway server on first use and returns a DSN
-// to a new empty database. Without PostgreSQL it skips, or fails when CI is set.
-func postgresDSN(t testing.TB) string {
+// DSN starts the package's shared throwaway server on first use (Main stops it)
+// and returns the DSN of a new empty database. Without PostgreSQL's binaries it
+// skips the test, or fails it when the environment variable CI is set.
+func DSN(t testing.TB) string {
 	t.Helper()
-	pgOnce.Do(func() { pg, pgErr = startPG() })
-	if pgErr != nil {
+	shared.Do(func() { sharedSrv, sharedErr = Start() })
+	if sharedErr != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is required in CI: %v", pgErr)
+			t.Fatalf("PostgreSQL is required in CI (Debian package postgresql): %v", sharedErr)
 		}
-		t.Skipf("skipping PostgreSQL backend: %v", pgErr)
+		t.Skipf("skipping PostgreSQL: %v", sharedErr)
 	}
-	return pg.newDatabase(t)
+	return sharedSrv.NewDatabase(t)
 }
