@@ -1,12 +1,13 @@
 package bench
 
 import (
+	"github.com/waihu/waihu/bench/measure"
+
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/netip"
 	"runtime"
 	"runtime/debug"
@@ -42,8 +43,8 @@ type ChannelsConfig struct {
 	// Target, when set, is a SIP "host:port" that answers the calls (sipp
 	// with -rtp_echo, another node); no answerer runs in this process.
 	Target string
-	// Limit is the quality limit. Default DefaultLimit.
-	Limit Limit
+	// Limit is the quality limit. Default measure.DefaultLimit.
+	Limit measure.Limit
 	// Logger receives the SIP and RTP logs. Default: warnings and errors
 	// discarded, as thousands of calls would flood a terminal.
 	Logger *slog.Logger
@@ -71,8 +72,8 @@ func (c ChannelsConfig) withDefaults() ChannelsConfig {
 	if c.PortMin <= 0 {
 		c.PortMin = 20000
 	}
-	if c.Limit == (Limit{}) {
-		c.Limit = DefaultLimit
+	if c.Limit == (measure.Limit{}) {
+		c.Limit = measure.DefaultLimit
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -87,15 +88,15 @@ func portsPerEngine(calls int) int { return 2*calls + 200 }
 // RunChannels holds cfg.Calls waihu calls for the window and measures them.
 // A step that cannot be set up returns an error; a step that runs but breaks
 // the limit returns a result with OK false.
-func RunChannels(ctx context.Context, cfg ChannelsConfig) (StepResult, error) {
+func RunChannels(ctx context.Context, cfg ChannelsConfig) (measure.StepResult, error) {
 	cfg = cfg.withDefaults()
-	res := StepResult{Peer: "waihu", Calls: cfg.Calls}
+	res := measure.StepResult{Peer: "waihu", Calls: cfg.Calls}
 	legs := cfg.Calls
 	if cfg.Target == "" {
 		legs *= 2
 	}
 	res.LegsLocal = legs
-	if err := CheckFiles(2*legs + 256); err != nil {
+	if err := measure.CheckFiles(2*legs + 256); err != nil {
 		return res, err
 	}
 	span := portsPerEngine(cfg.Calls)
@@ -104,19 +105,19 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (StepResult, error) {
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	rssBase, _ := RSS()
+	rssBase, _ := measure.RSS()
 
 	var window atomic.Bool
-	sig := Signal()
+	sig := measure.Signal()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var media sync.WaitGroup
 	var (
 		mu     sync.Mutex
-		meters []*Meter
+		meters []*measure.Meter
 	)
 	track := func(l *rtp.Leg) {
-		m := NewMeter(&window)
+		m := measure.NewMeter(&window)
 		l.Observe(m)
 		mu.Lock()
 		meters = append(meters, m)
@@ -273,9 +274,9 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (StepResult, error) {
 	}
 	// Open the window: snapshot counters, CPU and wall clock together.
 	mu.Lock()
-	metersNow := append([]*Meter(nil), meters...)
+	metersNow := append([]*measure.Meter(nil), meters...)
 	mu.Unlock()
-	cpu0, err := CPUTime()
+	cpu0, err := measure.CPUTime()
 	if err != nil {
 		return res, err
 	}
@@ -288,7 +289,7 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (StepResult, error) {
 	}
 	window.Store(false)
 	wall := time.Since(t0)
-	cpu1, err := CPUTime()
+	cpu1, err := measure.CPUTime()
 	if err != nil {
 		return res, err
 	}
@@ -298,13 +299,13 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (StepResult, error) {
 		res.CPUPctPerCall = res.CPUPct / float64(res.Established)
 	}
 	res.Goroutines = runtime.NumGoroutine()
-	if rss, err := RSS(); err == nil {
+	if rss, err := measure.RSS(); err == nil {
 		res.RSSBytes = rss
 		if res.Established > 0 {
 			res.RSSPerCall = (rss - rssBase) / int64(res.Established)
 		}
 	}
-	var t Timing
+	var t measure.Timing
 	for _, m := range metersNow {
 		m.AddTo(&t)
 	}
@@ -336,27 +337,4 @@ func runMedia(ctx context.Context, leg *rtp.Leg, sig []int16, phase int) {
 		}
 		i = (i + 1) % frames
 	}
-}
-
-// Signal returns one second of speech-like audio: a 120 Hz voice with
-// harmonics in syllables of 200 ms and pauses of 100 ms, so the VAD toggles
-// and the pitch tracker has work, shared read-only by every call.
-func Signal() []int16 {
-	const n = rtp.SampleRate
-	out := make([]int16, n)
-	for i := range out {
-		t := float64(i) / rtp.SampleRate
-		ms := (i * 1000 / rtp.SampleRate) % 300
-		if ms >= 200 {
-			continue
-		}
-		env := math.Sin(math.Pi * float64(ms) / 200)
-		f0 := 110 + 20*math.Sin(2*math.Pi*1.5*t)
-		var v float64
-		for h := 1; h <= 8; h++ {
-			v += math.Sin(2*math.Pi*f0*float64(h)*t) / float64(h)
-		}
-		out[i] = int16(6000 * env * v)
-	}
-	return out
 }

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"github.com/waihu/waihu/bench/measure"
+
 	"fmt"
 	"image/color"
 	"sort"
@@ -20,7 +22,7 @@ var peerColors = map[string]color.Color{
 // PlotChannels draws the report into a PNG: CPU per step, p99 deviation at
 // the receivers, and loss, each against concurrent calls, one line a peer.
 func PlotChannels(r *Report, path string) error {
-	byPeer := map[string][]StepResult{}
+	byPeer := map[string][]measure.StepResult{}
 	var peers []string
 	for _, s := range r.Steps {
 		if _, ok := byPeer[s.Peer]; !ok {
@@ -31,12 +33,12 @@ func PlotChannels(r *Report, path string) error {
 	sort.Strings(peers)
 	panels := []struct {
 		title, y string
-		val      func(StepResult) float64
+		val      func(measure.StepResult) float64
 		limit    float64
 	}{
-		{"Process CPU", "CPU % of one core", func(s StepResult) float64 { return s.CPUPct }, -1},
-		{"Send-interval deviation p99 (arrivals)", "ms", func(s StepResult) float64 { return s.RecvDev.P99Ms }, float64(r.Limit.MaxP99Dev) / 1e6},
-		{"Packet loss", "%", func(s StepResult) float64 { return s.LossPct }, r.Limit.MaxLossPct},
+		{"Process CPU", "CPU % of one core", func(s measure.StepResult) float64 { return s.CPUPct }, -1},
+		{"Send-interval deviation p99 (arrivals)", "ms", func(s measure.StepResult) float64 { return s.RecvDev.P99Ms }, float64(r.Limit.MaxP99Dev) / 1e6},
+		{"Packet loss", "%", func(s measure.StepResult) float64 { return s.LossPct }, r.Limit.MaxLossPct},
 	}
 	const w, h = 8 * vg.Inch, 9 * vg.Inch
 	img := vgimg.New(w, h)

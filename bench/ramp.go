@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"github.com/waihu/waihu/bench/measure"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -68,11 +70,11 @@ func ThisMachine() Machine {
 // Report is the outcome of a channels run: every step of every peer, and
 // the largest call count each held within the limit.
 type Report struct {
-	Started  time.Time    `json:"started"`
-	Machine  Machine      `json:"machine"`
-	Limit    Limit        `json:"limit"`
-	Duration float64      `json:"duration_sec"`
-	Steps    []StepResult `json:"steps"`
+	Started  time.Time            `json:"started"`
+	Machine  Machine              `json:"machine"`
+	Limit    measure.Limit        `json:"limit"`
+	Duration float64              `json:"duration_sec"`
+	Steps    []measure.StepResult `json:"steps"`
 	// Held is, per peer, the largest step within the limit (0 if none).
 	Held map[string]int `json:"held"`
 	// CPUPerCall is, per peer, the CPU % per call at its held step.
@@ -115,7 +117,7 @@ func (r *Report) Write(dir string) error {
 }
 
 // StepRunner runs one step of a peer.
-type StepRunner func(ctx context.Context, calls int) (StepResult, error)
+type StepRunner func(ctx context.Context, calls int) (measure.StepResult, error)
 
 // Peer is a stack under test and how to run one of its steps.
 type Peer struct {
@@ -129,8 +131,8 @@ type Peer struct {
 // its first step that breaks the limit (that step is kept, so the edge
 // shows); the ramp ends when every peer stopped or ctx ends. progress, when
 // set, gets each step's result as it finishes.
-func RunRamp(ctx context.Context, ramp Ramp, lim Limit, peers []Peer, progress func(StepResult)) []StepResult {
-	var out []StepResult
+func RunRamp(ctx context.Context, ramp Ramp, lim measure.Limit, peers []Peer, progress func(measure.StepResult)) []measure.StepResult {
+	var out []measure.StepResult
 	stopped := make([]bool, len(peers))
 	for _, n := range ramp.Steps() {
 		running := false

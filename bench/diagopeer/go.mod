@@ -48,4 +48,8 @@ require (
 	gopkg.in/hraban/opus.v2 v2.0.0-20230925203106-0188a62cb302 // indirect
 )
 
-replace github.com/waihu/waihu => ../..
+// waihu-snapshot holds copies of waihu's dsp and bench/measure packages with
+// a go.mod requiring gonum only, written by `waihu bench channels --diago`
+// before it builds this peer: a replace of the whole waihu module would pull
+// its newer pion modules into diago's build, which then fails.
+replace github.com/waihu/waihu => ./waihu-snapshot

@@ -3,7 +3,7 @@
 // and a diago answerer on loopback, full-duplex G.711 at 20 ms in diago's own
 // idiom (a reader goroutine per leg, a writer goroutine per leg paced by the
 // RTP writer's ticker), the same dsp chain on every received frame, and the
-// same bench.Meter on every packet. It prints one bench.StepResult as JSON on
+// same measure.Meter on every packet. It prints one measure.StepResult as JSON on
 // stdout.
 //
 // It lives in its own module so that waihu's module never depends on diago;
@@ -32,7 +32,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/waihu/waihu/bench"
+	"github.com/waihu/waihu/bench/measure"
 	"github.com/waihu/waihu/dsp"
 )
 
@@ -51,7 +51,7 @@ func main() {
 	if err != nil {
 		res.Err = err.Error()
 	}
-	res.Judge(bench.DefaultLimit)
+	res.Judge(measure.DefaultLimit)
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
 		fmt.Fprintln(os.Stderr, "diagopeer:", err)
 		os.Exit(1)
@@ -69,12 +69,12 @@ type config struct {
 // leg is one side of a call with its meter.
 type leg struct {
 	med   *diago.DialogMedia
-	meter *bench.Meter
+	meter *measure.Meter
 }
 
-func run(ctx context.Context, cfg config, log *slog.Logger) (bench.StepResult, error) {
-	res := bench.StepResult{Peer: "diago", Calls: cfg.calls, LegsLocal: 2 * cfg.calls}
-	if err := bench.CheckFiles(4*2*cfg.calls + 256); err != nil {
+func run(ctx context.Context, cfg config, log *slog.Logger) (measure.StepResult, error) {
+	res := measure.StepResult{Peer: "diago", Calls: cfg.calls, LegsLocal: 2 * cfg.calls}
+	if err := measure.CheckFiles(4*2*cfg.calls + 256); err != nil {
 		return res, err
 	}
 	// diago keeps its RTP port range in package variables.
@@ -85,19 +85,19 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (bench.StepResult, e
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	rssBase, _ := bench.RSS()
+	rssBase, _ := measure.RSS()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var window atomic.Bool
-	sig := encodeSignal(bench.Signal())
+	sig := encodeSignal(measure.Signal())
 	var (
 		mu      sync.Mutex
 		legs    []*leg
 		mediaWG sync.WaitGroup
 	)
 	startLeg := func(lctx context.Context, med *diago.DialogMedia, phase int) {
-		l := &leg{med: med, meter: bench.NewMeter(&window)}
+		l := &leg{med: med, meter: measure.NewMeter(&window)}
 		mu.Lock()
 		legs = append(legs, l)
 		mu.Unlock()
@@ -206,7 +206,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (bench.StepResult, e
 	mu.Lock()
 	legsNow := append([]*leg(nil), legs...)
 	mu.Unlock()
-	cpu0, err := bench.CPUTime()
+	cpu0, err := measure.CPUTime()
 	if err != nil {
 		return res, err
 	}
@@ -219,19 +219,19 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (bench.StepResult, e
 	}
 	window.Store(false)
 	wall := time.Since(t0)
-	cpu1, err := bench.CPUTime()
+	cpu1, err := measure.CPUTime()
 	if err != nil {
 		return res, err
 	}
 	res.WindowSec = wall.Seconds()
 	res.CPUPct = 100 * float64(cpu1-cpu0) / float64(wall)
 	res.CPUPctPerCall = res.CPUPct / float64(res.Established)
-	var t bench.Timing
+	var t measure.Timing
 	for _, l := range legsNow {
 		l.meter.AddTo(&t)
 	}
 	res.Goroutines = runtime.NumGoroutine()
-	if rss, err := bench.RSS(); err == nil {
+	if rss, err := measure.RSS(); err == nil {
 		res.RSSBytes = rss
 		res.RSSPerCall = (rss - rssBase) / int64(res.Established)
 	}

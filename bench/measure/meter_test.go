@@ -1,8 +1,6 @@
-package bench
+package measure
 
 import (
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -83,39 +81,5 @@ func BenchmarkMeterReceived(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		m.RTPReceived(t0.Add(time.Duration(i)*20*time.Millisecond), uint16(i), uint32(i)*160)
-	}
-}
-
-func TestReportSummariseAndWrite(t *testing.T) {
-	r := Report{Limit: DefaultLimit, Steps: []StepResult{
-		{Peer: "waihu", Calls: 100, OK: true, CPUPctPerCall: 0.2, RecvDev: Percentiles{P99Ms: 1}},
-		{Peer: "waihu", Calls: 200, OK: false, RecvDev: Percentiles{P99Ms: 9}, LossPct: 1},
-		{Peer: "diago", Calls: 50, OK: true, CPUPctPerCall: 0.5},
-		{Peer: "diago", Calls: 100, OK: false},
-	}}
-	r.Summarise()
-	if r.Held["waihu"] != 100 || r.Held["diago"] != 50 || r.Ratio != 2 {
-		t.Fatalf("held %v ratio %v", r.Held, r.Ratio)
-	}
-	dir := t.TempDir()
-	if err := r.Write(dir); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"channels.json", "channels.png"} {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Size() < 100 {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-}
-
-func TestParseRamp(t *testing.T) {
-	r, err := ParseRamp("500:2000:500")
-	if err != nil || len(r.Steps()) != 4 || r.Steps()[3] != 2000 {
-		t.Fatalf("%v %v", r.Steps(), err)
-	}
-	for _, bad := range []string{"", "1:2", "0:10:5", "10:5:1", "1:10:0"} {
-		if _, err := ParseRamp(bad); err == nil {
-			t.Errorf("ParseRamp(%q) accepted", bad)
-		}
 	}
 }
