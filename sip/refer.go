@@ -33,7 +33,9 @@ const DefaultReferTimeout = 60 * time.Second
 // final status came in time.
 type TransferError struct {
 	CallID string
-	Target string // the Refer-To URI
+	// Target is the Refer-To URI, its user part masked (138****5678)
+	// unless Config.ShowNumbers is set.
+	Target string
 	// Code is the refusing status: the REFER's final response, or the
 	// status line of the final NOTIFY. 0 when none came (timeout).
 	Code   int
@@ -86,11 +88,11 @@ func (c *Call) Refer(ctx context.Context, target string) error {
 		err = errors.New("no host in target")
 	}
 	if err != nil {
-		return fmt.Errorf("transfer call %s to %q: %w", c.id, target, err)
+		return fmt.Errorf("transfer call %s to %q: %w", c.id, c.ua.number(target), err)
 	}
-	referTo := uri.String()
+	referTo, shown := uri.String(), c.ua.maskedURI(uri)
 	terr := func(code int, reason string, err error) error {
-		return &TransferError{CallID: c.id, Target: referTo, Code: code, Reason: reason, Err: err}
+		return &TransferError{CallID: c.id, Target: shown, Code: code, Reason: reason, Err: err}
 	}
 	if c.ending.Load() {
 		return terr(0, "call ended", nil)
@@ -103,11 +105,11 @@ func (c *Call) Refer(ctx context.Context, target string) error {
 	// Watch before sending: over UDP the first NOTIFY may beat the 202.
 	w := &referWatch{ch: make(chan sipfrag, 16)}
 	if !c.referw.CompareAndSwap(nil, w) {
-		return fmt.Errorf("transfer call %s to %s: %w", c.id, referTo, errReferBusy)
+		return fmt.Errorf("transfer call %s to %s: %w", c.id, shown, errReferBusy)
 	}
 	defer c.referw.CompareAndSwap(w, nil)
 
-	log := c.log.With("refer_to", c.ua.number(referTo))
+	log := c.log.With("refer_to", shown)
 	req := sipgosip.NewRequest(sipgosip.REFER, *c.target.Clone())
 	req.AppendHeader(sipgosip.NewHeader("Refer-To", "<"+referTo+">"))
 	req.AppendHeader(sipgosip.NewHeader("Referred-By", "<"+c.local.URI+">"))
@@ -193,6 +195,14 @@ func (c *Call) referTarget(target string) (sipgosip.Uri, error) {
 		return remote, fmt.Errorf("parse remote uri %q: %w", c.remote.URI, err)
 	}
 	return dialTarget(&Trunk{Address: remote.HostPort()}, target)
+}
+
+// maskedURI is u for logs and errors: its user part, usually a phone
+// number, masked unless Config.ShowNumbers.
+func (ua *UA) maskedURI(u sipgosip.Uri) string {
+	m := *u.Clone()
+	m.User = ua.number(m.User)
+	return m.String()
 }
 
 func transportOf(u sipgosip.Uri) string {

@@ -32,6 +32,10 @@ type sipgoPeer struct {
 	// password, when set, challenges out-of-dialog MESSAGE with digest auth.
 	password string
 
+	mu      sync.Mutex
+	sess    *sipgo.DialogServerSession // the last call answered
+	contact sipgosip.Uri               // its caller's Contact
+
 	messages    chan *sipgosip.Request
 	refers      chan *sipgosip.Request
 	notifyCodes chan int // our UA's answers to each NOTIFY
@@ -86,6 +90,9 @@ func (p *sipgoPeer) onInvite(req *sipgosip.Request, tx sipgosip.ServerTransactio
 		p.t.Errorf("peer: read INVITE: %v", err)
 		return
 	}
+	p.mu.Lock()
+	p.sess, p.contact = sess, *req.Contact().Address.Clone()
+	p.mu.Unlock()
 	answer := "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30010 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
 	if err := sess.RespondSDP([]byte(answer)); err != nil {
 		p.t.Logf("peer: answer INVITE: %v", err)
@@ -177,6 +184,25 @@ func (p *sipgoPeer) notify(ctx context.Context, sess *sipgo.DialogServerSession,
 		return
 	}
 	p.notifyCodes <- res.StatusCode
+}
+
+// strayNotify sends a NOTIFY in the last call's dialog and returns the
+// status our UA answered.
+func (p *sipgoPeer) strayNotify(ctx context.Context, event, frag string) int {
+	p.mu.Lock()
+	sess, to := p.sess, p.contact
+	p.mu.Unlock()
+	req := sipgosip.NewRequest(sipgosip.NOTIFY, to)
+	req.AppendHeader(sipgosip.NewHeader("Event", event))
+	req.AppendHeader(sipgosip.NewHeader("Subscription-State", "terminated"))
+	req.AppendHeader(sipgosip.NewHeader("Content-Type", "message/sipfrag;version=2.0"))
+	req.SetBody([]byte(frag))
+	res, err := sess.Do(ctx, req)
+	if err != nil {
+		p.t.Errorf("stray NOTIFY: %v", err)
+		return 0
+	}
+	return res.StatusCode
 }
 
 func trimAngles(s string) string {
@@ -310,6 +336,46 @@ func TestReferFollowsNotifiesToTheFinalStatus(t *testing.T) {
 			default:
 			}
 		})
+	}
+}
+
+func TestReferRefusesNotifiesItDidNotAskFor(t *testing.T) {
+	p := newSipgoPeer(t)
+	_, call := dialPeer(t, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cases := []struct {
+		name, event, frag string
+		want              int
+	}{
+		{name: "other event package", event: "presence", frag: "SIP/2.0 200 OK", want: 489},
+		{name: "refer event without a REFER", event: "refer;id=7", frag: "SIP/2.0 200 OK", want: 481},
+	}
+	for _, tc := range cases {
+		if got := p.strayNotify(ctx, tc.event, tc.frag); got != tc.want {
+			t.Errorf("%s: NOTIFY answered %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	select {
+	case <-call.Done():
+		t.Errorf("a stray NOTIFY ended the call (%v)", call.Reason())
+	default:
+	}
+}
+
+func TestReferErrorMasksTheNumber(t *testing.T) {
+	p := newSipgoPeer(t)
+	p.referCode = 603
+	_, call := dialPeer(t, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := call.Refer(ctx, "13912345678")
+	if err == nil || strings.Contains(err.Error(), "13912345678") || !strings.Contains(err.Error(), "139****5678") {
+		t.Errorf("error %v: want the number masked as 139****5678", err)
+	}
+	// The peer must still get the number itself.
+	if req := <-p.refers; !strings.Contains(headerValue(req, "Refer-To"), "sip:13912345678@") {
+		t.Errorf("Refer-To %q lost the number", headerValue(req, "Refer-To"))
 	}
 }
 
