@@ -19,6 +19,7 @@ import (
 
 	"github.com/waihu/waihu/internal/testpeer"
 	"github.com/waihu/waihu/store"
+	"github.com/waihu/waihu/store/storetest"
 )
 
 // The proof of issue 7: a campaign of 200 contacts dialled by the real waihu
@@ -47,6 +48,19 @@ func fate(phone string) string {
 }
 
 func TestCampaignOf200AgainstSippSurvivesKill9WithoutDiallingTwice(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		data := filepath.Join(t.TempDir(), "data")
+		proveCampaign(t, store.Config{DataDir: data}, []string{"--data", data})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := storetest.DSN(t)
+		proveCampaign(t, store.Config{DSN: dsn}, []string{"--data", t.TempDir(), "--dsn", dsn})
+	})
+}
+
+// proveCampaign runs the proof on the store that cfg opens and storeArgs name
+// to the waihu command line.
+func proveCampaign(t *testing.T, cfg store.Config, storeArgs []string) {
 	sippBin := testpeer.Need(t, "sipp")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -78,7 +92,6 @@ func TestCampaignOf200AgainstSippSurvivesKill9WithoutDiallingTwice(t *testing.T)
 	}
 
 	// waihu's config, campaign and contacts.
-	data := filepath.Join(work, "data")
 	rtpBase := testpeer.FreeUDPRange(t, 200)
 	config := filepath.Join(work, "waihu.yaml")
 	writeFile(t, config, fmt.Sprintf(`sip:
@@ -113,7 +126,7 @@ log:
 	if err := testpeer.WriteWAV(prompt, testpeer.Silence(300*time.Millisecond), testpeer.SampleRate); err != nil {
 		t.Fatal(err)
 	}
-	common := []string{"--data", data, "--config", config}
+	common := append([]string{"--config", config}, storeArgs...)
 	cli := func(args ...string) string {
 		out, err := exec.CommandContext(ctx, bin, append(args, common...)...).CombinedOutput()
 		if err != nil {
@@ -128,7 +141,7 @@ log:
 		"--max-call", "5s", "--progress", "1s", "--listen", fmt.Sprintf("127.0.0.1:%d", testpeer.FreeSIPPort(t))}, common...)
 
 	// First run: killed with SIGKILL once about a third of the attempts are recorded.
-	st, err := store.Open(ctx, store.Config{DataDir: data})
+	st, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
