@@ -87,6 +87,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (measure.StepResult,
 	debug.FreeOSMemory()
 	rssBase, _ := measure.RSS()
 
+	// The SIP servers outlive the media: hanging up needs the answerer to
+	// answer BYE after the writers stopped.
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var window atomic.Bool
@@ -117,7 +121,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (measure.StepResult,
 	defer ansUA.Close()
 	ans := diago.NewDiago(ansUA, diago.WithLogger(log), diago.WithTransport(diago.Transport{Transport: "udp", BindHost: "127.0.0.1", BindPort: ansPort}))
 	var nAns atomic.Int64
-	err = ans.ServeBackground(ctx, func(in *diago.DialogServerSession) {
+	err = ans.ServeBackground(serveCtx, func(in *diago.DialogServerSession) {
 		med, err := in.Answer(diago.AnswerOptions{})
 		if err != nil {
 			return
@@ -135,7 +139,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (measure.StepResult,
 	}
 	defer callUA.Close()
 	caller := diago.NewDiago(callUA, diago.WithLogger(log), diago.WithTransport(diago.Transport{Transport: "udp", BindHost: "127.0.0.1", BindPort: 0}))
-	if err := caller.ServeBackground(ctx, func(in *diago.DialogServerSession) {}); err != nil {
+	if err := caller.ServeBackground(serveCtx, func(in *diago.DialogServerSession) {}); err != nil {
 		return res, fmt.Errorf("start caller: %w", err)
 	}
 
