@@ -16,9 +16,9 @@ import (
 // gives up and the script's on_fail path runs.
 const agentRingTimeout = 30 * time.Second
 
-// frameLeg is a call's audio as the bridge relays it: 20 ms frames of 8 kHz
+// bridgeLeg is a call's audio as the bridge relays it: 20 ms frames of 8 kHz
 // PCM. rtp.Leg and bot.go's recordingLeg satisfy it.
-type frameLeg interface {
+type bridgeLeg interface {
 	ReadFrame(ctx context.Context, dst []int16) error
 	WriteFrame(ctx context.Context, src []int16) error
 }
@@ -146,7 +146,7 @@ func (t *transfer) brief(ctx context.Context, agent *sip.Call, leg *rtp.Leg) err
 // relay connects customer and agent, if Transfer bridged, and returns once
 // either side hung up (the other is hung up then) or ctx ended; without a
 // bridge it returns at once. The customer's leg must have no other reader.
-func (t *transfer) relay(ctx context.Context, customer frameLeg) {
+func (t *transfer) relay(ctx context.Context, customer bridgeLeg) {
 	t.mu.Lock()
 	agent, leg := t.agent, t.agentLeg
 	t.mu.Unlock()
@@ -178,7 +178,7 @@ func (t *transfer) relay(ctx context.Context, customer frameLeg) {
 
 // pump copies frames from src to dst until either fails or ctx ends. The
 // read paces it: one frame per 20 ms of the source's playout.
-func pump(ctx context.Context, src, dst frameLeg) {
+func pump(ctx context.Context, src, dst bridgeLeg) {
 	frame := make([]int16, rtp.FrameSamples)
 	for {
 		if src.ReadFrame(ctx, frame) != nil || dst.WriteFrame(ctx, frame) != nil {

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,8 +74,9 @@ func newAgent(t *testing.T, busy bool) *agent {
 // startTransferServer runs the server with script and a trunk "agents"
 // pointing at the agent's UA. Its inbound handler attaches each call's
 // transfer to the context bot.run gets, as answerInbound is to do, and
-// sets the warm-transfer summary.
-func startTransferServer(t *testing.T, script string, a *agent, summary []int16) *server {
+// sets the warm-transfer summary. Each call's transfer is also sent on
+// the returned channel.
+func startTransferServer(t *testing.T, script string, a *agent, summary []int16) (*server, <-chan *transfer) {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.Bot = BotConfig{
@@ -98,6 +101,7 @@ func startTransferServer(t *testing.T, script string, a *agent, summary []int16)
 	if srv.bot == nil {
 		t.Fatal("the transfer script's bot did not start")
 	}
+	xfers := make(chan *transfer, 8)
 	srv.ua.OnCall(func(_ context.Context, in *sip.Incoming) {
 		srv.calls.Add(1)
 		defer srv.calls.Done()
@@ -124,6 +128,7 @@ func startTransferServer(t *testing.T, script string, a *agent, summary []int16)
 		}()
 		xfer := srv.transferFor(call, log)
 		xfer.summary = summary
+		xfers <- xfer
 		srv.bot.run(withTransfer(ctx, xfer), log, id, in.From().User, leg, nil)
 		hangup(call, log)
 	})
@@ -131,7 +136,7 @@ func startTransferServer(t *testing.T, script string, a *agent, summary []int16)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.close() })
-	return srv
+	return srv, xfers
 }
 
 func TestTransferBridgesTheCallerToAnAgentBothWays(t *testing.T) {
@@ -150,7 +155,7 @@ func TestTransferBridgesTheCallerToAnAgentBothWays(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAgent(t, false)
-			srv := startTransferServer(t, tc.script, a, tc.summary)
+			srv, _ := startTransferServer(t, tc.script, a, tc.summary)
 			c := newCaller(t, srv)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -219,7 +224,7 @@ func TestTransferBridgesTheCallerToAnAgentBothWays(t *testing.T) {
 
 func TestTransferAgentHangupEndsTheCustomersCall(t *testing.T) {
 	a := newAgent(t, false)
-	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
+	srv, _ := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
 	c := newCaller(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -249,7 +254,7 @@ func TestTransferAgentHangupEndsTheCustomersCall(t *testing.T) {
 
 func TestTransferWithoutAnAgentRunsOnFail(t *testing.T) {
 	a := newAgent(t, true)
-	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
+	srv, _ := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
 	c := newCaller(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -270,6 +275,46 @@ func TestTransferWithoutAnAgentRunsOnFail(t *testing.T) {
 	case <-call.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the script's hangup did not end the call")
+	}
+}
+
+func TestTransferSendsMessagesInDialogOrThroughTheTrunk(t *testing.T) {
+	a := newAgent(t, false)
+	srv, xfers := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
+	c := newCaller(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leg, err := c.engine.NewLeg("customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leg.Close()
+	call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xfer := <-xfers
+	// Neither the customer's UA nor the agent's takes MESSAGE: each
+	// answers 405, and the error says which way the text went.
+	cases := []struct {
+		name, uri, trunk, want string
+	}{
+		{name: "empty uri texts the customer in the call", uri: "", trunk: "agents", want: "message on call " + call.ID()},
+		{name: "a uri goes out through the trunk", uri: "sip:sms@gateway.example", trunk: "agents", want: `via trunk "agents"`},
+		{name: "no trunk, no out-of-dialog text", uri: "13812345678", trunk: "", want: "no trunk configured"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := &transfer{ua: xfer.ua, engine: xfer.engine, call: xfer.call, log: xfer.log, trunk: tc.trunk}
+			err := x.SendMessage(ctx, tc.uri, "Your code is 4821")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			var re *sip.ResponseError
+			if tc.trunk != "" && (!errors.As(err, &re) || re.Code != 405) {
+				t.Errorf("error %v, want the receiver's 405", err)
+			}
+		})
 	}
 }
 
