@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"strings"
 	"time"
 
 	"github.com/waihu/waihu/store"
@@ -69,4 +70,26 @@ func (r Retry) next(d Disposition, attempts int, now, callbackAt time.Time) stor
 		return retry(r.Failed)
 	}
 	return u
+}
+
+// dispositionOfOutcome reads an answered call's dialog outcome (docs/scripts.md):
+// voicemail is retried as such, call_back:<time> schedules a callback at that
+// time in the contact's zone (a date alone means 10:00), do_not_call suppresses
+// the number. Any other outcome leaves the call answered.
+func dispositionOfOutcome(outcome string, loc *time.Location) (Disposition, time.Time) {
+	switch {
+	case outcome == OutcomeDoNotCall:
+		return DoNotCall, time.Time{}
+	case outcome == "voicemail":
+		return Voicemail, time.Time{}
+	case strings.HasPrefix(outcome, "call_back:"):
+		v := strings.TrimPrefix(outcome, "call_back:")
+		if t, err := time.ParseInLocation("2006-01-02T15:04", v, loc); err == nil {
+			return Callback, t
+		}
+		if t, err := time.ParseInLocation("2006-01-02", v, loc); err == nil {
+			return Callback, t.Add(10 * time.Hour)
+		}
+	}
+	return Answered, time.Time{}
 }

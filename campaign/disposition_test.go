@@ -40,3 +40,26 @@ func TestRetryPolicyPerDisposition(t *testing.T) {
 		})
 	}
 }
+
+func TestDialogOutcomesBecomeDispositions(t *testing.T) {
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	tests := []struct {
+		outcome string
+		want    Disposition
+		at      time.Time
+	}{
+		{"interested", Answered, time.Time{}},
+		{"do_not_call", DoNotCall, time.Time{}},
+		{"voicemail", Voicemail, time.Time{}},
+		{"call_back:2026-11-26T15:00", Callback, time.Date(2026, 11, 26, 15, 0, 0, 0, sh)},
+		{"call_back:2026-11-27", Callback, time.Date(2026, 11, 27, 10, 0, 0, 0, sh)},
+		{"call_back", Answered, time.Time{}},
+		{"call_back:whenever", Answered, time.Time{}},
+	}
+	for _, tc := range tests {
+		d, at := dispositionOfOutcome(tc.outcome, sh)
+		if d != tc.want || !at.Equal(tc.at) {
+			t.Errorf("%q: %s at %s, want %s at %s", tc.outcome, d, at, tc.want, tc.at)
+		}
+	}
+}

@@ -313,7 +313,7 @@ func (r *Runner) attempt(ctx context.Context, k store.Contact, loc *time.Locatio
 	attempt := k.Attempts + 1
 	if err := pace(ctx, r.cps, ts.bucket); err != nil {
 		// The attempt is open and will never be dialled: close it as cancelled.
-		r.finish(ctx, log, k, rec, attempt, Result{Disposition: Cancelled, Err: err}, 0)
+		r.finish(ctx, log, k, loc, rec, attempt, Result{Disposition: Cancelled, Err: err}, 0)
 		return
 	}
 	r.dialled.Add(1)
@@ -321,10 +321,10 @@ func (r *Runner) attempt(ctx context.Context, k store.Contact, loc *time.Locatio
 	res := r.cfg.Dialer.Dial(ctx, DialRequest{CampaignID: r.cfg.CampaignID, Contact: k, Attempt: attempt, Trunk: ts.name,
 		RingTimeout: time.Duration(r.settings.RingTimeout),
 		Ringing:     func() { ringing.CompareAndSwap(0, time.Now().UnixNano()) }})
-	r.finish(ctx, log, k, rec, attempt, res, ringing.Load())
+	r.finish(ctx, log, k, loc, rec, attempt, res, ringing.Load())
 }
 
-func (r *Runner) finish(ctx context.Context, log *slog.Logger, k store.Contact, rec store.CallRecord, attempt int, res Result, ringingNs int64) {
+func (r *Runner) finish(ctx context.Context, log *slog.Logger, k store.Contact, loc *time.Location, rec store.CallRecord, attempt int, res Result, ringingNs int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if res.Disposition == "" {
@@ -333,8 +333,12 @@ func (r *Runner) finish(ctx context.Context, log *slog.Logger, k store.Contact, 
 	if res.Outcome == OutcomeDoNotCall {
 		res.Disposition = DoNotCall
 	}
-	if res.Disposition == Answered && !res.CallbackAt.IsZero() {
-		res.Disposition = Callback
+	if res.Disposition == Answered {
+		if !res.CallbackAt.IsZero() {
+			res.Disposition = Callback
+		} else if loc != nil {
+			res.Disposition, res.CallbackAt = dispositionOfOutcome(res.Outcome, loc)
+		}
 	}
 	if res.EndedAt.IsZero() {
 		res.EndedAt = time.Now()
