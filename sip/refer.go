@@ -40,6 +40,10 @@ type TransferError struct {
 	// status line of the final NOTIFY. 0 when none came (timeout).
 	Code   int
 	Reason string
+	// Accepted says the peer took the REFER (2xx) and tried the target:
+	// the failure is the target's. False means the REFER itself was
+	// refused or unanswered, so bridging the call ourselves may still work.
+	Accepted bool
 	// Err is ErrReferNotSupported for 405/501, a context error for a
 	// timeout, nil otherwise.
 	Err error
@@ -133,15 +137,20 @@ func (c *Call) Refer(ctx context.Context, target string) error {
 		return terr(res.StatusCode, res.Reason, nil)
 	}
 	log.Info("REFER accepted; following the transfer", "code", res.StatusCode)
+	accepted := func(code int, reason string, err error) error {
+		te := terr(code, reason, err).(*TransferError)
+		te.Accepted = true
+		return te
+	}
 
 	frag, err := c.awaitTransfer(ctx, w, log)
 	if err != nil {
 		log.Warn("transfer did not complete", "error", err, "action", "call stays up")
-		return terr(0, err.Error(), ctx.Err())
+		return accepted(0, err.Error(), ctx.Err())
 	}
 	if frag.code >= 300 {
 		log.Warn("transfer target refused", "code", frag.code, "reason", frag.reason, "action", "call stays up")
-		return terr(frag.code, frag.reason, nil)
+		return accepted(frag.code, frag.reason, nil)
 	}
 	log.Info("transfer succeeded; hanging up our side", "code", frag.code)
 	// RFC 5589 §6.1: the transferor ends its dialog once the transfer

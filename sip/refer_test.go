@@ -257,14 +257,15 @@ func TestReferFollowsNotifiesToTheFinalStatus(t *testing.T) {
 		timeout     time.Duration
 		wantCode    int  // 0: success
 		unsupported bool // errors.Is(err, ErrReferNotSupported)
+		accepted    bool // TransferError.Accepted: the target, not the REFER, failed
 	}{
 		{name: "answered target hangs up the transferor", referCode: 202, transfer: dialTarget},
-		{name: "busy target keeps the call", referCode: 202, wantCode: 486,
+		{name: "busy target keeps the call", referCode: 202, wantCode: 486, accepted: true,
 			transfer: func(context.Context, string) (int, string, bool) { return 486, "Busy Here", true }},
 		{name: "405 asks for a bridge", referCode: 405, wantCode: 405, unsupported: true},
 		{name: "501 asks for a bridge", referCode: 501, wantCode: 501, unsupported: true},
 		{name: "603 is a refusal", referCode: 603, wantCode: 603},
-		{name: "no final notify times out", referCode: 202, timeout: 1500 * time.Millisecond, wantCode: 0,
+		{name: "no final notify times out", referCode: 202, timeout: 1500 * time.Millisecond, wantCode: 0, accepted: true,
 			transfer: func(context.Context, string) (int, string, bool) { return 0, "", false }},
 	}
 	for _, tc := range cases {
@@ -323,6 +324,9 @@ func TestReferFollowsNotifiesToTheFinalStatus(t *testing.T) {
 			}
 			if te.Code != tc.wantCode {
 				t.Errorf("code %d, want %d: %v", te.Code, tc.wantCode, err)
+			}
+			if te.Accepted != tc.accepted {
+				t.Errorf("Accepted %v, want %v: %v", te.Accepted, tc.accepted, err)
 			}
 			if errors.Is(err, ErrReferNotSupported) != tc.unsupported {
 				t.Errorf("errors.Is(ErrReferNotSupported) = %v, want %v: %v", !tc.unsupported, tc.unsupported, err)

@@ -68,15 +68,27 @@ func (t *transfer) Transfer(ctx context.Context, mode, uri string) error {
 	switch mode {
 	case "refer":
 		err := t.call.Refer(ctx, uri)
-		if !errors.Is(err, sip.ErrReferNotSupported) {
+		if !referRefused(err) {
 			return err
 		}
-		t.log.Info("peer cannot take REFER; bridging to the agent instead", "err", err)
+		t.log.Info("peer refused REFER; bridging to the agent instead", "err", err)
 		return t.bridge(ctx, uri)
 	case "bridge":
 		return t.bridge(ctx, uri)
 	}
 	return fmt.Errorf("transfer call %s to %s: mode %q is not refer or bridge", t.call.ID(), uri, mode)
+}
+
+// referRefused says the customer's side would not transfer (405/501, or
+// any refusal of the REFER itself, e.g. a carrier's 603 by policy), so
+// bridging through our own trunk may still reach the agent. A transfer the
+// peer attempted and the target refused (busy, no answer) is not retried.
+func referRefused(err error) bool {
+	var te *sip.TransferError
+	if !errors.As(err, &te) {
+		return false
+	}
+	return errors.Is(err, sip.ErrReferNotSupported) || (!te.Accepted && te.Code >= 300)
 }
 
 // bridge dials the agent on a fresh leg and plays the summary to them. The
@@ -163,13 +175,19 @@ func (t *transfer) relay(ctx context.Context, customer bridgeLeg) {
 	who := "customer"
 	select {
 	case <-t.call.Done():
-		hangup(agent, log)
 	case <-agent.Done():
 		who = "agent"
-		hangup(t.call, log)
 	case <-ctx.Done():
 		who = "server"
+	}
+	select {
+	case <-t.call.Done():
+		// The customer's BYE also ends ctx: name the customer, not the server.
+		who = "customer"
 		hangup(agent, log)
+	default:
+		hangup(agent, log)
+		hangup(t.call, log)
 	}
 	cancel()
 	wg.Wait()

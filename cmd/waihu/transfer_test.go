@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -358,5 +359,27 @@ func waitRecord(t *testing.T, srv *server, callID string) dialog.Record {
 			t.Fatalf("no call record at %s: %v", path, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestReferRefusalFallsBackToBridgeButATargetsRefusalDoesNot(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"405 not supported", &sip.TransferError{Code: 405, Err: sip.ErrReferNotSupported}, true},
+		{"501 wrapped", fmt.Errorf("transfer: %w", &sip.TransferError{Code: 501, Err: sip.ErrReferNotSupported}), true},
+		{"carrier declines REFER", &sip.TransferError{Code: 603}, true},
+		{"target busy after 202", &sip.TransferError{Code: 486, Accepted: true}, false},
+		{"no final NOTIFY", &sip.TransferError{Accepted: true, Err: context.DeadlineExceeded}, false},
+		{"REFER unanswered", &sip.TransferError{Err: context.DeadlineExceeded}, false},
+		{"success", nil, false},
+		{"other error", errors.New("call ended"), false},
+	}
+	for _, tc := range cases {
+		if got := referRefused(tc.err); got != tc.want {
+			t.Errorf("%s: referRefused = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
