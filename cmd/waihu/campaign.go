@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/waihu/waihu/campaign"
+	"github.com/waihu/waihu/dialog"
 	"github.com/waihu/waihu/rtp"
 	"github.com/waihu/waihu/sip"
 	"github.com/waihu/waihu/store"
@@ -372,13 +374,16 @@ func campaignStartCommand() *cobra.Command {
 		node, prompt   string
 		listen         string
 		maxCall, every time.Duration
+		useBot         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "start NAME",
 		Short: "Run a campaign in this process until it completes, is stopped, or Ctrl-C",
 		Long: `Set the campaign running and dial it from this process: each answered call hears
-the --prompt WAV (default: the embedded greeting) and is hung up. The trunks the
-campaign names must be in the config file. Progress is printed every --progress.
+the --prompt WAV (default: the embedded greeting) and is hung up, or with --bot talks
+with the config's bot script (bot: in the config file; the contact's name, tags and
+custom fields are its variables) and its outcome recycles the contact. The trunks
+the campaign names must be in the config file. Progress is printed every --progress.
 Starting a campaign that is already running is how a node picks it up again after
 a crash: its claims are recovered first (docs/campaigns.md, "Crash recovery").`,
 		Args: cobra.ExactArgs(1),
@@ -406,7 +411,14 @@ a crash: its claims are recovered first (docs/campaigns.md, "Crash recovery").`,
 				return fmt.Errorf("--prompt: %w", err)
 			}
 			log := newLogger(os.Stderr, cfg.Log)
-			return runCampaign(ctx, cfg, st, c.ID, node, pcm, maxCall, every, log, cmd.OutOrStdout())
+			var b *bot
+			if useBot {
+				if b, err = newBot(ctx, cfg, log); err != nil {
+					return fmt.Errorf("--bot: %w", err)
+				}
+			}
+			d := &sipDialer{bot: b, prompt: pcm, maxCall: maxCall, log: log}
+			return runCampaign(ctx, cfg, st, c.ID, node, d, every, cmd.OutOrStdout())
 		},
 	}
 	f.bind(cmd)
@@ -415,11 +427,15 @@ a crash: its claims are recovered first (docs/campaigns.md, "Crash recovery").`,
 	cmd.Flags().StringVar(&listen, "listen", "", "local SIP address (default: any free port)")
 	cmd.Flags().DurationVar(&maxCall, "max-call", 2*time.Minute, "hang up an answered call after this long")
 	cmd.Flags().DurationVar(&every, "progress", 2*time.Second, "how often to print the progress line")
+	cmd.Flags().BoolVar(&useBot, "bot", false, "run the config's bot script on answered calls instead of the prompt")
 	return cmd
 }
 
-func runCampaign(ctx context.Context, cfg Config, st store.Store, id int64, node string, prompt []int16,
-	maxCall, every time.Duration, log *slog.Logger, out io.Writer) error {
+// runCampaign starts SIP and media for d and runs the campaign until it ends,
+// printing the progress line every every.
+func runCampaign(ctx context.Context, cfg Config, st store.Store, id int64, node string, d *sipDialer,
+	every time.Duration, out io.Writer) error {
+	log := d.log
 	rc := cfg.rtpConfig()
 	rc.Logger = log
 	engine, err := rtp.NewEngine(rc)
@@ -441,7 +457,7 @@ func runCampaign(ctx context.Context, cfg Config, st store.Store, id int64, node
 		defer cancel()
 		ua.Close(cctx)
 	}()
-	d := &sipDialer{ua: ua, engine: engine, prompt: prompt, maxCall: maxCall, log: log}
+	d.ua, d.engine = ua, engine
 	r, err := campaign.NewRunner(ctx, campaign.Config{Store: st, Dialer: d, CampaignID: id, Node: node, Logger: log})
 	if err != nil {
 		return err
@@ -468,11 +484,12 @@ func runCampaign(ctx context.Context, cfg Config, st store.Store, id int64, node
 	}
 }
 
-// sipDialer is campaign.Dialer on the SIP UA: one RTP leg per call, the prompt
-// played once answered, then BYE.
+// sipDialer is campaign.Dialer on the SIP UA: one RTP leg per call and, once
+// answered, the bot's script or else the prompt, then BYE.
 type sipDialer struct {
 	ua      *sip.UA
 	engine  *rtp.Engine
+	bot     *bot // nil: play prompt
 	prompt  []int16
 	maxCall time.Duration
 	log     *slog.Logger
@@ -511,19 +528,51 @@ func (d *sipDialer) Dial(ctx context.Context, req campaign.DialRequest) campaign
 		case <-callCtx.Done():
 		}
 	}()
-	playRecord(callCtx, d.log.With("call_id", call.ID()), leg, d.prompt, nil, cancel)
+	log := d.log.With("call_id", call.ID(), "contact_id", req.Contact.ID)
+	if d.bot != nil {
+		digits := dialog.DigitsFrom(callCtx, leg.DTMF(), func(ev rtp.DTMFEvent) (rune, time.Time) { return ev.Digit, ev.At })
+		rec, err := d.bot.engine.Run(callCtx, dialog.Call{ID: call.ID(), Leg: leg, DTMF: digits, Variables: contactVariables(req.Contact)})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Warn("script ended with an error", "err", err)
+		}
+		res.Outcome, res.Variant = rec.Outcome, rec.Variant
+		if b, err := json.Marshal(rec.Transcript); err == nil {
+			res.Transcript = b
+		}
+		if rec.Outcome == "voicemail" {
+			res.AnsweredBy = "machine"
+		}
+	} else {
+		playRecord(callCtx, log, leg, d.prompt, nil, cancel)
+	}
 	select {
 	case <-call.Done():
 		res.Outcome = "hung_up"
 	default:
 		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		if err := call.Hangup(hctx); err != nil {
-			d.log.Warn("hangup", "call_id", call.ID(), "err", err)
+			log.Warn("hangup", "err", err)
 		}
 		hcancel()
 	}
 	res.EndedAt = time.Now()
 	return res
+}
+
+// contactVariables are a contact's values for the script's ${name}: name, phone,
+// tags (comma-separated) and every custom field of its import.
+func contactVariables(k store.Contact) map[string]string {
+	v := map[string]string{"phone": k.Phone, "caller": k.Phone}
+	if k.Name != "" {
+		v["name"] = k.Name
+	}
+	if len(k.Tags) > 0 {
+		v["tags"] = strings.Join(k.Tags, ",")
+	}
+	for key, val := range k.Custom {
+		v[key] = fmt.Sprint(val)
+	}
+	return v
 }
 
 // dispositionOf maps SIP's failure kinds onto the campaign's retry classes.

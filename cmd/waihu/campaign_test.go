@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/waihu/waihu/campaign"
+	"github.com/waihu/waihu/internal/testpeer"
 	"github.com/waihu/waihu/sip"
+	"github.com/waihu/waihu/store"
 )
 
 // waihuCLI runs one waihu command line in-process and returns what it printed.
@@ -111,6 +114,77 @@ func TestSIPFailuresMapToRetryClasses(t *testing.T) {
 	for k, want := range tests {
 		if got := dispositionOf(k); got != want {
 			t.Errorf("dispositionOf(%s) = %s, want %s", k, got, want)
+		}
+	}
+}
+
+// TestCampaignBotOutcomeDoNotCallPutsTheNumberOnTheList dials two contacts through
+// sipp with --bot's path: the real dialog engine (flite, sphinx) runs a script that
+// ends with do_not_call, and the numbers land on the global do-not-call list.
+func TestCampaignBotOutcomeDoNotCallPutsTheNumberOnTheList(t *testing.T) {
+	testpeer.Need(t, "flite")
+	if _, err := os.Stat("/usr/share/pocketsphinx/model/en-us/en-us/mdef"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("pocketsphinx-en-us is not installed")
+		}
+		t.Skip("pocketsphinx-en-us is not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sipp := testpeer.StartSipp(ctx, t, testpeer.SippConfig{Scenario: testpeer.ScenarioUAS, RTPEcho: true, Calls: 2, Limit: 2})
+	cfg := defaultConfig()
+	cfg.Data = t.TempDir()
+	cfg.SIP.Listen, cfg.SIP.Transports = "127.0.0.1:0", []string{"udp"}
+	base := testpeer.FreeUDPRange(t, 20)
+	cfg.RTP.BindIP, cfg.RTP.PortMin, cfg.RTP.PortMax = "127.0.0.1", base, base+19
+	cfg.Trunks = []TrunkConfig{{Name: "carrier", Address: sipp.Addr(), Transport: "udp"}}
+	cfg.Bot.Script = "../../campaign/testdata/dnc.yaml"
+	cfg.Log.Level = "warn"
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := newLogger(io.Discard, cfg.Log)
+	b, err := newBot(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, store.Config{DataDir: cfg.Data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c, err := campaign.Create(ctx, st, "bot", campaign.Settings{Windows: []campaign.Window{{From: "00:00", To: "24:00"}},
+		CPS: 10, Trunks: []campaign.TrunkLimit{{Name: "carrier", CPS: 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := campaign.Import(ctx, st, c.ID, []store.Contact{{Phone: "13812345678", Name: "Li"}, {Phone: "13912345678", Name: "Wang"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := campaign.SetState(ctx, st, c.ID, store.CampaignRunning); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	d := &sipDialer{bot: b, maxCall: 30 * time.Second, log: log}
+	if err := runCampaign(ctx, cfg, st, c.ID, "test", d, time.Second, &out); err != nil {
+		t.Fatalf("runCampaign: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), `completed: 2/2 finished (done 0, exhausted 0, skipped 2`) {
+		t.Errorf("progress: %s", out.String())
+	}
+	for _, phone := range []string{"13812345678", "13912345678"} {
+		if e, ok, err := st.DNC(ctx, phone, c.ID); err != nil || !ok || e.CampaignID != 0 {
+			t.Errorf("%s: do-not-call entry %+v %v %v, want a global one", phone, e, ok, err)
+		}
+	}
+	recs, err := st.CallRecords(ctx, c.ID, 0)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("records %v %v", recs, err)
+	}
+	for _, r := range recs {
+		if r.Outcome != "do_not_call" || r.Disposition != "do_not_call" || r.SIPCode != 200 || r.AnsweredAt.IsZero() ||
+			!strings.Contains(string(r.Transcript), "We will not call you again") {
+			t.Errorf("record %+v", r)
 		}
 	}
 }
