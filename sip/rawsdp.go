@@ -89,6 +89,16 @@ func (in *Incoming) WebRTCOffer() (offer []byte, ok bool) {
 	return v.([]byte), true
 }
 
+// Source is the address the INVITE came from (the browser's end of its
+// WebSocket, for a softphone).
+func (in *Incoming) Source() netip.AddrPort {
+	src, err := netip.ParseAddrPort(in.req.Source())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+}
+
 // ErrNotWebRTC is returned by AnswerSDP for an INVITE that is not a WebRTC
 // offer: use Answer.
 var ErrNotWebRTC = errors.New("sip: call is not a WebRTC offer")
@@ -139,8 +149,8 @@ func (in *Incoming) AnswerSDP(ctx context.Context, answer []byte, leg MediaLeg) 
 	// with the discard port (RFC 8839 §5.1 puts 9 in m= for the same reason)
 	// so logs show who the media is with.
 	remote := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 9)
-	if src, err := netip.ParseAddrPort(in.req.Source()); err == nil {
-		remote = netip.AddrPortFrom(src.Addr().Unmap(), 9)
+	if src := in.Source(); src.IsValid() {
+		remote = netip.AddrPortFrom(src.Addr(), 9)
 	}
 	if err := c.applyMedia(&Media{Addr: remote, Direction: SendRecv, PayloadTypes: []uint8{codec.PayloadType}}, codec, 0); err != nil {
 		in.log.Warn("inbound call failed at answer", "code", 488, "reason", "Not Acceptable Here", "error", err, "action", "responded")

@@ -116,6 +116,9 @@ func TestWebRTCOfferOverWebSocketIsAnsweredWithTheApplicationsSDPAndHungUpOverTh
 			return
 		}
 		gotOffer = string(offer)
+		if !in.Source().Addr().IsLoopback() {
+			t.Errorf("Source %v, want the browser's loopback address", in.Source())
+		}
 		if _, ok := in.Offer(); ok {
 			gotClassic = "Offer() returned an RTP offer for a WebRTC INVITE"
 		}

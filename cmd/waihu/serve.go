@@ -32,6 +32,7 @@ type flagOverrides struct {
 
 func serveCommand() *cobra.Command {
 	var f flagOverrides
+	var ph phoneFlags // --ws, --http: browser softphones, see phone.go
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the SIP/RTP server: register trunks, answer calls",
@@ -44,10 +45,11 @@ caller to DATA/recordings/CALL-ID.wav.`,
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg)
+			return serve(cmd.Context(), cfg, ph)
 		},
 	}
 	f.bind(cmd)
+	ph.bind(cmd)
 	cmd.Flags().StringVar(&f.listen, "listen", "", "SIP address host:port (default 0.0.0.0:5060)")
 	cmd.Flags().StringVar(&f.prompt, "prompt", "", "WAV file played to every inbound caller (default: embedded greeting)")
 	return cmd
@@ -104,17 +106,27 @@ func loadPrompt(path string) ([]int16, error) {
 	return pcm, err
 }
 
-func serve(ctx context.Context, cfg Config) error {
+func serve(ctx context.Context, cfg Config, ph phoneFlags) error {
 	log := newLogger(os.Stderr, cfg.Log)
 	srv, err := newServer(cfg, log)
 	if err != nil {
+		return err
+	}
+	if err := ph.attach(srv); err != nil { // the softphone's SIP WebSocket, phone.go
+		srv.engine.Close()
 		return err
 	}
 	if err := srv.start(ctx); err != nil {
 		srv.engine.Close()
 		return err
 	}
+	page, err := ph.start(ctx, srv) // the softphone page, phone.go
+	if err != nil {
+		srv.close()
+		return err
+	}
 	<-ctx.Done()
+	page.close()
 	return srv.close()
 }
 
@@ -201,6 +213,11 @@ func (s *server) close() error {
 // answerInbound runs one inbound call from INVITE to hang-up.
 func (s *server) answerInbound(in *sip.Incoming) {
 	ctx := s.callCtx
+	// A browser softphone offers WebRTC media: a pion leg, see phone.go.
+	if offer, ok := in.WebRTCOffer(); ok {
+		s.answerWebRTC(ctx, in, offer)
+		return
+	}
 	id := in.CallID()
 	log := s.log.With("call_id", id)
 	leg, err := s.engine.NewLeg(id)

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/waihu/waihu/internal/audiofile"
+	"github.com/waihu/waihu/sip"
+	"github.com/waihu/waihu/web"
+	"github.com/waihu/waihu/webrtc"
+)
+
+// phoneFlags are serve's flags for browser softphones: SIP over WebSocket
+// for signalling, an HTTP port for the page itself.
+type phoneFlags struct {
+	ws   string // SIP over WebSocket address; "" = none
+	http string // address serving /phone; "" = none
+}
+
+func (p *phoneFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&p.ws, "ws", "", "SIP over WebSocket address host:port for browser softphones (default off)")
+	cmd.Flags().StringVar(&p.http, "http", "", "HTTP address host:port serving the browser softphone at /phone (needs --ws)")
+}
+
+// attach adds the WebSocket listener to srv's UA; it runs before srv.start.
+func (p phoneFlags) attach(srv *server) error {
+	if p.ws == "" {
+		if p.http != "" {
+			return errors.New("--http serves a softphone that signals over --ws: set both")
+		}
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(p.ws); err != nil {
+		return fmt.Errorf("--ws %q: %w", p.ws, err)
+	}
+	if err := srv.ua.AddListener(sip.Listener{Network: "ws", Addr: p.ws}); err != nil {
+		return fmt.Errorf("--ws: %w", err)
+	}
+	return nil
+}
+
+// start serves the softphone page once srv runs; the returned phone is nil
+// without --http.
+func (p phoneFlags) start(ctx context.Context, srv *server) (*phone, error) {
+	if p.http == "" {
+		return nil, nil
+	}
+	return startPhone(ctx, p.http, srv.ua.Addr("ws").Port(), srv.log)
+}
+
+// phone is the HTTP server of the softphone page.
+type phone struct {
+	srv  *http.Server
+	addr netip.AddrPort
+	done chan struct{}
+}
+
+func startPhone(ctx context.Context, addr string, wsPort uint16, log *slog.Logger) (*phone, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("softphone http %s: %w", addr, err)
+	}
+	p := &phone{
+		srv: &http.Server{
+			Handler:           phoneHandler(wsPort),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		addr: netip.MustParseAddrPort(ln.Addr().String()),
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(p.done)
+		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("softphone http server stopped", "err", err)
+		}
+	}()
+	log.Info("softphone page served", "url", "http://"+p.addr.String()+"/phone/", "sip_ws", wsPort)
+	return p, nil
+}
+
+// close stops the page server; a nil phone is fine.
+func (p *phone) close() error {
+	if p == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := p.srv.Shutdown(ctx)
+	<-p.done
+	if err != nil {
+		return fmt.Errorf("stop softphone http: %w", err)
+	}
+	return nil
+}
+
+// phoneConfig tells the page where to signal. The host is the one the
+// browser used to reach the page, so the same URL works on loopback, on the
+// LAN and behind a name.
+type phoneConfig struct {
+	WS     string `json:"ws"`
+	Domain string `json:"domain"`
+	Target string `json:"target"`
+}
+
+// phoneHandler serves /phone/ (the page), /phone/phone.js (the JsSIP
+// bundle) and /phone/config.json.
+func phoneHandler(wsPort uint16) http.Handler {
+	mux := http.NewServeMux()
+	page, _ := fs.ReadFile(web.Phone, "phone.html")
+	script, _ := fs.ReadFile(web.Phone, "dist/phone.js")
+	mux.Handle("GET /phone", http.RedirectHandler("/phone/", http.StatusMovedPermanently))
+	mux.HandleFunc("GET /phone/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page)
+	})
+	mux.HandleFunc("GET /phone/phone.js", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		_, _ = w.Write(script)
+	})
+	mux.HandleFunc("GET /phone/config.json", func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			host = h
+		}
+		cfg := phoneConfig{
+			WS:     "ws://" + net.JoinHostPort(host, strconv.Itoa(int(wsPort))),
+			Domain: host,
+			Target: "demo",
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(cfg)
+	})
+	return mux
+}
+
+// answerWebRTC runs one call whose INVITE carried a WebRTC offer (a browser
+// softphone): the media leg is pion's, and the SDP answer is the leg's. The
+// call then plays the prompt and records the caller, as an RTP call does
+// without a bot (the bot drives an *rtp.Leg).
+func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byte) {
+	id := in.CallID()
+	log := s.log.With("call_id", id, "media", "webrtc")
+	lc := webrtc.Config{CallID: id, Logger: s.log}
+	if s.cfg.RTP.ExternalIP != "" {
+		lc.PublicIPs = []string{s.cfg.RTP.ExternalIP}
+	}
+	// A browser on this machine may have nothing but loopback to reach us by.
+	lc.IncludeLoopback = in.Source().Addr().IsLoopback()
+	leg, err := webrtc.NewLeg(lc)
+	if err != nil {
+		log.Error("no webrtc leg: rejecting call", "err", err)
+		in.Reject(500, "Server Internal Error")
+		return
+	}
+	defer leg.Close()
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	answer, err := leg.Answer(actx, offer)
+	cancel()
+	if err != nil {
+		log.Warn("webrtc offer not answerable: rejecting call", "err", err)
+		in.Reject(488, "Not Acceptable Here")
+		return
+	}
+	call, err := in.AnswerSDP(ctx, answer, leg)
+	if err != nil {
+		log.Warn("answer failed", "err", err)
+		return
+	}
+	start := time.Now()
+	var rec *audiofile.Recorder
+	if s.recDir != "" {
+		path := filepath.Join(s.recDir, safeFileName(id)+".wav")
+		if rec, err = audiofile.Create(path); err != nil {
+			log.Error("recording disabled for this call", "err", err)
+			rec = nil
+		}
+	}
+	callCtx, cancelCall := context.WithTimeout(ctx, s.cfg.Inbound.MaxDuration)
+	defer cancelCall()
+	go func() {
+		select {
+		case <-call.Done():
+		case <-callCtx.Done():
+			hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer hcancel()
+			if err := call.Hangup(hctx); err != nil {
+				log.Warn("hangup", "err", err)
+			}
+		}
+		cancelCall()
+	}()
+	playRecordFrames(callCtx, log, leg, s.prompt, rec)
+	<-call.Done()
+	if rec != nil {
+		if err := rec.Close(); err != nil {
+			log.Error("recording", "err", err)
+		}
+	}
+	st := leg.Stats()
+	log.Info("call finished", "reason", call.Reason().String(), "duration", time.Since(start).Round(time.Millisecond).String(),
+		"recorded", rec != nil, "rtp_received", st.PacketsReceived, "rtp_sent", st.PacketsSent)
+}
+
+// softphoneLeg is what playRecordFrames needs of a media leg.
+type softphoneLeg interface {
+	ReadFrame(ctx context.Context, dst []int16) error
+	WriteFrame(ctx context.Context, src []int16) error
+}
+
+// playRecordFrames plays prompt to leg and records what comes back until
+// ctx ends: playRecord for legs that are not *rtp.Leg (no RFC 4733 DTMF;
+// a browser sends its keypad as SIP INFO).
+func playRecordFrames(ctx context.Context, log *slog.Logger, leg softphoneLeg, prompt []int16, rec *audiofile.Recorder) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		frame := make([]int16, webrtc.FrameSamples)
+		for off := 0; off < len(prompt); off += webrtc.FrameSamples {
+			n := copy(frame, prompt[off:])
+			clear(frame[n:])
+			if err := leg.WriteFrame(ctx, frame); err != nil {
+				return
+			}
+		}
+		log.Info("prompt queued", "samples", len(prompt))
+	})
+	wg.Go(func() {
+		frame := make([]int16, webrtc.FrameSamples)
+		for {
+			if err := leg.ReadFrame(ctx, frame); err != nil {
+				if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, webrtc.ErrClosed) {
+					log.Warn("media read stopped", "err", err)
+				}
+				return
+			}
+			if rec != nil {
+				if err := rec.Write(frame); err != nil {
+					log.Error("recording stopped", "err", err)
+					rec = nil
+				}
+			}
+		}
+	})
+	wg.Wait()
+}

@@ -1,0 +1,76 @@
+// drive.mjs calls from waihu's softphone page in headless Chromium and
+// prints what the page saw as one JSON line. cmd/waihu's phone test runs it:
+//
+//   node test/drive.mjs --url http://127.0.0.1:8080/phone/?raw=1 \
+//        --wav speech48k.wav --talk 4 [--chromium /usr/bin/chromium]
+//
+// Chromium takes its microphone from the WAV (48 kHz, 16-bit; it loops).
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function args() {
+  const out = { chromium: '/usr/bin/chromium', talk: '4', digits: '' };
+  const a = process.argv.slice(2);
+  for (let i = 0; i < a.length; i += 2) out[a[i].replace(/^--/, '')] = a[i + 1];
+  if (!out.url || !out.wav) throw new Error('usage: drive.mjs --url URL --wav FILE [--talk SECONDS] [--digits 123] [--chromium PATH]');
+  return out;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function main() {
+  const o = args();
+  // Playwright refuses --user-data-dir in args: a persistent context in a
+  // fresh directory is the way to give Chromium one.
+  const dir = mkdtempSync(join(tmpdir(), 'waihu-chromium-'));
+  const ctx = await chromium.launchPersistentContext(dir, {
+    executablePath: o.chromium,
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${o.wav}`,
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  const result = { console: [] };
+  try {
+    const page = ctx.pages()[0] || await ctx.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') result.console.push(m.text()); });
+    page.on('pageerror', (e) => result.console.push(String(e)));
+    await page.goto(o.url);
+    await page.waitForFunction(() => window.waihuPhone && window.waihuPhone.status === 'ready', null, { timeout: 10000 });
+    await page.click('#call');
+    await page.waitForFunction(() => window.waihuPhone.status === 'in call', null, { timeout: 15000 });
+    await sleep(Number(o.talk) * 1000);
+    for (const d of o.digits) {
+      await page.click(`#keypad button[data-digit="${d}"]`);
+      await sleep(300);
+    }
+    result.stats = await page.evaluate(() => window.waihuPhone.stats());
+    await page.click('#mute');
+    result.mutedLabel = await page.textContent('#mute');
+    await page.click('#hangup');
+    await page.waitForFunction(() => window.waihuPhone.status.startsWith('ended'), null, { timeout: 10000 });
+    result.events = await page.evaluate(() => window.waihuPhone.events);
+    result.digits = await page.textContent('#digits');
+  } catch (e) {
+    result.error = String(e);
+    try {
+      result.events = await ctx.pages()[0].evaluate(() => window.waihuPhone && window.waihuPhone.events);
+    } catch (_) { /* page gone */ }
+  } finally {
+    await ctx.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(JSON.stringify(result) + '\n');
+  process.exit(result.error ? 1 : 0);
+}
+
+main().catch((e) => {
+  process.stdout.write(JSON.stringify({ error: String(e) }) + '\n');
+  process.exit(1);
+});
