@@ -75,9 +75,8 @@ func newAgent(t *testing.T, busy bool) *agent {
 // startTransferServer runs the server with script and a trunk "agents"
 // pointing at the agent's UA. Its inbound handler attaches each call's
 // transfer to the context bot.run gets, as answerInbound is to do, and
-// sets the warm-transfer summary. Each call's transfer is also sent on
-// the returned channel.
-func startTransferServer(t *testing.T, script string, a *agent, summary []int16) (*server, <-chan *transfer) {
+// sets the warm-transfer summary.
+func startTransferServer(t *testing.T, script string, a *agent, summary []int16) *transferServer {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.Bot = BotConfig{
@@ -102,7 +101,7 @@ func startTransferServer(t *testing.T, script string, a *agent, summary []int16)
 	if srv.bot == nil {
 		t.Fatal("the transfer script's bot did not start")
 	}
-	xfers := make(chan *transfer, 8)
+	ts := &transferServer{server: srv, xfers: make(chan *transfer, 8), ran: make(chan string, 8)}
 	srv.ua.OnCall(func(_ context.Context, in *sip.Incoming) {
 		srv.calls.Add(1)
 		defer srv.calls.Done()
@@ -129,15 +128,23 @@ func startTransferServer(t *testing.T, script string, a *agent, summary []int16)
 		}()
 		xfer := srv.transferFor(call, log)
 		xfer.summary = summary
-		xfers <- xfer
+		ts.xfers <- xfer
 		srv.bot.run(withTransfer(ctx, xfer), log, id, in.From().User, leg, nil)
+		ts.ran <- id
 		hangup(call, log)
 	})
 	if err := srv.start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.close() })
-	return srv, xfers
+	return ts
+}
+
+// transferServer is the server under test with what its calls did.
+type transferServer struct {
+	*server
+	xfers chan *transfer // each call's transfer, when its script starts
+	ran   chan string    // the Call-ID of each call whose bot.run returned
 }
 
 func TestTransferBridgesTheCallerToAnAgentBothWays(t *testing.T) {
@@ -156,8 +163,8 @@ func TestTransferBridgesTheCallerToAnAgentBothWays(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAgent(t, false)
-			srv, _ := startTransferServer(t, tc.script, a, tc.summary)
-			c := newCaller(t, srv)
+			srv := startTransferServer(t, tc.script, a, tc.summary)
+			c := newCaller(t, srv.server)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			leg, err := c.engine.NewLeg("customer")
@@ -183,7 +190,7 @@ func TestTransferBridgesTheCallerToAnAgentBothWays(t *testing.T) {
 			defer stopAgent()
 			wg.Go(func() { agentHeard = hear(agentCtx, ag.leg, time.Minute) })
 			// The script ends (its record written) before the relay starts.
-			if rec := waitRecord(t, srv, call.ID()); rec.Outcome != "transferred" || rec.TransferredTo != "sip:agent@agents.example" {
+			if rec := waitRecord(t, srv.server, call.ID()); rec.Outcome != "transferred" || rec.TransferredTo != "sip:agent@agents.example" {
 				t.Fatalf("record outcome %q to %q, want transferred to the agent", rec.Outcome, rec.TransferredTo)
 			}
 			wg.Go(func() { customerHeard = hear(ctx, leg, testpeer.Duration(agentSays)+2*time.Second) })
@@ -225,8 +232,8 @@ func TestTransferBridgesTheCallerToAnAgentBothWays(t *testing.T) {
 
 func TestTransferAgentHangupEndsTheCustomersCall(t *testing.T) {
 	a := newAgent(t, false)
-	srv, _ := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
-	c := newCaller(t, srv)
+	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
+	c := newCaller(t, srv.server)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	leg, err := c.engine.NewLeg("customer")
@@ -239,7 +246,13 @@ func TestTransferAgentHangupEndsTheCustomersCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	ag := <-a.answers
-	waitRecord(t, srv, call.ID())
+	waitRecord(t, srv.server, call.ID())
+	// The script has ended, but the bridge holds the call: bot.run waits.
+	select {
+	case id := <-srv.ran:
+		t.Fatalf("bot.run for %s returned while the bridge was up", id)
+	case <-time.After(500 * time.Millisecond):
+	}
 	if err := ag.call.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -251,12 +264,17 @@ func TestTransferAgentHangupEndsTheCustomersCall(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the customer is still connected after the agent hung up")
 	}
+	select {
+	case <-srv.ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("bot.run did not return after the bridge ended")
+	}
 }
 
 func TestTransferWithoutAnAgentRunsOnFail(t *testing.T) {
 	a := newAgent(t, true)
-	srv, _ := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
-	c := newCaller(t, srv)
+	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
+	c := newCaller(t, srv.server)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	leg, err := c.engine.NewLeg("customer")
@@ -268,7 +286,7 @@ func TestTransferWithoutAnAgentRunsOnFail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := waitRecord(t, srv, call.ID())
+	rec := waitRecord(t, srv.server, call.ID())
 	if rec.Outcome != "call_back" || rec.TransferredTo != "" {
 		t.Errorf("outcome %q transferred to %q, want the on_fail node's call_back", rec.Outcome, rec.TransferredTo)
 	}
@@ -281,8 +299,8 @@ func TestTransferWithoutAnAgentRunsOnFail(t *testing.T) {
 
 func TestTransferSendsMessagesInDialogOrThroughTheTrunk(t *testing.T) {
 	a := newAgent(t, false)
-	srv, xfers := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
-	c := newCaller(t, srv)
+	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
+	c := newCaller(t, srv.server)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	leg, err := c.engine.NewLeg("customer")
@@ -294,7 +312,7 @@ func TestTransferSendsMessagesInDialogOrThroughTheTrunk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	xfer := <-xfers
+	xfer := <-srv.xfers
 	// Neither the customer's UA nor the agent's takes MESSAGE: each
 	// answers 405, and the error says which way the text went.
 	cases := []struct {
