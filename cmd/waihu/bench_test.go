@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/waihu/waihu/bench"
+	"github.com/waihu/waihu/internal/testpeer"
 )
 
 // TestBenchChannelsWritesReport runs `waihu bench channels` for 20 calls and
@@ -59,5 +60,49 @@ func TestBenchChannelsRejectsBadFlags(t *testing.T) {
 		if err := root.Execute(); err == nil {
 			t.Errorf("%v accepted", args)
 		}
+	}
+}
+
+// TestBenchPipelineTimesTheBot runs `waihu bench pipeline` with two callers
+// against the demo bot and checks every stage was timed.
+func TestBenchPipelineTimesTheBot(t *testing.T) {
+	for _, p := range []string{"flite", "espeak-ng", "sox"} {
+		testpeer.Need(t, p)
+	}
+	if _, err := os.Stat("/usr/share/pocketsphinx/model/en-us/en-us/mdef"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("pocketsphinx-en-us is not installed")
+		}
+		t.Skip("pocketsphinx-en-us is not installed")
+	}
+	out := t.TempDir()
+	var stdout bytes.Buffer
+	root := rootCommand()
+	root.SetOut(&stdout)
+	root.SetErr(&stdout)
+	root.SetArgs([]string{"bench", "pipeline", "--calls", "2", "--timeout", "50s", "--out", out})
+	if err := root.Execute(); err != nil {
+		t.Fatalf("bench pipeline: %v\n%s", err, stdout.String())
+	}
+	t.Log(stdout.String())
+	raw, err := os.ReadFile(filepath.Join(out, "pipeline.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep pipelineReport
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Answered != 2 || len(rep.Stages) != 7 {
+		t.Fatalf("answered %d, stages %+v, errors %v", rep.Answered, rep.Stages, rep.Errors)
+	}
+	for _, s := range rep.Stages {
+		if s.N != 2 {
+			t.Errorf("stage %s timed %d calls, want 2", s.Name, s.N)
+		}
+	}
+	// The bot must wait for the caller to stop and answer within seconds.
+	if v := rep.Stages[0]; v.P50Ms <= 0 || v.MaxMs > 5000 {
+		t.Errorf("voice-to-voice %+v", v)
 	}
 }
