@@ -364,8 +364,10 @@ func TestRunnerPausesAndStops(t *testing.T) {
 	if err := SetState(ctx, st, c.ID, store.CampaignRunning); err != nil {
 		t.Fatal(err)
 	}
-	for len(d.calls()) < 8 {
-		time.Sleep(5 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); len(d.calls()) < 8; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("resume: %d calls after 10 s", len(d.calls()))
+		}
 	}
 	if err := SetState(ctx, st, c.ID, store.CampaignStopped); err != nil {
 		t.Fatal(err)
