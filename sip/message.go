@@ -48,11 +48,13 @@ func (c *Call) SendMessage(ctx context.Context, text string) error {
 	if c.ending.Load() {
 		return fmt.Errorf("message on call %s: call ended", c.id)
 	}
-	req := sipgosip.NewRequest(sipgosip.MESSAGE, *c.target.Clone())
-	req.AppendHeader(sipgosip.NewHeader("User-Agent", c.ua.cfg.UserAgent))
-	req.AppendHeader(sipgosip.NewHeader("Content-Type", messageContentType))
-	req.SetBody([]byte(text))
-	res, err := c.do(ctx, req)
+	res, err := c.doAuthed(ctx, func() *sipgosip.Request {
+		req := sipgosip.NewRequest(sipgosip.MESSAGE, *c.target.Clone())
+		req.AppendHeader(sipgosip.NewHeader("User-Agent", c.ua.cfg.UserAgent))
+		req.AppendHeader(sipgosip.NewHeader("Content-Type", messageContentType))
+		req.SetBody([]byte(text))
+		return req
+	})
 	if err != nil {
 		return fmt.Errorf("message on call %s: %w", c.id, err)
 	}
@@ -62,6 +64,26 @@ func (c *Call) SendMessage(ctx context.Context, text string) error {
 	}
 	c.log.Info("MESSAGE delivered", "code", res.StatusCode, "bytes", len(text))
 	return nil
+}
+
+// doAuthed sends the in-dialog request build makes and, when the peer
+// challenges it (401/407) and the call's trunk has a password, sends a
+// fresh one (new CSeq) with credentials: some carriers challenge every
+// request, not only the INVITE.
+func (c *Call) doAuthed(ctx context.Context, build func() *sipgosip.Request) (*sipgosip.Response, error) {
+	res, err := c.do(ctx, build())
+	if err != nil || (res.StatusCode != 401 && res.StatusCode != 407) {
+		return res, err
+	}
+	t, ok := c.ua.trunks[c.trunk]
+	if !ok || t.Password == "" {
+		return res, nil
+	}
+	retry := build()
+	if err := authorize(retry, res, t.authUser(), t.Password, ""); err != nil {
+		return nil, fmt.Errorf("%s: %w", retry.Method, err)
+	}
+	return c.do(ctx, retry)
 }
 
 // do sends an in-dialog request and waits for its final response, bounded

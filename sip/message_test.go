@@ -113,3 +113,38 @@ func TestUASendMessageAnswersTheGatewaysChallenge(t *testing.T) {
 		})
 	}
 }
+
+func TestCallSendMessageAnswersAChallengeWithTheTrunksCredentials(t *testing.T) {
+	cases := []struct {
+		name     string
+		password string
+		wantCode int // 0: delivered
+	}{
+		{name: "right password delivers", password: "secret"},
+		{name: "wrong password is refused", password: "guess", wantCode: 403},
+		{name: "no password leaves the challenge", password: "", wantCode: 401},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newSipgoPeer(t)
+			p.password, p.challengeInDialog = "secret", true
+			_, call := dialPeerWith(t, p, tc.password)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := call.SendMessage(ctx, "hello")
+			if tc.wantCode == 0 {
+				if err != nil {
+					t.Fatalf("SendMessage: %v", err)
+				}
+				if r := <-p.messages; r.GetHeader("Authorization") == nil || string(r.Body()) != "hello" {
+					t.Errorf("peer got %q with Authorization %v", r.Body(), r.GetHeader("Authorization"))
+				}
+				return
+			}
+			var re *ResponseError
+			if !errors.As(err, &re) || re.Code != tc.wantCode {
+				t.Fatalf("error %v, want a %d", err, tc.wantCode)
+			}
+		})
+	}
+}

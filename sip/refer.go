@@ -114,16 +114,18 @@ func (c *Call) Refer(ctx context.Context, target string) error {
 	defer c.referw.CompareAndSwap(w, nil)
 
 	log := c.log.With("refer_to", shown)
-	req := sipgosip.NewRequest(sipgosip.REFER, *c.target.Clone())
-	req.AppendHeader(sipgosip.NewHeader("Refer-To", "<"+referTo+">"))
-	req.AppendHeader(sipgosip.NewHeader("Referred-By", "<"+c.local.URI+">"))
-	// REFER makes a subscription usage of the dialog: the peer's NOTIFYs
-	// need a Contact to go to (RFC 3515 §2.4.5 refers to RFC 3265 rules).
-	contact := c.ua.contact(transportOf(c.target), c.local.User)
-	req.AppendHeader(&contact)
-	req.AppendHeader(sipgosip.NewHeader("User-Agent", c.ua.cfg.UserAgent))
 	log.Info("transferring call (REFER)")
-	res, err := c.do(ctx, req)
+	res, err := c.doAuthed(ctx, func() *sipgosip.Request {
+		req := sipgosip.NewRequest(sipgosip.REFER, *c.target.Clone())
+		req.AppendHeader(sipgosip.NewHeader("Refer-To", "<"+referTo+">"))
+		req.AppendHeader(sipgosip.NewHeader("Referred-By", "<"+c.local.URI+">"))
+		// REFER makes a subscription usage of the dialog: the peer's NOTIFYs
+		// need a Contact to go to (RFC 3515 §2.4.5 refers to RFC 3265 rules).
+		contact := c.ua.contact(transportOf(c.target), c.local.User)
+		req.AppendHeader(&contact)
+		req.AppendHeader(sipgosip.NewHeader("User-Agent", c.ua.cfg.UserAgent))
+		return req
+	})
 	if err != nil {
 		log.Warn("REFER got no answer", "error", err)
 		return terr(0, "REFER got no answer", err)

@@ -29,8 +29,10 @@ type sipgoPeer struct {
 	// transfer runs after a 2xx to REFER with the Refer-To URI and returns
 	// the final status for the last NOTIFY; final false sends none.
 	transfer func(ctx context.Context, target string) (code int, reason string, final bool)
-	// password, when set, challenges out-of-dialog MESSAGE with digest auth.
-	password string
+	// password, when set, challenges out-of-dialog MESSAGE with digest
+	// auth, and in-dialog MESSAGE too with challengeInDialog.
+	password          string
+	challengeInDialog bool
 
 	mu      sync.Mutex
 	sess    *sipgo.DialogServerSession // the last call answered
@@ -107,33 +109,40 @@ func (p *sipgoPeer) onMessage(req *sipgosip.Request, tx sipgosip.ServerTransacti
 		}
 		_ = tx.Respond(res)
 	}
-	if _, err := p.cache.MatchDialogRequest(req); err != nil {
-		// Out of dialog: a gateway that wants digest auth.
-		if p.password != "" {
-			chal := digest.Challenge{Realm: "gateway", Nonce: "n" + strconv.FormatInt(time.Now().UnixNano(), 36), Algorithm: "MD5", QOP: []string{"auth"}}
-			h := req.GetHeader("Authorization")
-			if h == nil {
-				respond(401, "Unauthorized", sipgosip.NewHeader("WWW-Authenticate", chal.String()))
-				return
-			}
-			cred, err := digest.ParseCredentials(h.Value())
-			if err != nil {
-				respond(400, "Bad Authorization")
-				return
-			}
-			want, err := digest.Digest(&digest.Challenge{Realm: cred.Realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm, QOP: []string{cred.QOP}},
-				digest.Options{Method: "MESSAGE", URI: cred.URI, Username: cred.Username, Password: p.password, Cnonce: cred.Cnonce, Count: cred.Nc})
-			if err != nil || want.Response != cred.Response {
-				respond(403, "Forbidden")
-				return
-			}
-		}
-		p.messages <- req
-		respond(202, "Accepted")
+	_, err := p.cache.MatchDialogRequest(req)
+	inDialog := err == nil
+	if (!inDialog || p.challengeInDialog) && p.password != "" && !p.authorized(req, respond) {
 		return
 	}
 	p.messages <- req
+	if !inDialog {
+		respond(202, "Accepted") // a gateway's usual answer
+		return
+	}
 	respond(p.messageCode, "Reply")
+}
+
+// authorized checks req's digest against p.password, challenging (401) or
+// refusing (403) it when it does not pass.
+func (p *sipgoPeer) authorized(req *sipgosip.Request, respond func(int, string, ...sipgosip.Header)) bool {
+	h := req.GetHeader("Authorization")
+	if h == nil {
+		chal := digest.Challenge{Realm: "gateway", Nonce: "n" + strconv.FormatInt(time.Now().UnixNano(), 36), Algorithm: "MD5", QOP: []string{"auth"}}
+		respond(401, "Unauthorized", sipgosip.NewHeader("WWW-Authenticate", chal.String()))
+		return false
+	}
+	cred, err := digest.ParseCredentials(h.Value())
+	if err != nil {
+		respond(400, "Bad Authorization")
+		return false
+	}
+	want, err := digest.Digest(&digest.Challenge{Realm: cred.Realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm, QOP: []string{cred.QOP}},
+		digest.Options{Method: req.Method.String(), URI: cred.URI, Username: cred.Username, Password: p.password, Cnonce: cred.Cnonce, Count: cred.Nc})
+	if err != nil || want.Response != cred.Response {
+		respond(403, "Forbidden")
+		return false
+	}
+	return true
 }
 
 func (p *sipgoPeer) onRefer(req *sipgosip.Request, tx sipgosip.ServerTransaction) {
@@ -217,7 +226,13 @@ func trimAngles(s string) string {
 // dialPeer calls p from a fresh UA and returns the established call.
 func dialPeer(t *testing.T, p *sipgoPeer) (*UA, *Call) {
 	t.Helper()
-	ua := startUA(t, Config{Trunks: []Trunk{{Name: "peer", Address: p.addr, Username: "waihu"}}})
+	return dialPeerWith(t, p, "")
+}
+
+// dialPeerWith calls p through a trunk with password.
+func dialPeerWith(t *testing.T, p *sipgoPeer, password string) (*UA, *Call) {
+	t.Helper()
+	ua := startUA(t, Config{Trunks: []Trunk{{Name: "peer", Address: p.addr, Username: "waihu", Password: password}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := ua.Dial(ctx, DialRequest{Trunk: "peer", To: "13812345678", Media: newFakeLeg(30000)})
