@@ -49,7 +49,7 @@ func PlotChannels(r *Report, path string) error {
 		p.Title.Text = pn.title
 		p.X.Label.Text = "concurrent calls"
 		p.Y.Label.Text = pn.y
-		p.Y.Min = 0
+		p.X.Min, p.Y.Min = 0, 0
 		p.Legend.Top = true
 		p.Add(plotter.NewGrid())
 		maxX := 0.0
