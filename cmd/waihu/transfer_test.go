@@ -72,11 +72,13 @@ func newAgent(t *testing.T, busy bool) *agent {
 	return a
 }
 
+func (a *agent) addr() string { return a.ua.Addr("udp").String() }
+
 // startTransferServer runs the server with script and a trunk "agents"
-// pointing at the agent's UA. Its inbound handler attaches each call's
+// pointing at the agent's SIP address. Its inbound handler attaches each call's
 // transfer to the context bot.run gets, as answerInbound is to do, and
 // sets the warm-transfer summary.
-func startTransferServer(t *testing.T, script string, a *agent, summary []int16) *transferServer {
+func startTransferServer(t *testing.T, script, agentAddr string, summary []int16) *transferServer {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.Bot = BotConfig{
@@ -90,7 +92,7 @@ func startTransferServer(t *testing.T, script string, a *agent, summary []int16)
 	cfg.SIP.Transports = []string{"udp"}
 	cfg.RTP.BindIP = "127.0.0.1"
 	cfg.RTP.PortMin, cfg.RTP.PortMax = 40000, 44999
-	cfg.Trunks = []TrunkConfig{{Name: "agents", Address: a.ua.Addr("udp").String(), Username: "waihu"}}
+	cfg.Trunks = []TrunkConfig{{Name: "agents", Address: agentAddr, Username: "waihu"}}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +165,7 @@ func TestTransferBridgesTheCallerToAnAgentBothWays(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAgent(t, false)
-			srv := startTransferServer(t, tc.script, a, tc.summary)
+			srv := startTransferServer(t, tc.script, a.addr(), tc.summary)
 			c := newCaller(t, srv.server)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -230,9 +232,51 @@ func TestTransferBridgesTheCallerToAnAgentBothWays(t *testing.T) {
 	}
 }
 
+// TestTransferBridgesToASippAgent puts a real peer on the agent's side:
+// sipp answers and echoes RTP, so the customer hears their own words only
+// if the bridge carries audio both ways; the customer's hang-up must reach
+// sipp as a BYE for its scenario to pass.
+func TestTransferBridgesToASippAgent(t *testing.T) {
+	customerSays := testpeer.Speech(t, "en-us", "Hello, I would like to speak to someone about my loan.")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sipp := testpeer.StartSipp(ctx, t, testpeer.SippConfig{Scenario: testpeer.ScenarioUAS, RTPEcho: true, Timeout: 50 * time.Second})
+	if err := testpeer.WaitBound(ctx, "udp", sipp.Config.Port); err != nil {
+		t.Fatalf("sipp did not bind: %v\n%s", err, sipp.Diagnostics())
+	}
+	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", sipp.Addr(), nil)
+	c := newCaller(t, srv.server)
+	leg, err := c.engine.NewLeg("customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leg.Close()
+	call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := waitRecord(t, srv.server, call.ID()); rec.Outcome != "transferred" {
+		t.Fatalf("outcome %q, want transferred; sipp:\n%s", rec.Outcome, sipp.Diagnostics())
+	}
+	var heard []int16
+	var wg sync.WaitGroup
+	wg.Go(func() { heard = hear(ctx, leg, testpeer.Duration(customerSays)+2*time.Second) })
+	wg.Go(func() { say(ctx, leg, customerSays) })
+	wg.Wait()
+	if cmp := testpeer.Compare(customerSays, heard, 8000); !mostlyMatches(cmp) {
+		t.Errorf("the customer did not hear their words back through the bridge and sipp's echo: %v", cmp)
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res := sipp.Wait(ctx); res.ExitCode != 0 || res.Successful != 1 {
+		t.Errorf("sipp: exit %d, %d successful calls (%v)\n%s", res.ExitCode, res.Successful, res.Err, sipp.Diagnostics())
+	}
+}
+
 func TestTransferAgentHangupEndsTheCustomersCall(t *testing.T) {
 	a := newAgent(t, false)
-	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
+	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a.addr(), nil)
 	c := newCaller(t, srv.server)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -273,7 +317,7 @@ func TestTransferAgentHangupEndsTheCustomersCall(t *testing.T) {
 
 func TestTransferWithoutAnAgentRunsOnFail(t *testing.T) {
 	a := newAgent(t, true)
-	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
+	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a.addr(), nil)
 	c := newCaller(t, srv.server)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -299,7 +343,7 @@ func TestTransferWithoutAnAgentRunsOnFail(t *testing.T) {
 
 func TestTransferSendsMessagesInDialogOrThroughTheTrunk(t *testing.T) {
 	a := newAgent(t, false)
-	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a, nil)
+	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a.addr(), nil)
 	c := newCaller(t, srv.server)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
