@@ -20,8 +20,11 @@ type DialRequest struct {
 	CampaignID int64
 	Contact    store.Contact
 	// Attempt counts from 1.
-	Attempt     int
-	Trunk       string
+	Attempt int
+	Trunk   string
+	// CallerID is the number to present, from the campaign's caller_ids;
+	// empty means the trunk's own.
+	CallerID    string
 	RingTimeout time.Duration
 	// Ringing, when the Dialer calls it, marks the first 18x (it may be nil-checked).
 	Ringing func()

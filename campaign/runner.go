@@ -46,6 +46,7 @@ type Runner struct {
 
 	inFlight atomic.Int64
 	dialled  atomic.Int64
+	callerID atomic.Uint64 // round-robin position in settings.CallerIDs
 }
 
 // NewRunner reads the campaign and its settings and prepares its limits.
@@ -305,6 +306,9 @@ func (r *Runner) attempt(ctx context.Context, k store.Contact, loc *time.Locatio
 	}
 	rec := store.CallRecord{CampaignID: r.cfg.CampaignID, ContactID: k.ID, Phone: k.Phone, Node: r.cfg.Node,
 		Trunk: ts.name, AttemptAt: time.Now()}
+	if ids := r.settings.CallerIDs; len(ids) > 0 {
+		rec.CallerID = ids[(r.callerID.Add(1)-1)%uint64(len(ids))]
+	}
 	if rec.ID, err = r.cfg.Store.BeginAttempt(ctx, rec); err != nil {
 		log.Error("begin attempt; contact released", "err", err)
 		r.release(ctx, k, k.NextAttemptAt)
@@ -319,8 +323,8 @@ func (r *Runner) attempt(ctx context.Context, k store.Contact, loc *time.Locatio
 	r.dialled.Add(1)
 	var ringing atomic.Int64
 	res := r.cfg.Dialer.Dial(ctx, DialRequest{CampaignID: r.cfg.CampaignID, Contact: k, Attempt: attempt, Trunk: ts.name,
-		RingTimeout: time.Duration(r.settings.RingTimeout),
-		Ringing:     func() { ringing.CompareAndSwap(0, time.Now().UnixNano()) }})
+		CallerID: rec.CallerID, RingTimeout: time.Duration(r.settings.RingTimeout),
+		Ringing: func() { ringing.CompareAndSwap(0, time.Now().UnixNano()) }})
 	r.finish(ctx, log, k, loc, rec, attempt, res, ringing.Load())
 }
 
@@ -346,7 +350,10 @@ func (r *Runner) finish(ctx context.Context, log *slog.Logger, k store.Contact, 
 	if res.RingingAt.IsZero() && ringingNs != 0 {
 		res.RingingAt = time.Unix(0, ringingNs)
 	}
-	rec.SIPCallID, rec.CallerID, rec.Variant = res.SIPCallID, res.CallerID, res.Variant
+	rec.SIPCallID, rec.Variant = res.SIPCallID, res.Variant
+	if res.CallerID != "" {
+		rec.CallerID = res.CallerID
+	}
 	rec.RingingAt, rec.AnsweredAt, rec.EndedAt = res.RingingAt, res.AnsweredAt, res.EndedAt
 	rec.SIPCode, rec.Disposition, rec.AnsweredBy = res.SIPCode, string(res.Disposition), res.AnsweredBy
 	rec.Outcome, rec.IntentGrade, rec.Transcript = res.Outcome, res.IntentGrade, res.Transcript

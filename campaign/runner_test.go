@@ -30,14 +30,14 @@ type fakeDialer struct {
 }
 
 type dialStart struct {
-	phone, trunk string
-	attempt      int
-	at           time.Time
+	phone, trunk, callerID string
+	attempt                int
+	at                     time.Time
 }
 
 func (f *fakeDialer) Dial(ctx context.Context, req DialRequest) Result {
 	f.mu.Lock()
-	f.starts = append(f.starts, dialStart{req.Contact.Phone, req.Trunk, req.Attempt, time.Now()})
+	f.starts = append(f.starts, dialStart{req.Contact.Phone, req.Trunk, req.CallerID, req.Attempt, time.Now()})
 	f.active++
 	f.maxActive = max(f.maxActive, f.active)
 	if f.perTrunk == nil {
@@ -207,7 +207,8 @@ func TestRunnerRecyclesPerDispositionUntilMaxAttempts(t *testing.T) {
 func TestRunnerDialsByPriorityAndSkipsDoNotCall(t *testing.T) {
 	st := openStore(t)
 	ctx := context.Background()
-	settings := Settings{Windows: always, CPS: 100, Concurrency: 1, Trunks: []TrunkLimit{{Name: "t", CPS: 100}}}
+	settings := Settings{Windows: always, CPS: 100, Concurrency: 1, Trunks: []TrunkLimit{{Name: "t", CPS: 100}},
+		CallerIDs: []string{"075500000001", "075500000002"}}
 	contacts := []store.Contact{{Phone: "13800000001", Priority: 1}, {Phone: "13800000002", Priority: 50},
 		{Phone: "13800000003", Priority: -10}, {Phone: "13800000004", Priority: 99}, {Phone: "13800000005", Priority: 2}}
 	c := setup(t, st, settings, contacts)
@@ -226,9 +227,19 @@ func TestRunnerDialsByPriorityAndSkipsDoNotCall(t *testing.T) {
 	}
 	d := &fakeDialer{}
 	run(t, Config{Store: st, Dialer: d, CampaignID: c.ID}, 20*time.Second)
-	var order []string
+	var order, callerIDs []string
 	for _, s := range d.calls() {
 		order = append(order, s.phone)
+		callerIDs = append(callerIDs, s.callerID)
+	}
+	if fmt.Sprint(callerIDs) != "[075500000001 075500000002 075500000001]" {
+		t.Errorf("caller IDs %v, want the pool in turn", callerIDs)
+	}
+	recs, _ := st.CallRecords(ctx, c.ID, 0)
+	for i, r := range recs {
+		if r.CallerID != callerIDs[i] {
+			t.Errorf("record %d caller ID %q, want %q", i, r.CallerID, callerIDs[i])
+		}
 	}
 	if fmt.Sprint(order) != "[13800000002 13800000001 13800000003]" {
 		t.Errorf("dialled %v, want by priority without the do-not-call numbers", order)

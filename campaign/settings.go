@@ -56,6 +56,9 @@ type Settings struct {
 	DoNotCallScope string `json:"do_not_call_scope,omitempty"`
 	// RingTimeout is how long a call may ring. Default 30 s.
 	RingTimeout Duration `json:"ring_timeout,omitempty"`
+	// CallerIDs are the numbers presented to the called person, used in turn
+	// (round robin) per attempt. Default: the trunk's own caller ID.
+	CallerIDs []string `json:"caller_ids,omitempty"`
 }
 
 // TrunkLimit is one trunk with its limits.
@@ -183,6 +186,11 @@ func (s Settings) Validate() error {
 	}
 	if s.DoNotCallScope != "" && s.DoNotCallScope != "global" && s.DoNotCallScope != "campaign" {
 		return fmt.Errorf("campaign settings: do_not_call_scope %q: want global or campaign", s.DoNotCallScope)
+	}
+	for i, n := range s.CallerIDs {
+		if _, err := NormalizePhone(n); err != nil {
+			return fmt.Errorf("campaign settings: caller_ids[%d]: %w", i, err)
+		}
 	}
 	if s.CPS < 0 || s.Concurrency < 0 || s.Retry.MaxAttempts < 0 {
 		return fmt.Errorf("campaign settings: cps, concurrency and retry.max_attempts must not be negative")

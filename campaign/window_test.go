@@ -83,6 +83,7 @@ func TestSettingsRejectBadWindowsAndFields(t *testing.T) {
 		{"bad scope", `{"do_not_call_scope": "planet"}`},
 		{"duplicate trunk", `{"trunks": [{"name": "a"}, {"name": "a"}]}`},
 		{"bad duration", `{"retry": {"busy": "soon"}}`},
+		{"bad caller ID", `{"caller_ids": ["0755", "x"]}`},
 		{"not json", `{`},
 	}
 	for _, tc := range tests {

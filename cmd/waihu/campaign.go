@@ -502,12 +502,16 @@ func (d *sipDialer) Dial(ctx context.Context, req campaign.DialRequest) campaign
 	}
 	defer leg.Close()
 	var res campaign.Result
-	call, err := d.ua.Dial(ctx, sip.DialRequest{Trunk: req.Trunk, To: req.Contact.Phone, Media: leg, RingTimeout: req.RingTimeout,
+	dr := sip.DialRequest{Trunk: req.Trunk, To: req.Contact.Phone, Media: leg, RingTimeout: req.RingTimeout,
 		OnProgress: func(p sip.Progress) {
 			if req.Ringing != nil {
 				req.Ringing()
 			}
-		}})
+		}}
+	if req.CallerID != "" {
+		dr.CallerID = &sip.CallerID{User: req.CallerID}
+	}
+	call, err := d.ua.Dial(ctx, dr)
 	if err != nil {
 		var ce *sip.CallError
 		if !errors.As(err, &ce) {

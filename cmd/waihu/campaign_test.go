@@ -154,7 +154,7 @@ func TestCampaignBotOutcomeDoNotCallPutsTheNumberOnTheList(t *testing.T) {
 	}
 	defer st.Close()
 	c, err := campaign.Create(ctx, st, "bot", campaign.Settings{Windows: []campaign.Window{{From: "00:00", To: "24:00"}},
-		CPS: 10, Trunks: []campaign.TrunkLimit{{Name: "carrier", CPS: 10}}})
+		CPS: 10, Trunks: []campaign.TrunkLimit{{Name: "carrier", CPS: 10}}, CallerIDs: []string{"075512345678"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,17 @@ func TestCampaignBotOutcomeDoNotCallPutsTheNumberOnTheList(t *testing.T) {
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("records %v %v", recs, err)
 	}
+	trace, err := os.ReadFile(sipp.MessageFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(trace), "From: <sip:075512345678@"); n < 2 {
+		t.Errorf("sipp saw the campaign's caller ID in %d From headers, want 2 INVITEs with it", n)
+	}
 	for _, r := range recs {
+		if r.CallerID != "075512345678" {
+			t.Errorf("record caller ID %q", r.CallerID)
+		}
 		if r.Outcome != "do_not_call" || r.Disposition != "do_not_call" || r.SIPCode != 200 || r.AnsweredAt.IsZero() ||
 			!strings.Contains(string(r.Transcript), "We will not call you again") {
 			t.Errorf("record %+v", r)
