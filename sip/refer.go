@@ -157,7 +157,9 @@ func (c *Call) Refer(ctx context.Context, target string) error {
 	log.Info("transfer succeeded; hanging up our side", "code", frag.code)
 	// RFC 5589 §6.1: the transferor ends its dialog once the transfer
 	// succeeded; the transferee may already have sent BYE.
-	if err := c.Hangup(context.WithoutCancel(ctx)); err != nil {
+	byeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := c.Hangup(byeCtx); err != nil {
 		log.Warn("BYE after transfer failed", "error", err)
 	}
 	return nil

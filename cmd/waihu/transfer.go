@@ -141,8 +141,8 @@ func (t *transfer) brief(ctx context.Context, agent *sip.Call, leg *rtp.Leg) err
 			return fmt.Errorf("play summary to agent: %w", err)
 		}
 	}
-	// WriteFrame queues; the last queued frames still take their real time.
-	// Frames of queue depth at most: a quarter second covers it.
+	// WriteFrame only queues: let the last frames play out (the leg's queue
+	// holds well under 250 ms, as playRecord also assumes).
 	drain := time.NewTimer(250 * time.Millisecond)
 	defer drain.Stop()
 	select {
