@@ -152,28 +152,19 @@ func phoneHandler(wsPort uint16) http.Handler {
 // softphone): the media leg is pion's, and the SDP answer is the leg's. The
 // call then plays the prompt and records the caller, as an RTP call does
 // without a bot (the bot drives an *rtp.Leg).
+//
+// A number other than the demo's is dialled through the first trunk and
+// bridged (bridgeWebRTC).
 func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byte) {
 	id := in.CallID()
 	log := s.log.With("call_id", id, "media", "webrtc")
-	lc := webrtc.Config{CallID: id, Logger: s.log}
-	if s.cfg.RTP.ExternalIP != "" {
-		lc.PublicIPs = []string{s.cfg.RTP.ExternalIP}
-	}
-	// A browser on this machine may have nothing but loopback to reach us by.
-	lc.IncludeLoopback = in.Source().Addr().IsLoopback()
-	leg, err := webrtc.NewLeg(lc)
-	if err != nil {
-		log.Error("no webrtc leg: rejecting call", "err", err)
-		in.Reject(500, "Server Internal Error")
+	leg, answer, ok := s.webrtcLeg(ctx, log, in, offer)
+	if !ok {
 		return
 	}
 	defer leg.Close()
-	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	answer, err := leg.Answer(actx, offer)
-	cancel()
-	if err != nil {
-		log.Warn("webrtc offer not answerable: rejecting call", "err", err)
-		in.Reject(488, "Not Acceptable Here")
+	if trunk := s.phoneTrunk(in.To().User); trunk != "" {
+		s.bridgeWebRTC(ctx, log, in, leg, answer, trunk)
 		return
 	}
 	call, err := in.AnswerSDP(ctx, answer, leg)
@@ -214,6 +205,144 @@ func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byt
 	st := leg.Stats()
 	log.Info("call finished", "reason", call.Reason().String(), "duration", time.Since(start).Round(time.Millisecond).String(),
 		"recorded", rec != nil, "rtp_received", st.PacketsReceived, "rtp_sent", st.PacketsSent)
+}
+
+// webrtcLeg builds the call's WebRTC leg and its SDP answer; on failure it
+// has rejected the call.
+func (s *server) webrtcLeg(ctx context.Context, log *slog.Logger, in *sip.Incoming, offer []byte) (*webrtc.Leg, []byte, bool) {
+	lc := webrtc.Config{CallID: in.CallID(), Logger: s.log}
+	if s.cfg.RTP.ExternalIP != "" {
+		lc.PublicIPs = []string{s.cfg.RTP.ExternalIP}
+	}
+	// A browser on this machine may have nothing but loopback to reach us by.
+	lc.IncludeLoopback = in.Source().Addr().IsLoopback()
+	leg, err := webrtc.NewLeg(lc)
+	if err != nil {
+		log.Error("no webrtc leg: rejecting call", "err", err)
+		in.Reject(500, "Server Internal Error")
+		return nil, nil, false
+	}
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	answer, err := leg.Answer(actx, offer)
+	cancel()
+	if err != nil {
+		leg.Close()
+		log.Warn("webrtc offer not answerable: rejecting call", "err", err)
+		in.Reject(488, "Not Acceptable Here")
+		return nil, nil, false
+	}
+	return leg, answer, true
+}
+
+// demoTarget is the number the softphone calls by default: this server's
+// own prompt (or, later, script).
+const demoTarget = "demo"
+
+// phoneTrunk is the trunk a softphone call to number goes out through: the
+// first configured one, unless number is the demo's (or no trunk exists,
+// when every number reaches the demo).
+func (s *server) phoneTrunk(number string) string {
+	if number == "" || number == demoTarget || len(s.cfg.Trunks) == 0 {
+		return ""
+	}
+	return s.cfg.Trunks[0].Name
+}
+
+// bridgeWebRTC dials number through trunk on an RTP leg and, once it
+// answers, answers the browser and relays audio both ways without
+// transcoding beyond G.711 law conversion, until either side hangs up.
+// The browser hears ringing (180) meanwhile; a failed dial is passed back
+// with its status code.
+func (s *server) bridgeWebRTC(ctx context.Context, log *slog.Logger, in *sip.Incoming, leg *webrtc.Leg, answer []byte, trunk string) {
+	id := in.CallID()
+	number := in.To().User
+	log = log.With("trunk", trunk, "bridge_to", number)
+	out, err := s.engine.NewLeg(id + "-out")
+	if err != nil {
+		log.Error("no media port for the outbound leg: rejecting call", "err", err)
+		in.Reject(503, "Service Unavailable")
+		return
+	}
+	defer out.Close()
+	in.Ring()
+	far, err := s.ua.Dial(ctx, sip.DialRequest{Trunk: trunk, To: number, Media: out})
+	if err != nil {
+		code, reason := 502, "Bad Gateway"
+		var ce *sip.CallError
+		if errors.As(err, &ce) && ce.Code >= 400 && ce.Code <= 699 {
+			code, reason = ce.Code, ce.Reason
+		}
+		log.Warn("bridge: dial failed", "err", err, "code", code)
+		in.Reject(code, reason)
+		return
+	}
+	log = log.With("far_call_id", far.ID())
+	call, err := in.AnswerSDP(ctx, answer, leg)
+	if err != nil {
+		// The browser gave up (CANCEL) while the far end rang.
+		log.Warn("bridge: browser leg not answered; hanging up the far end", "err", err)
+		hangupCall(far, log)
+		return
+	}
+	start := time.Now()
+	var rec *audiofile.Recorder
+	if s.recDir != "" {
+		if rec, err = audiofile.Create(filepath.Join(s.recDir, safeFileName(id)+".wav")); err != nil {
+			log.Error("recording disabled for this call", "err", err)
+			rec = nil
+		}
+	}
+	relayCtx, cancel := context.WithTimeout(ctx, s.cfg.Inbound.MaxDuration)
+	var wg sync.WaitGroup
+	wg.Go(func() { relayFrames(relayCtx, leg, out, rec) })
+	wg.Go(func() { relayFrames(relayCtx, out, leg, nil) })
+	who := "server"
+	select {
+	case <-call.Done():
+		who = "browser"
+	case <-far.Done():
+		who = "far end"
+	case <-relayCtx.Done():
+	}
+	hangupCall(call, log)
+	hangupCall(far, log)
+	cancel()
+	wg.Wait()
+	if rec != nil {
+		if err := rec.Close(); err != nil {
+			log.Error("recording", "err", err)
+		}
+	}
+	log.Info("bridged call finished", "hung_up_by", who, "duration", time.Since(start).Round(time.Millisecond).String(),
+		"webrtc_received", leg.Stats().PacketsReceived, "rtp_received", out.Stats().PacketsReceived)
+}
+
+// relayFrames copies src's frames to dst, paced by src's playout, and
+// records them when rec is set, until ctx ends or a leg fails.
+func relayFrames(ctx context.Context, src, dst softphoneLeg, rec *audiofile.Recorder) {
+	frame := make([]int16, webrtc.FrameSamples)
+	for {
+		if src.ReadFrame(ctx, frame) != nil || dst.WriteFrame(ctx, frame) != nil {
+			return
+		}
+		if rec != nil && rec.Write(frame) != nil {
+			rec = nil
+		}
+	}
+}
+
+// hangupCall ends c with a bounded BYE; c may be over already.
+func hangupCall(c *sip.Call, log *slog.Logger) {
+	select {
+	case <-c.Done():
+		return
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Hangup(ctx); err != nil {
+		log.Debug("hangup", "call", c.ID(), "err", err)
+	}
 }
 
 // softphoneLeg is what playRecordFrames needs of a media leg.

@@ -5,20 +5,21 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"io"
 	"math"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/waihu/waihu/dialog"
 	"github.com/waihu/waihu/internal/audiofile"
+	"github.com/waihu/waihu/internal/testpeer"
 	"github.com/waihu/waihu/sip"
 	"github.com/waihu/waihu/webrtc"
 )
@@ -244,6 +245,7 @@ type driveResult struct {
 	Events  []string `json:"events"`
 	Digits  string   `json:"digits"`
 	Muted   string   `json:"mutedLabel"`
+	exitErr error
 	Stats   struct {
 		PacketsReceived  int     `json:"packetsReceived"`
 		PacketsSent      int     `json:"packetsSent"`
@@ -254,29 +256,40 @@ type driveResult struct {
 	} `json:"stats"`
 }
 
-// TestBrowserSoftphoneCallsTheServerInHeadlessChromium is the proof of the
-// softphone: Chromium opens /phone, calls over SIP WebSocket with its fake
-// microphone playing espeak speech, and both directions carry audio: the
-// server's recording correlates with the speech, the page plays the prompt.
-func TestBrowserSoftphoneCallsTheServerInHeadlessChromium(t *testing.T) {
+// chromiumRig is a server with the softphone attached, as `waihu serve
+// --ws --http` runs it, and what Chromium needs to call it.
+type chromiumRig struct {
+	srv      *server
+	page     *phone
+	tmp      string
+	capture  string  // 48 kHz WAV Chromium's fake microphone plays
+	ref      []int16 // the same speech at 8 kHz
+	node     string
+	chromium string
+	webDir   string
+	stopped  bool
+}
+
+func startChromiumRig(t *testing.T, trunks []TrunkConfig) *chromiumRig {
+	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("Chromium interop runs on Linux")
 	}
-	chromium := peer(t, "chromium", "chromium-browser")
-	node := peer(t, "node")
-	webDir := playwright(t)
-	tmp := t.TempDir()
-	capture, ref := speechWAVs(t, tmp)
+	r := &chromiumRig{tmp: t.TempDir()}
+	r.chromium = peer(t, "chromium", "chromium-browser")
+	r.node = peer(t, "node")
+	r.webDir = playwright(t)
+	r.capture, r.ref = speechWAVs(t, r.tmp)
 
-	// A server with the softphone attached before it starts, as serve does.
 	cfg := defaultConfig()
 	off := false
 	cfg.Bot = BotConfig{Enabled: &off}
-	cfg.Data = tmp
+	cfg.Data = r.tmp
 	cfg.SIP.Listen = "127.0.0.1:0"
 	cfg.SIP.Transports = []string{"udp"}
 	cfg.RTP.BindIP = "127.0.0.1"
 	cfg.RTP.PortMin, cfg.RTP.PortMax = 40000, 44999
+	cfg.Trunks = trunks
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -288,37 +301,37 @@ func TestBrowserSoftphoneCallsTheServerInHeadlessChromium(t *testing.T) {
 	if err := ph.attach(srv); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := srv.start(ctx); err != nil {
+	if err := srv.start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	page, err := ph.start(ctx, srv)
-	if err != nil {
+	r.srv = srv
+	if r.page, err = ph.start(context.Background(), srv); err != nil {
 		srv.close()
 		t.Fatal(err)
 	}
-	closed := false
-	stop := func() {
-		if !closed {
-			closed = true
-			page.close()
-			srv.close()
-		}
-	}
-	defer stop()
+	t.Cleanup(r.stop)
+	return r
+}
 
-	url := "http://" + page.addr.String() + "/phone/?raw=1"
-	res, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+// stop ends the server, which flushes every recording.
+func (r *chromiumRig) stop() {
+	if !r.stopped {
+		r.stopped = true
+		r.page.close()
+		r.srv.close()
 	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
+}
 
-	cmd := exec.CommandContext(ctx, node, filepath.Join(webDir, "test", "drive.mjs"),
-		"--url", url, "--wav", capture, "--talk", "6", "--digits", "12", "--chromium", chromium)
-	cmd.Dir = webDir
+// call runs web/test/drive.mjs: open the page, call target, talk for
+// talkSeconds, press digits, mute, hang up.
+func (r *chromiumRig) call(t *testing.T, target string, talkSeconds int, digits string) driveResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	url := "http://" + r.page.addr.String() + "/phone/?raw=1&target=" + target
+	cmd := exec.CommandContext(ctx, r.node, filepath.Join(r.webDir, "test", "drive.mjs"),
+		"--url", url, "--wav", r.capture, "--talk", strconv.Itoa(talkSeconds), "--digits", digits, "--chromium", r.chromium)
+	cmd.Dir = r.webDir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, runErr := cmd.Output()
@@ -326,50 +339,109 @@ func TestBrowserSoftphoneCallsTheServerInHeadlessChromium(t *testing.T) {
 	if err := json.Unmarshal(bytes.TrimSpace(out), &got); err != nil {
 		t.Fatalf("driver output %q (%v): %v\nstderr: %s", out, runErr, err, stderr.String())
 	}
-	if got.Error != "" || runErr != nil {
-		t.Fatalf("driver: %s (%v)\nevents: %v\nconsole: %v\nstderr: %s", got.Error, runErr, got.Events, got.Console, stderr.String())
-	}
+	got.exitErr = runErr
 	t.Logf("page: events %v, stats %+v", got.Events, got.Stats)
+	return got
+}
 
+// recording returns the one recording the server made.
+func (r *chromiumRig) recording(t *testing.T) []int16 {
+	t.Helper()
+	r.stop()
+	recs, _ := filepath.Glob(filepath.Join(r.tmp, "recordings", "*.wav"))
+	if len(recs) != 1 {
+		t.Fatalf("recordings %v, want one", recs)
+	}
+	pcm, _, err := audiofile.ReadFile(recs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pcm
+}
+
+// checkHeardSpeech fails t unless pcm carries the speech Chromium captured.
+func (r *chromiumRig) checkHeardSpeech(t *testing.T, pcm []int16, what string) {
+	t.Helper()
+	if len(pcm) < 4*8000 {
+		t.Fatalf("%s holds %d samples, want ≥ 4 s", what, len(pcm))
+	}
+	if c := bestCorrelation(pcm, loudestSecond(r.ref)); c < 0.7 {
+		t.Errorf("%s correlates %.3f with the browser's microphone speech, want ≥ 0.7", what, c)
+	} else {
+		t.Logf("%s correlates %.3f with the speech Chromium captured", what, c)
+	}
+}
+
+// checkCall fails t unless the page's call carried PCMU both ways and the
+// remote audio played.
+func checkCall(t *testing.T, got driveResult, minPackets int) {
+	t.Helper()
+	if got.Error != "" || got.exitErr != nil {
+		t.Fatalf("driver: %s (%v)\nevents: %v\nconsole: %v", got.Error, got.exitErr, got.Events, got.Console)
+	}
 	st := got.Stats
 	if st.InboundCodec != "audio/PCMU" || st.OutboundCodec != "audio/PCMU" {
 		t.Errorf("codecs in %q out %q, want audio/PCMU both ways (no transcoding)", st.InboundCodec, st.OutboundCodec)
 	}
-	if st.PacketsReceived < 100 || st.PacketsSent < 100 {
-		t.Errorf("packets received %d sent %d: want ≥ 100 each way in 6 s", st.PacketsReceived, st.PacketsSent)
+	if st.PacketsReceived < minPackets || st.PacketsSent < minPackets {
+		t.Errorf("packets received %d sent %d: want ≥ %d each way", st.PacketsReceived, st.PacketsSent, minPackets)
 	}
 	// Energy is only counted while the track plays through the unmuted
-	// <audio> element, so this proves the greeting was heard.
+	// <audio> element, so this proves the page played what it received.
 	if !st.AudioPlaying || st.TotalAudioEnergy <= 0 {
-		t.Errorf("remote audio playing %v, energy %g: want the greeting heard", st.AudioPlaying, st.TotalAudioEnergy)
-	}
-	if got.Digits != "12" || got.Muted != "Unmute" {
-		t.Errorf("keypad showed %q, mute button %q: want 12 and Unmute", got.Digits, got.Muted)
+		t.Errorf("remote audio playing %v, energy %g: want audio heard", st.AudioPlaying, st.TotalAudioEnergy)
 	}
 	if n := len(got.Events); n == 0 || !strings.HasPrefix(got.Events[n-1], "ended") {
 		t.Errorf("events %v: want the call to end by our hang-up", got.Events)
 	}
+}
 
-	stop() // flushes the recording
-	recs, _ := filepath.Glob(filepath.Join(tmp, "recordings", "*.wav"))
-	if len(recs) != 1 {
-		t.Fatalf("recordings %v, want one", recs)
+// TestBrowserSoftphoneCallsTheServerInHeadlessChromium is the proof of the
+// softphone: Chromium opens /phone, calls the demo over SIP WebSocket with
+// its fake microphone playing espeak speech, and both directions carry
+// audio: the server's recording correlates with the speech, the page plays
+// the prompt.
+func TestBrowserSoftphoneCallsTheServerInHeadlessChromium(t *testing.T) {
+	r := startChromiumRig(t, nil)
+	got := r.call(t, demoTarget, 6, "12")
+	checkCall(t, got, 100)
+	if got.Digits != "12" || got.Muted != "Unmute" {
+		t.Errorf("keypad showed %q, mute button %q: want 12 and Unmute", got.Digits, got.Muted)
 	}
-	heard, _, err := audiofile.ReadFile(recs[0])
-	if err != nil {
-		t.Fatal(err)
+	r.checkHeardSpeech(t, r.recording(t), "the server's recording")
+}
+
+// TestBrowserSoftphoneCallIsBridgedToATrunk calls a number: waihu dials it
+// through its trunk (sipp answering and echoing RTP) and relays both ways,
+// so the browser's speech goes browser → waihu → sipp → waihu → browser.
+func TestBrowserSoftphoneCallIsBridgedToATrunk(t *testing.T) {
+	testpeer.Need(t, "sipp")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	uas := testpeer.StartSipp(ctx, t, testpeer.SippConfig{Scenario: testpeer.ScenarioUAS, RTPEcho: true, User: "13800138000", Timeout: 90 * time.Second})
+	r := startChromiumRig(t, []TrunkConfig{{Name: "carrier", Address: uas.Addr(), Username: "waihu"}})
+	got := r.call(t, "13800138000", 6, "")
+	checkCall(t, got, 100)
+	if res := uas.Wait(ctx); res.ExitCode != 0 || res.Successful != 1 {
+		t.Errorf("sipp: exit %d, %d successful calls, want the bridged call\n%s", res.ExitCode, res.Successful, uas.Diagnostics())
 	}
-	if len(heard) < 4*8000 {
-		t.Fatalf("recording holds %d samples, want ≥ 4 s", len(heard))
+	// The recording is the browser's side of the bridge.
+	r.checkHeardSpeech(t, r.recording(t), "the bridged call's recording")
+}
+
+// TestBrowserSoftphoneSeesTheTrunksRefusal passes a busy far end back to
+// the page as the call's failure.
+func TestBrowserSoftphoneSeesTheTrunksRefusal(t *testing.T) {
+	testpeer.Need(t, "sipp")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	uas := testpeer.StartSipp(ctx, t, testpeer.SippConfig{Scenario: testpeer.ScenarioBusy, Timeout: 60 * time.Second})
+	r := startChromiumRig(t, []TrunkConfig{{Name: "carrier", Address: uas.Addr(), Username: "waihu"}})
+	got := r.call(t, "13800138000", 1, "")
+	if got.exitErr == nil {
+		t.Fatalf("the call to a busy number was answered: events %v", got.Events)
 	}
-	peak := 0
-	for _, v := range heard {
-		peak = max(peak, int(math.Abs(float64(v))))
-	}
-	t.Logf("recording: %d samples, peak %d", len(heard), peak)
-	if c := bestCorrelation(heard, loudestSecond(ref)); c < 0.7 {
-		t.Errorf("recording correlates %.3f with the browser's microphone speech, want ≥ 0.7", c)
-	} else {
-		t.Logf("recording correlates %.3f with the speech Chromium captured", c)
+	if !slices.ContainsFunc(got.Events, func(e string) bool { return e == "failed: Busy" }) {
+		t.Errorf("events %v: want failed: Busy", got.Events)
 	}
 }

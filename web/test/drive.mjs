@@ -44,7 +44,12 @@ async function main() {
     await page.goto(o.url);
     await page.waitForFunction(() => window.waihuPhone && window.waihuPhone.status === 'ready', null, { timeout: 10000 });
     await page.click('#call');
-    await page.waitForFunction(() => window.waihuPhone.status === 'in call', null, { timeout: 15000 });
+    await page.waitForFunction(() => {
+      const s = window.waihuPhone.status;
+      return s === 'in call' || s.startsWith('failed');
+    }, null, { timeout: 15000 });
+    const status = await page.evaluate(() => window.waihuPhone.status);
+    if (status !== 'in call') throw new Error(`call ${status}`);
     await sleep(Number(o.talk) * 1000);
     for (const d of o.digits) {
       await page.click(`#keypad button[data-digit="${d}"]`);
