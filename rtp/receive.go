@@ -75,8 +75,10 @@ func (r *receiver) init(l *Leg, cfg Config) {
 	r.pkt.Extensions = make([]rtp.Extension, 0, 16)
 }
 
-// readRTP is the leg's one goroutine on the RTP socket.
-func (l *Leg) readRTP() {
+// readRTPLoop is the leg's one goroutine on the RTP socket, portable
+// version: Go's read costs two system calls per packet (the read, then the
+// one that finds the socket empty before parking).
+func (l *Leg) readRTPLoop() {
 	defer l.wg.Done()
 	buf := make([]byte, maxPacket)
 	for {
