@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,6 +90,8 @@ type Leg struct {
 	pc       *pion.PeerConnection
 	track    *pion.TrackLocalStaticSample
 	pt       atomic.Uint32 // negotiated payload type
+	dtmfPT   uint8         // telephone-event payload type, 0 = none; set by Answer
+	dtmf     chan Digit
 
 	out chan [FrameSamples]int16
 
@@ -146,6 +149,7 @@ func NewLeg(cfg Config) (*Leg, error) {
 		cfg:       cfg,
 		log:       cfg.Logger.With("component", "webrtc", "call_id", cfg.CallID),
 		out:       make(chan [FrameSamples]int16, cfg.OutputFrames),
+		dtmf:      make(chan Digit, 16),
 		in:        make([][FrameSamples]int16, cfg.PlayoutFrames),
 		buffering: true,
 		readTimer: t,
@@ -159,9 +163,16 @@ func NewLeg(cfg Config) (*Leg, error) {
 // offer's first audio section carries it, else PCMA. It lets the SIP layer
 // reject an unusable offer (488) before building a leg.
 func OfferCodec(offer []byte) (uint8, error) {
+	pt, _, err := parseOffer(offer)
+	return pt, err
+}
+
+// parseOffer returns the codec to answer with and the offer's
+// telephone-event/8000 payload type (0 when absent).
+func parseOffer(offer []byte) (pt, dtmfPT uint8, err error) {
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(offer); err != nil {
-		return 0, fmt.Errorf("parse webrtc offer: %w", err)
+		return 0, 0, fmt.Errorf("parse webrtc offer: %w", err)
 	}
 	for _, md := range sd.MediaDescriptions {
 		if md == nil || md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 {
@@ -178,6 +189,9 @@ func OfferCodec(offer []byte) (uint8, error) {
 		}
 		for _, f := range md.MediaName.Formats {
 			enc, ok := names[f]
+			if n, err := strconv.ParseUint(f, 10, 7); err == nil && n >= 96 && strings.HasPrefix(enc, "TELEPHONE-EVENT/8000") && dtmfPT == 0 {
+				dtmfPT = uint8(n)
+			}
 			switch {
 			case f == "0" && (!ok || strings.HasPrefix(enc, "PCMU/8000")):
 				have[PayloadPCMU] = true
@@ -187,13 +201,13 @@ func OfferCodec(offer []byte) (uint8, error) {
 		}
 		switch {
 		case have[PayloadPCMU]:
-			return PayloadPCMU, nil
+			return PayloadPCMU, dtmfPT, nil
 		case have[PayloadPCMA]:
-			return PayloadPCMA, nil
+			return PayloadPCMA, dtmfPT, nil
 		}
-		return 0, fmt.Errorf("audio formats %v: %w", md.MediaName.Formats, ErrNoCommonCodec)
+		return 0, 0, fmt.Errorf("audio formats %v: %w", md.MediaName.Formats, ErrNoCommonCodec)
 	}
-	return 0, fmt.Errorf("no audio section: %w", ErrNoCommonCodec)
+	return 0, 0, fmt.Errorf("no audio section: %w", ErrNoCommonCodec)
 }
 
 // Answer applies the browser's SDP offer and returns the answer, with every
@@ -203,12 +217,13 @@ func (l *Leg) Answer(ctx context.Context, offer []byte) ([]byte, error) {
 	if !l.answered.CompareAndSwap(false, true) {
 		return nil, ErrAnswered
 	}
-	pt, err := OfferCodec(offer)
+	pt, dtmfPT, err := parseOffer(offer)
 	if err != nil {
 		return nil, fmt.Errorf("answer webrtc offer of call %q: %w", l.cfg.CallID, err)
 	}
 	l.pt.Store(uint32(pt))
-	pc, err := l.newPeerConnection(pt)
+	l.dtmfPT = dtmfPT
+	pc, err := l.newPeerConnection(pt, dtmfPT)
 	if err != nil {
 		return nil, fmt.Errorf("answer webrtc offer of call %q: %w", l.cfg.CallID, err)
 	}
@@ -272,12 +287,20 @@ func (l *Leg) Answer(ctx context.Context, offer []byte) ([]byte, error) {
 	return []byte(local.SDP), nil
 }
 
-func (l *Leg) newPeerConnection(pt uint8) (*pion.PeerConnection, error) {
+func (l *Leg) newPeerConnection(pt, dtmfPT uint8) (*pion.PeerConnection, error) {
 	m := &pion.MediaEngine{}
 	// Only the codec we answer with: the browser then sends it without
 	// transcoding on either side.
 	if err := m.RegisterCodec(pion.RTPCodecParameters{RTPCodecCapability: codecCapability(pt), PayloadType: pion.PayloadType(pt)}, pion.RTPCodecTypeAudio); err != nil {
 		return nil, fmt.Errorf("register codec: %w", err)
+	}
+	if dtmfPT != 0 {
+		// RFC 4733 events at the browser's own payload type, so its
+		// RTCDTMFSender can send keys in the media.
+		te := pion.RTPCodecCapability{MimeType: mimeTelephoneEvent, ClockRate: sampleRate}
+		if err := m.RegisterCodec(pion.RTPCodecParameters{RTPCodecCapability: te, PayloadType: pion.PayloadType(dtmfPT)}, pion.RTPCodecTypeAudio); err != nil {
+			return nil, fmt.Errorf("register telephone-event: %w", err)
+		}
 	}
 	ir := &interceptor.Registry{}
 	if err := pion.ConfigureRTCPReports(ir); err != nil {
@@ -302,6 +325,8 @@ func (l *Leg) newPeerConnection(pt uint8) (*pion.PeerConnection, error) {
 	}
 	return pc, nil
 }
+
+const mimeTelephoneEvent = "audio/telephone-event"
 
 func codecCapability(pt uint8) pion.RTPCodecCapability {
 	mime := pion.MimeTypePCMU
@@ -338,6 +363,7 @@ func (l *Leg) receive(tr *pion.TrackRemote) {
 	buf := make([]byte, 1500)
 	var pkt pionrtp.Packet
 	var frame [FrameSamples]int16
+	var keys dtmfReceiver
 	fill := 0
 	for {
 		n, _, err := tr.Read(buf)
@@ -346,6 +372,16 @@ func (l *Leg) receive(tr *pion.TrackRemote) {
 		}
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue // a bad packet only loses itself
+		}
+		if l.dtmfPT != 0 && pkt.PayloadType == l.dtmfPT {
+			l.lastRecv.Store(time.Now().UnixNano())
+			if d, ok, err := keys.packet(pkt.Timestamp, pkt.Payload); err == nil && ok {
+				select {
+				case l.dtmf <- Digit{Digit: d, At: time.Now()}:
+				default: // nobody reads digits: drop them, not the audio
+				}
+			}
+			continue
 		}
 		var decode func(uint8) int16
 		switch pkt.PayloadType {
@@ -563,6 +599,11 @@ func (l *Leg) LastReceived() time.Time {
 	return time.Unix(0, ns)
 }
 
+// DTMF returns the keys the browser sent as RFC 4733 events, each once.
+// The channel is closed when the leg closes; keys are dropped if nobody
+// reads.
+func (l *Leg) DTMF() <-chan Digit { return l.dtmf }
+
 // Connected is closed once ICE and DTLS are up.
 func (l *Leg) Connected() <-chan struct{} { return l.connected }
 
@@ -582,6 +623,7 @@ func (l *Leg) Close() error {
 			}
 		}
 		l.wg.Wait()
+		close(l.dtmf)
 		st := l.Stats()
 		l.log.Info("webrtc leg closed", "packets_sent", st.PacketsSent, "packets_received", st.PacketsReceived)
 	})

@@ -257,6 +257,30 @@ func TestOfferCodecPrefersPCMUAndRejectsOpusOnly(t *testing.T) {
 	}
 }
 
+func TestParseOfferFindsTheTelephoneEventAt8kHz(t *testing.T) {
+	const head = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+	tests := []struct {
+		name string
+		sdp  string
+		want uint8
+	}{
+		{"chromium offers 48 kHz and 8 kHz events", head + "m=audio 9 UDP/TLS/RTP/SAVPF 111 0 8 110 126\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:110 telephone-event/48000\r\na=rtpmap:126 telephone-event/8000\r\n", 126},
+		{"no events", head + "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 0.0.0.0\r\n", 0},
+		{"events only at 48 kHz", head + "m=audio 9 UDP/TLS/RTP/SAVPF 0 110\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:110 telephone-event/48000\r\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, got, err := parseOffer([]byte(tt.sdp))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("telephone-event PT %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestOfferCodecRejectsGarbageWithoutPanicking(t *testing.T) {
 	for _, in := range []string{"", "not sdp", "v=0\r\nm=audio x\r\n", "\x00\x01"} {
 		if _, err := OfferCodec([]byte(in)); err == nil {

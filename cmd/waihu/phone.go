@@ -195,7 +195,10 @@ func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byt
 		}
 		cancelCall()
 	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { logDigits(callCtx, log, leg.DTMF(), nil) })
 	playRecordFrames(callCtx, log, leg, s.prompt, rec)
+	wg.Wait()
 	<-call.Done()
 	if rec != nil {
 		if err := rec.Close(); err != nil {
@@ -296,6 +299,15 @@ func (s *server) bridgeWebRTC(ctx context.Context, log *slog.Logger, in *sip.Inc
 	var wg sync.WaitGroup
 	wg.Go(func() { relayFrames(relayCtx, leg, out, rec) })
 	wg.Go(func() { relayFrames(relayCtx, out, leg, nil) })
+	wg.Go(func() {
+		// Keys pressed on the page reach the far end as RFC 4733 events,
+		// for IVRs behind the trunk.
+		logDigits(relayCtx, log, leg.DTMF(), func(d rune) {
+			if err := out.SendDTMF(relayCtx, string(d), 0, 0); err != nil && relayCtx.Err() == nil {
+				log.Warn("bridge: dtmf not forwarded", "digit", string(d), "err", err)
+			}
+		})
+	})
 	who := "server"
 	select {
 	case <-call.Done():
@@ -342,6 +354,25 @@ func hangupCall(c *sip.Call, log *slog.Logger) {
 	defer cancel()
 	if err := c.Hangup(ctx); err != nil {
 		log.Debug("hangup", "call", c.ID(), "err", err)
+	}
+}
+
+// logDigits logs each key the browser sends, hands it to forward when set,
+// and returns when ctx ends or the leg closes.
+func logDigits(ctx context.Context, log *slog.Logger, digits <-chan webrtc.Digit, forward func(rune)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case d, ok := <-digits:
+			if !ok {
+				return
+			}
+			log.Info("dtmf", "digit", string(d.Digit))
+			if forward != nil {
+				forward(d.Digit)
+			}
+		}
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"math"
 	"net/http/httptest"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -268,6 +271,38 @@ type chromiumRig struct {
 	chromium string
 	webDir   string
 	stopped  bool
+	log      *lockedBuffer // the server's log, text format
+}
+
+// lockedBuffer is an io.Writer for a logger shared by goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// digitsLogged lists the keys the server logged as received, in order.
+func (r *chromiumRig) digitsLogged() string {
+	var out string
+	for _, line := range strings.Split(r.log.String(), "\n") {
+		if strings.Contains(line, "msg=dtmf ") {
+			if _, d, ok := strings.Cut(line, " digit="); ok && d != "" {
+				out += d[:1]
+			}
+		}
+	}
+	return out
 }
 
 func startChromiumRig(t *testing.T, trunks []TrunkConfig) *chromiumRig {
@@ -293,7 +328,12 @@ func startChromiumRig(t *testing.T, trunks []TrunkConfig) *chromiumRig {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := newServer(cfg, testLogger())
+	r.log = &lockedBuffer{}
+	var w io.Writer = r.log
+	if os.Getenv("WAIHU_TEST_LOG") != "" {
+		w = io.MultiWriter(r.log, os.Stderr)
+	}
+	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(w, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,6 +448,12 @@ func TestBrowserSoftphoneCallsTheServerInHeadlessChromium(t *testing.T) {
 	if got.Digits != "12" || got.Muted != "Unmute" {
 		t.Errorf("keypad showed %q, mute button %q: want 12 and Unmute", got.Digits, got.Muted)
 	}
+	if !slices.Contains(got.Events, "dtmf 1 RFC2833") {
+		t.Errorf("events %v: want the key sent in the media (RFC 4733)", got.Events)
+	}
+	if d := r.digitsLogged(); d != "12" {
+		t.Errorf("server received keys %q, want 12", d)
+	}
 	r.checkHeardSpeech(t, r.recording(t), "the server's recording")
 }
 
@@ -420,8 +466,11 @@ func TestBrowserSoftphoneCallIsBridgedToATrunk(t *testing.T) {
 	defer cancel()
 	uas := testpeer.StartSipp(ctx, t, testpeer.SippConfig{Scenario: testpeer.ScenarioUAS, RTPEcho: true, User: "13800138000", Timeout: 90 * time.Second})
 	r := startChromiumRig(t, []TrunkConfig{{Name: "carrier", Address: uas.Addr(), Username: "waihu"}})
-	got := r.call(t, "13800138000", 6, "")
+	got := r.call(t, "13800138000", 6, "3")
 	checkCall(t, got, 100)
+	if d := r.digitsLogged(); d != "3" || strings.Contains(r.log.String(), "dtmf not forwarded") {
+		t.Errorf("server received keys %q (want 3) or failed to forward them:\n%s", d, r.log.String())
+	}
 	if res := uas.Wait(ctx); res.ExitCode != 0 || res.Successful != 1 {
 		t.Errorf("sipp: exit %d, %d successful calls, want the bridged call\n%s", res.ExitCode, res.Successful, uas.Diagnostics())
 	}

@@ -137,8 +137,16 @@ function toggleMute() {
   $('mute').textContent = state.muted ? 'Unmute' : 'Mute';
 }
 
+// dtmf sends a key in the media (RFC 4733) when the call negotiated
+// telephone-event, else as SIP INFO.
 function dtmf(digit) {
-  if (state.session && state.session.isEstablished()) state.session.sendDTMF(digit);
+  const s = state.session;
+  if (s && s.isEstablished()) {
+    const sender = s.connection && s.connection.getSenders().find((x) => x.dtmf);
+    const transportType = sender && sender.dtmf.canInsertDTMF ? 'RFC2833' : 'INFO';
+    s.sendDTMF(digit, { transportType });
+    state.events.push(`dtmf ${digit} ${transportType}`);
+  }
   $('digits').textContent += digit;
 }
 

@@ -51,9 +51,11 @@ async function main() {
     const status = await page.evaluate(() => window.waihuPhone.status);
     if (status !== 'in call') throw new Error(`call ${status}`);
     await sleep(Number(o.talk) * 1000);
+    // JsSIP spaces keys 500 ms apart (its default inter-tone gap): give
+    // each its time before the call ends.
     for (const d of o.digits) {
       await page.click(`#keypad button[data-digit="${d}"]`);
-      await sleep(300);
+      await sleep(700);
     }
     result.stats = await page.evaluate(() => window.waihuPhone.stats());
     await page.click('#mute');
