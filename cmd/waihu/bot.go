@@ -30,7 +30,7 @@ type BotConfig struct {
 	// Script is a call script (docs/scripts.md); default: the embedded demo.
 	Script string `yaml:"script"`
 	// ASR is the recogniser: engine sphinx (default; Debian package
-	// pocketsphinx-en-us), vosk or transcribe, with its options.
+	// pocketsphinx-en-us), vosk or whisper, with its options.
 	ASR EngineConfig `yaml:"asr"`
 	// TTS is the synthesiser: flite (default), espeak, prompts or http.
 	TTS EngineConfig `yaml:"tts"`
@@ -138,7 +138,10 @@ func (l recordingLeg) ReadFrame(ctx context.Context, dst []int16) error {
 }
 
 // run talks with the caller until the script hangs up or the caller does.
-func (b *bot) run(ctx context.Context, log *slog.Logger, id, caller string, leg *rtp.Leg, rec *audiofile.Recorder) {
+//
+// xfer, when not nil, carries out the script's transfer and message nodes for
+// this call; nil makes them fail to their on_fail paths.
+func (b *bot) run(ctx context.Context, log *slog.Logger, id, caller string, leg *rtp.Leg, rec *audiofile.Recorder, xfer *transfer) {
 	digits := dialog.DigitsFrom(ctx, leg.DTMF(), func(ev rtp.DTMFEvent) (rune, time.Time) { return ev.Digit, ev.At })
 	call := dialog.Call{
 		ID:        id,
@@ -151,7 +154,6 @@ func (b *bot) run(ctx context.Context, log *slog.Logger, id, caller string, leg 
 	} else {
 		call.Cues = c
 	}
-	xfer := transferFrom(ctx)
 	if xfer != nil {
 		call.Transfer, call.Messages = xfer, xfer
 	}

@@ -185,7 +185,7 @@ func (c *Config) validate() error {
 	}
 	for _, e := range []struct{ key, v string }{{"bot.asr.engine", c.Bot.ASR.Engine}, {"bot.tts.engine", c.Bot.TTS.Engine}} {
 		switch e.v {
-		case "", "sphinx", "vosk", "transcribe", "flite", "espeak", "prompts", "http":
+		case "", "sphinx", "vosk", "whisper", "flite", "espeak", "prompts", "http":
 		default:
 			return fmt.Errorf("%s %q: unknown engine (docs/speech.md lists them)", e.key, e.v)
 		}

@@ -226,24 +226,8 @@ func (t *transfer) SendMessage(ctx context.Context, uri, text string) error {
 	return t.ua.SendMessage(ctx, t.trunk, uri, text)
 }
 
-type transferKey struct{}
-
-// withTransfer gives the call's transfer to the script runner (bot.run)
-// through the call's context, the one thing answerInbound hands it that can
-// carry it.
-func withTransfer(ctx context.Context, t *transfer) context.Context {
-	return context.WithValue(ctx, transferKey{}, t)
-}
-
-// transferFrom returns the call's transfer, nil when the server gave none.
-func transferFrom(ctx context.Context) *transfer {
-	t, _ := ctx.Value(transferKey{}).(*transfer)
-	return t
-}
-
 // transferFor builds the transfer of an answered inbound call, with the
-// server's UA, media engine and trunks. answerInbound attaches it to the
-// call's context with withTransfer before running the bot.
+// server's UA, media engine and trunks, for bot.run.
 func (s *server) transferFor(call *sip.Call, log *slog.Logger) *transfer {
 	trunks := make([]string, 0, len(s.cfg.Trunks))
 	for _, tc := range s.cfg.Trunks {
