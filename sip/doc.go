@@ -1,8 +1,10 @@
 // Package sip is waihu's SIP user agent, built on github.com/emiago/sipgo:
 // trunk registration with digest auth, outbound calls (Dial), inbound calls
 // (OnCall), in-dialog re-INVITE/UPDATE (hold, new media, session refresh),
-// RFC 4028 session timers, a media-timeout watchdog and SDP offer/answer
-// with github.com/pion/sdp/v3.
+// RFC 4028 session timers, a media-timeout watchdog, blind transfer by REFER
+// (Call.Refer, following the NOTIFY progress), text messages (RFC 3428
+// MESSAGE, in dialog with Call.SendMessage or through a trunk with
+// UA.SendMessage) and SDP offer/answer with github.com/pion/sdp/v3.
 //
 // The media itself is not here: the application gives each call a MediaLeg
 // (rtp.Leg satisfies it) and sip/ tells the leg where to send, which codec
