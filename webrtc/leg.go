@@ -249,11 +249,22 @@ func (l *Leg) Answer(ctx context.Context, offer []byte) ([]byte, error) {
 			}
 		}
 	})
-	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
+	pc.OnTrack(func(tr *pion.TrackRemote, recv *pion.RTPReceiver) {
 		if tr.Kind() != pion.RTPCodecTypeAudio {
 			return
 		}
 		l.wg.Go(func() { l.receive(tr) })
+		// The browser's sender reports reach the receiver-report
+		// interceptor only when read: without them our reports carry no
+		// LSR/DLSR and the browser cannot measure the round trip.
+		l.wg.Go(func() {
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := recv.Read(buf); err != nil {
+					return
+				}
+			}
+		})
 	})
 	pc.OnConnectionStateChange(func(s pion.PeerConnectionState) {
 		l.log.Info("webrtc connection state", "state", s.String())

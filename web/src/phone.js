@@ -164,6 +164,13 @@ async function stats() {
       out.totalAudioEnergy = r.totalAudioEnergy;
       out.inboundCodec = codecs[r.codecId];
     }
+    // Built from the server's RTCP receiver and sender reports.
+    if (r.type === 'remote-inbound-rtp' && r.kind === 'audio') {
+      out.rtcpReceiverReports = r.roundTripTimeMeasurements || 0;
+    }
+    if (r.type === 'remote-outbound-rtp' && r.kind === 'audio') {
+      out.rtcpSenderReports = r.reportsSent || 0;
+    }
     if (r.type === 'outbound-rtp' && r.kind === 'audio') {
       out.packetsSent = r.packetsSent;
       out.outboundCodec = codecs[r.codecId];

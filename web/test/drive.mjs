@@ -58,8 +58,10 @@ async function main() {
       await sleep(700);
     }
     result.stats = await page.evaluate(() => window.waihuPhone.stats());
+    // Muted, the browser sends silence: the server's recording ends quiet.
     await page.click('#mute');
     result.mutedLabel = await page.textContent('#mute');
+    await sleep(1500);
     await page.click('#hangup');
     await page.waitForFunction(() => window.waihuPhone.status.startsWith('ended'), null, { timeout: 10000 });
     result.events = await page.evaluate(() => window.waihuPhone.events);
