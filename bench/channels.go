@@ -43,6 +43,8 @@ type ChannelsConfig struct {
 	// Target, when set, is a SIP "host:port" that answers the calls (sipp
 	// with -rtp_echo, another node); no answerer runs in this process.
 	Target string
+	// NoDSP skips the dsp chain, to measure the media path alone.
+	NoDSP bool
 	// Limit is the quality limit. Default measure.DefaultLimit.
 	Limit measure.Limit
 	// Logger receives the SIP and RTP logs. Default: warnings and errors
@@ -157,7 +159,7 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (measure.StepResult, e
 				return
 			}
 			track(leg)
-			runMedia(cctx, leg, sig, int(n.Add(1)))
+			runMedia(cctx, leg, sig, int(n.Add(1)), !cfg.NoDSP)
 		})
 		if err := ans.Start(ctx); err != nil {
 			return res, fmt.Errorf("start answerer UA: %w", err)
@@ -232,7 +234,7 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (measure.StepResult, e
 			go func() {
 				defer media.Done()
 				defer leg.Close()
-				runMedia(ctx, leg, sig, i)
+				runMedia(ctx, leg, sig, i, !cfg.NoDSP)
 			}()
 		}()
 	}
@@ -318,7 +320,7 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (measure.StepResult, e
 // the dsp chain and is answered with the next frame of speech-like signal,
 // so both directions carry audio all call long. The pacer's tick releases
 // ReadFrame, so this loop runs at the frame rate without a timer.
-func runMedia(ctx context.Context, leg *rtp.Leg, sig []int16, phase int) {
+func runMedia(ctx context.Context, leg *rtp.Leg, sig []int16, phase int, analyse bool) {
 	chain, err := dsp.NewChain(dsp.ChainConfig{})
 	if err != nil {
 		return
@@ -331,7 +333,9 @@ func runMedia(ctx context.Context, leg *rtp.Leg, sig []int16, phase int) {
 		if err := leg.ReadFrame(ctx, frame); err != nil {
 			return
 		}
-		chain.Process(frame, &out)
+		if analyse {
+			chain.Process(frame, &out)
+		}
 		if err := leg.WriteFrame(ctx, sig[i*rtp.FrameSamples:(i+1)*rtp.FrameSamples]); err != nil {
 			return
 		}

@@ -92,7 +92,7 @@ func writeSnapshot(root, dst string) error {
 // DiagoStep returns a StepRunner that runs each step in a fresh diago peer
 // process, so its CPU and memory are measured on their own, as waihu's are
 // in this process.
-func DiagoStep(bin string, duration, warmup time.Duration, portMin int) StepRunner {
+func DiagoStep(bin string, duration, warmup time.Duration, portMin int, noDSP bool) StepRunner {
 	return func(ctx context.Context, calls int) (measure.StepResult, error) {
 		// Set-up, warm-up, window and tear-down, with room for a slow
 		// machine; the peer bounds each phase itself.
@@ -103,7 +103,8 @@ func DiagoStep(bin string, duration, warmup time.Duration, portMin int) StepRunn
 			"--calls", strconv.Itoa(calls),
 			"--duration", duration.String(),
 			"--warmup", warmup.String(),
-			"--port-min", strconv.Itoa(portMin))
+			"--port-min", strconv.Itoa(portMin),
+			"--no-dsp="+strconv.FormatBool(noDSP))
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		cmd.WaitDelay = 5 * time.Second

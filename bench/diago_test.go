@@ -27,7 +27,7 @@ func TestDiagoPeerBuildsAndRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := DiagoStep(bin, 2*time.Second, time.Second, 35000)(ctx, 10)
+	res, err := DiagoStep(bin, 2*time.Second, time.Second, 35000, false)(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,11 +70,13 @@ func ThisMachine() Machine {
 // Report is the outcome of a channels run: every step of every peer, and
 // the largest call count each held within the limit.
 type Report struct {
-	Started  time.Time            `json:"started"`
-	Machine  Machine              `json:"machine"`
-	Limit    measure.Limit        `json:"limit"`
-	Duration float64              `json:"duration_sec"`
-	Steps    []measure.StepResult `json:"steps"`
+	Started  time.Time     `json:"started"`
+	Machine  Machine       `json:"machine"`
+	Limit    measure.Limit `json:"limit"`
+	Duration float64       `json:"duration_sec"`
+	// DSP reports whether every received frame went through the dsp chain.
+	DSP   bool                 `json:"dsp"`
+	Steps []measure.StepResult `json:"steps"`
 	// Held is, per peer, the largest step within the limit (0 if none).
 	Held map[string]int `json:"held"`
 	// CPUPerCall is, per peer, the CPU % per call at its held step.

@@ -42,6 +42,7 @@ func main() {
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured window")
 	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "time between the last call up and the window")
 	flag.IntVar(&cfg.portMin, "port-min", 40000, "first RTP port")
+	flag.BoolVar(&cfg.noDSP, "no-dsp", false, "skip the dsp chain")
 	flag.IntVar(&cfg.dialConcurrency, "dial-concurrency", 50, "INVITEs in flight")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -64,6 +65,7 @@ type config struct {
 	warmup          time.Duration
 	portMin         int
 	dialConcurrency int
+	noDSP           bool
 }
 
 // leg is one side of a call with its meter.
@@ -106,7 +108,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (measure.StepResult,
 		legs = append(legs, l)
 		mu.Unlock()
 		mediaWG.Add(2)
-		go func() { defer mediaWG.Done(); readLoop(l) }()
+		go func() { defer mediaWG.Done(); readLoop(l, !cfg.noDSP) }()
 		go func() { defer mediaWG.Done(); writeLoop(lctx, l, sig, phase) }()
 	}
 
@@ -245,7 +247,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (measure.StepResult,
 
 // readLoop reads the leg's RTP packets as diago applications do, decodes
 // them and runs the dsp chain; it ends when the session closes.
-func readLoop(l *leg) {
+func readLoop(l *leg, analyse bool) {
 	chain, err := dsp.NewChain(dsp.ChainConfig{})
 	if err != nil {
 		return
@@ -271,7 +273,9 @@ func readLoop(l *leg) {
 			frame[i] = ulawToLinear[buf[i]]
 		}
 		clear(frame[n:])
-		chain.Process(frame, &out)
+		if analyse {
+			chain.Process(frame, &out)
+		}
 	}
 }
 

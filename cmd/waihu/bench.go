@@ -51,6 +51,7 @@ func benchChannelsCommand() *cobra.Command {
 		dialConcurrency int
 		verbose         bool
 		cpuProfile      string
+		noDSP           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "channels [--calls N | --ramp FROM:TO:STEP] --duration D --out DIR",
@@ -105,7 +106,7 @@ It writes DIR/channels.json and DIR/channels.png and prints a line per step.`,
 			if verbose {
 				logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			}
-			rep := bench.Report{Started: time.Now().UTC(), Machine: bench.ThisMachine(), Limit: measure.DefaultLimit, Duration: duration.Seconds()}
+			rep := bench.Report{Started: time.Now().UTC(), Machine: bench.ThisMachine(), Limit: measure.DefaultLimit, Duration: duration.Seconds(), DSP: !noDSP}
 			progress := func(r measure.StepResult) {
 				fmt.Fprintln(cmd.OutOrStdout(), r.Line())
 				if r.Err != "" {
@@ -131,11 +132,11 @@ It writes DIR/channels.json and DIR/channels.png and prints a line per step.`,
 						return fmt.Errorf("bench channels: %w", err)
 					}
 				}
-				diagoRun = bench.DiagoStep(bin, duration, warmup, portMin)
+				diagoRun = bench.DiagoStep(bin, duration, warmup, portMin, noDSP)
 			}
 			waihuRun := bench.WaihuStep(bench.ChannelsConfig{
 				Duration: duration, Warmup: warmup, PortMin: portMin, Target: target,
-				DialConcurrency: dialConcurrency, Logger: logger,
+				DialConcurrency: dialConcurrency, Logger: logger, NoDSP: noDSP,
 			})
 			peers := []bench.Peer{{Name: "waihu", Run: waihuRun}}
 			if diagoRun != nil {
@@ -170,6 +171,7 @@ It writes DIR/channels.json and DIR/channels.png and prints a line per step.`,
 	f.StringVar(&diagoSrc, "diago-src", "", "directory of the diago peer module (default: bench/diagopeer above the working directory)")
 	f.StringVar(&diagoBin, "diago-bin", "", "a prebuilt diago peer binary instead of building it")
 	f.IntVar(&dialConcurrency, "dial-concurrency", 50, "INVITEs in flight while setting up a step")
+	f.BoolVar(&noDSP, "no-dsp", false, "skip the dsp chain on both stacks, to measure the media path alone")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of waihu's steps to this file")
 	f.BoolVar(&verbose, "verbose", false, "log SIP and RTP warnings to stderr")
 	return cmd
