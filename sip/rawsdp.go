@@ -99,6 +99,12 @@ func (in *Incoming) Source() netip.AddrPort {
 	return netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 }
 
+// Settled is closed once the INVITE has its final response: the
+// application's answer or rejection, or the 487 after the caller's CANCEL.
+// A handler that works before answering (dialling the far end of a bridge)
+// stops when it closes first.
+func (in *Incoming) Settled() <-chan struct{} { return in.settled }
+
 // ErrNotWebRTC is returned by AnswerSDP for an INVITE that is not a WebRTC
 // offer: use Answer.
 var ErrNotWebRTC = errors.New("sip: call is not a WebRTC offer")

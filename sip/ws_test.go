@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -185,6 +186,44 @@ func TestWebRTCOfferOverWebSocketIsAnsweredWithTheApplicationsSDPAndHungUpOverTh
 		t.Fatalf("Hangup: %v", err)
 	}
 	waitDone(t, c, 5*time.Second)
+}
+
+func TestSettledTellsAHandlerThatTheBrowserCancelled(t *testing.T) {
+	settled := make(chan error, 1)
+	ua := startWSUA(t, func(ctx context.Context, in *Incoming) {
+		in.Ring()
+		select {
+		case <-in.Settled():
+			_, err := in.AnswerSDP(ctx, []byte(fakeAnswer), newFakeLeg(0))
+			settled <- err
+		case <-time.After(5 * time.Second):
+			settled <- fmt.Errorf("Settled did not close on CANCEL")
+		}
+	})
+	b := dialWS(t, ua)
+	inv := wsInvite("ws-call-3", chromeOffer)
+	b.send(inv)
+	time.Sleep(100 * time.Millisecond) // let the handler ring
+	via := inv[strings.Index(inv, "Via: ")+5 : strings.Index(inv, "\r\nFrom:")]
+	b.send(fmt.Sprintf("CANCEL sip:demo@127.0.0.1 SIP/2.0\r\nVia: %s\r\n"+
+		"From: <sip:browser@127.0.0.1>;tag=ws1\r\nTo: <sip:demo@127.0.0.1>\r\n"+
+		"Call-ID: ws-call-3\r\nCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", via))
+	if err := <-settled; !errors.Is(err, ErrAlreadyDecided) {
+		t.Fatalf("AnswerSDP after CANCEL: err = %v, want ErrAlreadyDecided", err)
+	}
+	for {
+		r, ok := b.next().(*sipgosip.Response)
+		if !ok {
+			t.Fatal("want responses only")
+		}
+		if r.CSeq().MethodName == sipgosip.INVITE {
+			if r.StatusCode != 487 {
+				t.Fatalf("INVITE answered %d after CANCEL, want 487", r.StatusCode)
+			}
+			b.send(wsAckFailure(r))
+			return
+		}
+	}
 }
 
 func TestAnswerSDPRefusesAnRTPOffer(t *testing.T) {

@@ -268,8 +268,27 @@ func (s *server) bridgeWebRTC(ctx context.Context, log *slog.Logger, in *sip.Inc
 	}
 	defer out.Close()
 	in.Ring()
-	far, err := s.ua.Dial(ctx, sip.DialRequest{Trunk: trunk, To: number, Media: out})
+	// The browser hanging up while the far end rings (CANCEL) cancels the
+	// dial in turn; the watch ends with the dial.
+	dialCtx, cancelDial := context.WithCancel(ctx)
+	defer cancelDial()
+	dialed := make(chan struct{})
+	go func() {
+		select {
+		case <-in.Settled():
+			cancelDial()
+		case <-dialed:
+		}
+	}()
+	far, err := s.ua.Dial(dialCtx, sip.DialRequest{Trunk: trunk, To: number, Media: out})
+	close(dialed)
 	if err != nil {
+		select {
+		case <-in.Settled():
+			log.Info("bridge: browser cancelled while the far end rang; dial cancelled", "err", err)
+			return
+		default:
+		}
 		code, reason := 502, "Bad Gateway"
 		var ce *sip.CallError
 		if errors.As(err, &ce) && ce.Code >= 400 && ce.Code <= 699 {

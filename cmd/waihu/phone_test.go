@@ -329,13 +329,14 @@ func (r *chromiumRig) stop() {
 
 // call runs web/test/drive.mjs: open the page, call target, talk for
 // talkSeconds, press digits, mute, hang up.
-func (r *chromiumRig) call(t *testing.T, target string, talkSeconds int, digits string) driveResult {
+func (r *chromiumRig) call(t *testing.T, target string, talkSeconds int, digits string, extra ...string) driveResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	url := "http://" + r.page.addr.String() + "/phone/?raw=1&target=" + target
-	cmd := exec.CommandContext(ctx, r.node, filepath.Join(r.webDir, "test", "drive.mjs"),
-		"--url", url, "--wav", r.capture, "--talk", strconv.Itoa(talkSeconds), "--digits", digits, "--chromium", r.chromium)
+	args := []string{filepath.Join(r.webDir, "test", "drive.mjs"),
+		"--url", url, "--wav", r.capture, "--talk", strconv.Itoa(talkSeconds), "--digits", digits, "--chromium", r.chromium}
+	cmd := exec.CommandContext(ctx, r.node, append(args, extra...)...)
 	cmd.Dir = r.webDir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -477,5 +478,25 @@ func TestBrowserSoftphoneSeesTheTrunksRefusal(t *testing.T) {
 	}
 	if !slices.ContainsFunc(got.Events, func(e string) bool { return e == "failed: Busy" }) {
 		t.Errorf("events %v: want failed: Busy", got.Events)
+	}
+}
+
+// TestBrowserSoftphoneHangingUpWhileRingingCancelsTheFarEnd: the page hangs
+// up while the trunk's callee rings, and waihu cancels its own INVITE.
+func TestBrowserSoftphoneHangingUpWhileRingingCancelsTheFarEnd(t *testing.T) {
+	testpeer.Need(t, "sipp")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	uas := testpeer.StartSipp(ctx, t, testpeer.SippConfig{Scenario: testpeer.ScenarioRing, Timeout: 60 * time.Second})
+	r := startChromiumRig(t, []TrunkConfig{{Name: "carrier", Address: uas.Addr(), Username: "waihu"}})
+	got := r.call(t, "13800138000", 1, "", "--cancel", "500")
+	if got.Error != "" || got.exitErr != nil {
+		t.Fatalf("driver: %s (%v)\nevents: %v", got.Error, got.exitErr, got.Events)
+	}
+	if !slices.Contains(got.Events, "failed: Canceled") {
+		t.Errorf("events %v: want failed: Canceled", got.Events)
+	}
+	if res := uas.Wait(ctx); res.ExitCode != 0 || res.Successful != 1 {
+		t.Errorf("sipp: exit %d, %d successful: want its INVITE cancelled\n%s", res.ExitCode, res.Successful, uas.Diagnostics())
 	}
 }

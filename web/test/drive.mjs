@@ -2,7 +2,10 @@
 // prints what the page saw as one JSON line. cmd/waihu's phone test runs it:
 //
 //   node test/drive.mjs --url http://127.0.0.1:8080/phone/?raw=1 \
-//        --wav speech48k.wav --talk 4 [--chromium /usr/bin/chromium]
+//        --wav speech48k.wav --talk 4 [--digits 12] [--cancel MS]
+//        [--chromium /usr/bin/chromium]
+//
+// With --cancel the page hangs up MS after the far end starts ringing.
 //
 // Chromium takes its microphone from the WAV (48 kHz, 16-bit; it loops).
 import { chromium } from 'playwright-core';
@@ -14,11 +17,37 @@ function args() {
   const out = { chromium: '/usr/bin/chromium', talk: '4', digits: '' };
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i += 2) out[a[i].replace(/^--/, '')] = a[i + 1];
-  if (!out.url || !out.wav) throw new Error('usage: drive.mjs --url URL --wav FILE [--talk SECONDS] [--digits 123] [--chromium PATH]');
+  if (!out.url || !out.wav) throw new Error('usage: drive.mjs --url URL --wav FILE [--talk SECONDS] [--digits 123] [--cancel MS] [--chromium PATH]');
   return out;
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// talk waits for the answer, talks, presses keys, mutes and hangs up.
+async function talk(page, o, result) {
+  await page.waitForFunction(() => {
+    const s = window.waihuPhone.status;
+    return s === 'in call' || s.startsWith('failed');
+  }, null, { timeout: 15000 });
+  const status = await page.evaluate(() => window.waihuPhone.status);
+  if (status !== 'in call') throw new Error(`call ${status}`);
+  await sleep(Number(o.talk) * 1000);
+  // JsSIP spaces keys 500 ms apart (its default inter-tone gap): give
+  // each its time before the call ends.
+  for (const d of o.digits) {
+    await page.click(`#keypad button[data-digit="${d}"]`);
+    await sleep(700);
+  }
+  result.stats = await page.evaluate(() => window.waihuPhone.stats());
+  // Muted, the browser sends silence: the server's recording ends quiet.
+  await page.click('#mute');
+  result.mutedLabel = await page.textContent('#mute');
+  await sleep(1500);
+  await page.click('#hangup');
+  await page.waitForFunction(() => window.waihuPhone.status.startsWith('ended'), null, { timeout: 10000 });
+  result.events = await page.evaluate(() => window.waihuPhone.events);
+  result.digits = await page.textContent('#digits');
+}
 
 async function main() {
   const o = args();
@@ -44,28 +73,16 @@ async function main() {
     await page.goto(o.url);
     await page.waitForFunction(() => window.waihuPhone && window.waihuPhone.status === 'ready', null, { timeout: 10000 });
     await page.click('#call');
-    await page.waitForFunction(() => {
-      const s = window.waihuPhone.status;
-      return s === 'in call' || s.startsWith('failed');
-    }, null, { timeout: 15000 });
-    const status = await page.evaluate(() => window.waihuPhone.status);
-    if (status !== 'in call') throw new Error(`call ${status}`);
-    await sleep(Number(o.talk) * 1000);
-    // JsSIP spaces keys 500 ms apart (its default inter-tone gap): give
-    // each its time before the call ends.
-    for (const d of o.digits) {
-      await page.click(`#keypad button[data-digit="${d}"]`);
-      await sleep(700);
+    if (o.cancel) {
+      // Hang up while the far end rings: the page cancels the call.
+      await page.waitForFunction(() => window.waihuPhone.status === 'ringing', null, { timeout: 15000 });
+      await sleep(Number(o.cancel));
+      await page.click('#hangup');
+      await page.waitForFunction(() => window.waihuPhone.status.startsWith('failed'), null, { timeout: 10000 });
+      result.events = await page.evaluate(() => window.waihuPhone.events);
+    } else {
+      await talk(page, o, result);
     }
-    result.stats = await page.evaluate(() => window.waihuPhone.stats());
-    // Muted, the browser sends silence: the server's recording ends quiet.
-    await page.click('#mute');
-    result.mutedLabel = await page.textContent('#mute');
-    await sleep(1500);
-    await page.click('#hangup');
-    await page.waitForFunction(() => window.waihuPhone.status.startsWith('ended'), null, { timeout: 10000 });
-    result.events = await page.evaluate(() => window.waihuPhone.events);
-    result.digits = await page.textContent('#digits');
   } catch (e) {
     result.error = String(e);
     try {
