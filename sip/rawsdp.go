@@ -119,6 +119,13 @@ func (in *Incoming) AnswerSDP(ctx context.Context, answer []byte, leg MediaLeg) 
 	if leg == nil {
 		return nil, fmt.Errorf("answer call %s: no media leg", in.id)
 	}
+	// A cancelled offer is gone from webrtcOffers: say why first.
+	in.mu.Lock()
+	decided := in.state != incomingPending
+	in.mu.Unlock()
+	if decided {
+		return nil, ErrAlreadyDecided
+	}
 	if _, ok := in.WebRTCOffer(); !ok {
 		return nil, fmt.Errorf("answer call %s: %w", in.id, ErrNotWebRTC)
 	}
