@@ -68,12 +68,35 @@ type baresipResponse struct {
 // when the test ends.
 func StartBaresip(ctx context.Context, t testing.TB, cfg BaresipConfig) *Baresip {
 	t.Helper()
+	// Ports are picked free, but other test processes run beside this one
+	// and may take one before baresip binds it; baresip then exits at once.
+	// Retry with fresh ports rather than fail the test on that race.
+	const attempts = 3
+	var last string
+	for i := 0; i < attempts; i++ {
+		b, output := startBaresip(ctx, t, cfg)
+		if b != nil {
+			return b
+		}
+		last = output
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	t.Fatalf("baresip did not start in %d attempts; last output:\n%s", attempts, last)
+	return nil
+}
+
+// startBaresip makes one attempt; it returns nil and baresip's output when
+// baresip exits or its control port does not open.
+func startBaresip(ctx context.Context, t testing.TB, cfg BaresipConfig) (*Baresip, string) {
+	t.Helper()
 	bin := Need(t, "baresip")
 	if cfg.SourceLength <= 0 {
 		cfg.SourceLength = 60 * time.Second
 	}
 	if cfg.SIPPort == 0 {
-		cfg.SIPPort = FreeUDPPort(t)
+		cfg.SIPPort = freeBaresipSIPPort(t)
 	}
 	if cfg.CtrlPort == 0 {
 		cfg.CtrlPort = FreeTCPPort(t)
@@ -126,14 +149,36 @@ ctrl_tcp_listen	127.0.0.1:%d
 			b.conn = conn
 			break
 		}
+		select {
+		case <-b.Proc.Done():
+			return nil, fmt.Sprintf("baresip exited before ctrl_tcp %s opened:\n%s", ctrl, b.Output())
+		default:
+		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("baresip ctrl_tcp %s: %v\n%s", ctrl, err, b.Output())
+			out := fmt.Sprintf("baresip ctrl_tcp %s: %v\n%s", ctrl, err, b.Output())
+			b.Proc.Stop()
+			return nil, out
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	go b.read()
 	t.Cleanup(func() { b.conn.Close() })
-	return b
+	return b, ""
+}
+
+// freeBaresipSIPPort finds a port for baresip's sip_listen: baresip 1.0.0
+// binds UDP and TCP there and its TLS transport on the next port, with no
+// setting to turn TLS off, so both numbers must be free.
+func freeBaresipSIPPort(t testing.TB) int {
+	t.Helper()
+	for range portAttempts {
+		p := FreeSIPPort(t)
+		if p < 65535 && portFree("tcp", p+1) && reserve(p+1, 1) {
+			return p
+		}
+	}
+	t.Fatalf("no SIP port with a free TLS neighbour after %d attempts", portAttempts)
+	return 0
 }
 
 // read splits ctrl_tcp's netstrings into responses and events.
