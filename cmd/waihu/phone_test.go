@@ -123,6 +123,55 @@ func playwright(t *testing.T) string {
 	return dir
 }
 
+// TestSoftphoneBundleIsBuiltFromItsSource rebuilds web/dist/phone.js with
+// the locked esbuild and JsSIP: the embedded bundle must be what the
+// committed source builds to (run `npm run build` in web/ after editing).
+func TestSoftphoneBundleIsBuiltFromItsSource(t *testing.T) {
+	dir := playwright(t) // node_modules, installed from the lock file
+	node := peer(t, "node")
+	out := filepath.Join(t.TempDir(), "phone.js")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// The build script's command, with the output elsewhere.
+	pkg, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct {
+		Scripts struct{ Build string } `json:"scripts"`
+	}
+	if err := json.Unmarshal(pkg, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Fields(manifest.Scripts.Build)
+	if len(args) == 0 || args[0] != "esbuild" {
+		t.Fatalf("build script %q does not start with esbuild", manifest.Scripts.Build)
+	}
+	for i, a := range args {
+		if strings.HasPrefix(a, "--outfile=") {
+			args[i] = "--outfile=" + out
+		}
+	}
+	// .bin/esbuild is the native binary or its node shim (with a #! line).
+	cmd := exec.CommandContext(ctx, filepath.Join(dir, "node_modules", ".bin", "esbuild"), args[1:]...)
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(node)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("esbuild: %v\n%s", err, b)
+	}
+	built, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile(filepath.Join(dir, "dist", "phone.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(built, committed) {
+		t.Fatalf("web/dist/phone.js (%d bytes) is not what web/src builds to (%d bytes): run npm run build in web/", len(committed), len(built))
+	}
+}
+
 // speechWAVs writes espeak-ng speech twice: at 48 kHz for Chromium's fake
 // microphone, and as the 8 kHz reference the recording is compared with.
 func speechWAVs(t *testing.T, dir string) (capture string, ref []int16) {
