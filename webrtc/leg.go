@@ -618,6 +618,10 @@ func (l *Leg) DTMF() <-chan Digit { return l.dtmf }
 // Connected is closed once ICE and DTLS are up.
 func (l *Leg) Connected() <-chan struct{} { return l.connected }
 
+// Failed is closed when ICE or DTLS fail, or do not connect within
+// Config.ConnectTimeout: the call has no media and should end.
+func (l *Leg) Failed() <-chan struct{} { return l.failed }
+
 // Stats returns the packet counters.
 func (l *Leg) Stats() Stats {
 	return Stats{PacketsSent: l.packetsSent.Load(), PacketsReceived: l.packetsReceived.Load()}

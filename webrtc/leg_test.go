@@ -353,3 +353,38 @@ func TestLegHoldKeepsTheMediaTimeoutAway(t *testing.T) {
 		t.Errorf("SetRemote G.729: err = %v, want ErrNoCommonCodec", err)
 	}
 }
+
+func TestLegThatNeverConnectsFailsAfterTheConnectTimeout(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	b := newBrowser(t)
+	defer b.close()
+	leg, err := NewLeg(Config{CallID: "no-ice", IncludeLoopback: true, ConnectTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leg.Close()
+	// The browser never learns the answer, so ICE never starts.
+	if _, err := leg.Answer(context.Background(), b.offer(t)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-leg.Failed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Failed not closed after the connect timeout")
+	}
+	frame := make([]int16, FrameSamples)
+	if err := leg.ReadFrame(context.Background(), frame); err == nil {
+		t.Error("ReadFrame on a failed leg returned audio")
+	}
+	if err := leg.WriteFrame(context.Background(), frame); err == nil {
+		// The queue may take this frame; the next that would block must fail.
+		for range DefaultOutputFrames + 1 {
+			if err = leg.WriteFrame(context.Background(), frame); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			t.Error("WriteFrame on a failed leg never failed")
+		}
+	}
+}

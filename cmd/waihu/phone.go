@@ -186,6 +186,9 @@ func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byt
 	go func() {
 		select {
 		case <-call.Done():
+		case <-leg.Failed():
+			log.Warn("webrtc media failed; hanging up")
+			hangupCall(call, log)
 		case <-callCtx.Done():
 			hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer hcancel()
@@ -333,6 +336,8 @@ func (s *server) bridgeWebRTC(ctx context.Context, log *slog.Logger, in *sip.Inc
 		who = "browser"
 	case <-far.Done():
 		who = "far end"
+	case <-leg.Failed():
+		who = "webrtc failure"
 	case <-relayCtx.Done():
 	}
 	hangupCall(call, log)
