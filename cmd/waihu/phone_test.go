@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/waihu/waihu/dialog"
 	"github.com/waihu/waihu/internal/audiofile"
 	"github.com/waihu/waihu/internal/testpeer"
@@ -465,6 +467,8 @@ func checkCall(t *testing.T, got driveResult, minPackets int) {
 // audio: the server's recording correlates with the speech, the page plays
 // the prompt.
 func TestBrowserSoftphoneCallsTheServerInHeadlessChromium(t *testing.T) {
+	// A WebRTC call leaves nothing running once the server stopped.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	r := startChromiumRig(t, nil)
 	got := r.call(t, demoTarget, 6, "12")
 	checkCall(t, got, 100)
