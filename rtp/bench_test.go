@@ -140,7 +140,7 @@ func BenchmarkPacerTick(b *testing.B) {
 			b.Fatal(err)
 		}
 		l.shard.remove(l) // tick them here, not on the engine's pacer
-		shard.legs = append(shard.legs, l)
+		shard.add(l)
 		all = append(all, l)
 	}
 	for i := 0; i < legs; i += 2 {

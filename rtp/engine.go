@@ -223,36 +223,54 @@ func bindPair(ip netip.Addr, port int) (*net.UDPConn, *net.UDPConn, error) {
 	return rtpConn, rtcpConn, nil
 }
 
+// pacerSlots is how many phases a shard spreads its legs over: it wakes
+// every FrameDuration/pacerSlots and ticks one slot's legs, so each leg
+// still sends every FrameDuration but the shard's sends, the peers'
+// receives and the readers' per-frame work (woken by the playout tick)
+// come in four small bursts per frame instead of one large one.
+const pacerSlots = 4
+
 // pacerShard ticks a set of legs every FrameDuration from one goroutine.
 type pacerShard struct {
-	mu   sync.Mutex
-	legs []*Leg
-	snap []*Leg // reused each tick so ticking allocates nothing
-	rtcp rtcpReady
+	mu    sync.Mutex
+	slots [pacerSlots][]*Leg
+	n     int
+	snap  []*Leg // reused each tick so ticking allocates nothing
+	rtcp  rtcpReady
 }
 
 func (s *pacerShard) size() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.legs)
+	return s.n
 }
 
+// add puts l in the least loaded slot.
 func (s *pacerShard) add(l *Leg) {
 	s.mu.Lock()
-	s.legs = append(s.legs, l)
-	l.shard = s
+	best := 0
+	for i := range s.slots {
+		if len(s.slots[i]) < len(s.slots[best]) {
+			best = i
+		}
+	}
+	s.slots[best] = append(s.slots[best], l)
+	s.n++
+	l.shard, l.slot = s, best
 	s.mu.Unlock()
 }
 
 func (s *pacerShard) remove(l *Leg) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, x := range s.legs {
+	legs := s.slots[l.slot]
+	for i, x := range legs {
 		if x == l {
-			last := len(s.legs) - 1
-			s.legs[i] = s.legs[last]
-			s.legs[last] = nil
-			s.legs = s.legs[:last]
+			last := len(legs) - 1
+			legs[i] = legs[last]
+			legs[last] = nil
+			s.slots[l.slot] = legs[:last]
+			s.n--
 			return
 		}
 	}
@@ -264,11 +282,14 @@ func (s *pacerShard) remove(l *Leg) {
 const maxCatchUp = 5
 
 // run ticks on an absolute schedule so that timer slop does not accumulate:
-// a tick that fires late is followed by an early one.
+// a tick that fires late is followed by an early one. Each wake-up ticks
+// the next slot.
 func (s *pacerShard) run(stop <-chan struct{}) {
-	timer := time.NewTimer(FrameDuration)
+	const period = FrameDuration / pacerSlots
+	timer := time.NewTimer(period)
 	defer timer.Stop()
-	next := time.Now().Add(FrameDuration)
+	next := time.Now().Add(period)
+	slot := 0
 	for {
 		select {
 		case <-stop:
@@ -282,19 +303,33 @@ func (s *pacerShard) run(stop <-chan struct{}) {
 			s.skip(int(behind / FrameDuration))
 			next = now
 		}
-		s.tick(now)
-		next = next.Add(FrameDuration)
+		s.tickSlot(slot, now)
+		slot = (slot + 1) % pacerSlots
+		next = next.Add(period)
 		timer.Reset(time.Until(next))
 	}
 }
 
+// tick ticks every slot at once (benchmarks and tests).
 func (s *pacerShard) tick(now time.Time) {
+	for i := range pacerSlots {
+		s.tickSlot(i, now)
+	}
+}
+
+// tickSlot ticks the legs of one slot: first every send, back to back,
+// then playout and RTCP. Playout wakes each leg's reader, and that work
+// would otherwise run between the sends and delay the later legs' packets.
+func (s *pacerShard) tickSlot(slot int, now time.Time) {
 	s.mu.Lock()
-	s.snap = append(s.snap[:0], s.legs...)
+	s.snap = append(s.snap[:0], s.slots[slot]...)
 	s.mu.Unlock()
+	for _, l := range s.snap {
+		l.tickSend()
+	}
 	s.rtcp.mark(s.snap)
 	for i, l := range s.snap {
-		l.tick(now)
+		l.tickRest(now)
 		s.snap[i] = nil
 	}
 }
@@ -322,7 +357,9 @@ func firstUnicastIPv4() netip.Addr {
 func (s *pacerShard) skip(frames int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, l := range s.legs {
-		l.skipFrames(frames)
+	for _, legs := range s.slots {
+		for _, l := range legs {
+			l.skipFrames(frames)
+		}
 	}
 }

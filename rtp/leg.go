@@ -29,6 +29,7 @@ type Leg struct {
 	callID string
 	eng    *Engine
 	shard  *pacerShard
+	slot   int // the shard's phase slot, guarded by shard.mu
 	log    *slog.Logger
 	port   int
 	local  netip.AddrPort
@@ -366,6 +367,11 @@ func (l *Leg) Close() error {
 // tick is called by the pacer every FrameDuration.
 func (l *Leg) tick(now time.Time) {
 	l.tickSend()
+	l.tickRest(now)
+}
+
+// tickRest is the part of a tick after the send: playout and RTCP.
+func (l *Leg) tickRest(now time.Time) {
 	l.recv.tickPlayout()
 	l.pollRTCP(now)
 	l.sendMu.Lock()
