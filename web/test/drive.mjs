@@ -63,6 +63,9 @@ async function main() {
       '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
       `--use-file-for-fake-audio-capture=${o.wav}`,
       '--autoplay-policy=no-user-gesture-required',
+      // A machine with only loopback (a CI container) still gets host
+      // candidates.
+      '--allow-loopback-in-peer-connection',
     ],
   });
   const result = { console: [] };
