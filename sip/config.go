@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -22,8 +23,9 @@ const (
 
 // Listener is one SIP transport socket the UA binds.
 type Listener struct {
-	// Network is "udp", "tcp" or "ws" (SIP over WebSocket, RFC 7118, for
-	// browser softphones; see ws.go). "tls" is reserved for later.
+	// Network is "udp", "tcp", "ws" or "wss" (SIP over WebSocket, plain or
+	// over TLS, RFC 7118, for browser softphones; see ws.go). "tls" is
+	// reserved for later.
 	Network string
 	// Addr is "host:port"; port 0 picks a free port, see UA.Addr.
 	Addr string
@@ -42,6 +44,9 @@ type DigestCredentials struct {
 type Config struct {
 	// Listen lists the sockets to bind. Default: udp and tcp on 0.0.0.0:5060.
 	Listen []Listener
+	// TLS holds the server certificate of "wss" listeners. Default none:
+	// a "wss" listener is an error.
+	TLS *tls.Config
 	// ExternalHost is the host (IP or name) put in Via and Contact. Default:
 	// the listen IP, or the machine's outbound IP when listening on 0.0.0.0.
 	ExternalHost string
@@ -154,10 +159,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Listen = []Listener{{Network: "udp", Addr: "0.0.0.0:5060"}, {Network: "tcp", Addr: "0.0.0.0:5060"}}
 	}
 	for _, l := range cfg.Listen {
-		switch l.Network {
-		case "udp", "tcp", "ws":
-		default:
-			return cfg, fmt.Errorf("listener %s %s: network %q not supported (udp, tcp, ws)", l.Network, l.Addr, l.Network)
+		if err := l.check(cfg.TLS); err != nil {
+			return cfg, err
 		}
 	}
 	if cfg.UserAgent == "" {

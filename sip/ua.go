@@ -169,8 +169,8 @@ func (ua *UA) Start(ctx context.Context) error {
 			ua.closers = append(ua.closers, ln)
 			ua.recordAddr("tcp", ln.Addr())
 			serve = append(serve, func() { _ = ua.srv.ServeTCP(ln) })
-		case "ws":
-			f, err := ua.listenWS(ctx, lc, l.Addr)
+		case "ws", "wss":
+			f, err := ua.listenWS(ctx, lc, l)
 			if err != nil {
 				ua.closeListeners()
 				return err

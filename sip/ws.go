@@ -2,6 +2,8 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -17,12 +19,35 @@ func (ua *UA) AddListener(l Listener) error {
 	if ua.started {
 		return fmt.Errorf("sip listener %s %s: UA already started", l.Network, l.Addr)
 	}
-	switch l.Network {
-	case "udp", "tcp", "ws":
-	default:
-		return fmt.Errorf("listener %s %s: network %q not supported (udp, tcp, ws)", l.Network, l.Addr, l.Network)
+	if err := l.check(ua.cfg.TLS); err != nil {
+		return err
 	}
 	ua.cfg.Listen = append(ua.cfg.Listen, l)
+	return nil
+}
+
+// SetTLS sets the server certificate of "wss" listeners, for callers that
+// learn of it after NewUA. It must be called before Start.
+func (ua *UA) SetTLS(c *tls.Config) error {
+	if ua.started {
+		return errors.New("sip tls: UA already started")
+	}
+	ua.cfg.TLS = c
+	return nil
+}
+
+// check validates a listener's network, and for "wss" the UA's TLS
+// configuration.
+func (l Listener) check(tlsCfg *tls.Config) error {
+	switch l.Network {
+	case "udp", "tcp", "ws":
+	case "wss":
+		if tlsCfg == nil || (len(tlsCfg.Certificates) == 0 && tlsCfg.GetCertificate == nil) {
+			return fmt.Errorf("listener wss %s: no TLS certificate", l.Addr)
+		}
+	default:
+		return fmt.Errorf("listener %s %s: network %q not supported (udp, tcp, ws, wss)", l.Network, l.Addr, l.Network)
+	}
 	return nil
 }
 
@@ -30,13 +55,21 @@ func (ua *UA) AddListener(l Listener) error {
 // function that serves it. sipgo does the HTTP upgrade (subprotocol "sip")
 // and keeps each browser's connection in its pool, so responses and
 // in-dialog requests go back over the socket the browser opened.
-func (ua *UA) listenWS(ctx context.Context, lc net.ListenConfig, addr string) (func(), error) {
-	ln, err := lc.Listen(ctx, "tcp", addr)
+//
+// A "wss" listener does the same inside TLS: browsers allow pages served
+// over HTTPS (anything but localhost that uses a microphone) only secure
+// WebSockets.
+func (ua *UA) listenWS(ctx context.Context, lc net.ListenConfig, l Listener) (func(), error) {
+	ln, err := lc.Listen(ctx, "tcp", l.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("sip listen ws %s: %w", addr, err)
+		return nil, fmt.Errorf("sip listen %s %s: %w", l.Network, l.Addr, err)
 	}
 	ua.closers = append(ua.closers, ln)
-	ua.recordAddr("ws", ln.Addr())
+	ua.recordAddr(l.Network, ln.Addr())
+	if l.Network == "wss" {
+		tl := tls.NewListener(ln, ua.cfg.TLS)
+		return func() { _ = ua.srv.ServeWSS(tl) }, nil
+	}
 	return func() { _ = ua.srv.ServeWS(ln) }, nil
 }
 

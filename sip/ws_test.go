@@ -2,8 +2,17 @@ package sip
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"math/big"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -21,9 +30,14 @@ type wsBrowser struct {
 
 func dialWS(t *testing.T, ua *UA) *wsBrowser {
 	t.Helper()
+	return dialWebSocket(t, "ws://"+ua.Addr("ws").String(), nil)
+}
+
+func dialWebSocket(t *testing.T, url string, client *http.Client) *wsBrowser {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws://"+ua.Addr("ws").String(), &websocket.DialOptions{Subprotocols: []string{"sip"}})
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"sip"}, HTTPClient: client})
 	if err != nil {
 		t.Fatalf("dial ws: %v", err)
 	}
@@ -278,4 +292,85 @@ func TestAddListenerBeforeStartBindsAWebSocket(t *testing.T) {
 	}
 	defer ua.Close(context.Background())
 	dialWS(t, ua)
+}
+
+// selfSigned is a certificate for 127.0.0.1, as a test CA would issue.
+func selfSigned(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "waihu test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+func TestSecureWebSocketCarriesTheCallBothWays(t *testing.T) {
+	if _, err := NewUA(Config{Listen: []Listener{{Network: "wss", Addr: "127.0.0.1:0"}}}); err == nil {
+		t.Error("NewUA accepted wss without a certificate")
+	}
+	calls := make(chan *Call, 1)
+	ua, err := NewUA(Config{Listen: []Listener{{Network: "udp", Addr: "127.0.0.1:0"}}, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ua.AddListener(Listener{Network: "wss", Addr: "127.0.0.1:0"}); err == nil {
+		t.Error("AddListener accepted wss before SetTLS")
+	}
+	if err := ua.SetTLS(selfSigned(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ua.AddListener(Listener{Network: "wss", Addr: "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	ua.OnCall(func(ctx context.Context, in *Incoming) {
+		c, err := in.AnswerSDP(ctx, []byte(fakeAnswer), newFakeLeg(0))
+		if err != nil {
+			t.Errorf("AnswerSDP: %v", err)
+			return
+		}
+		calls <- c
+	})
+	if err := ua.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close(context.Background())
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	b := dialWebSocket(t, "wss://"+ua.Addr("wss").String(), client)
+	b.send(strings.ReplaceAll(wsInvite("wss-call-1", chromeOffer), "SIP/2.0/WS ", "SIP/2.0/WSS "))
+	res, ok := b.next().(*sipgosip.Response)
+	if !ok || res.StatusCode != 200 {
+		t.Fatalf("want 200 OK over wss, got %v", res)
+	}
+	if c := res.Contact(); c == nil || c.Address.UriParams.GetOr("transport", "") != "wss" {
+		t.Errorf("Contact %v: want transport=wss", c)
+	}
+	b.send(wsAck(res))
+	c := <-calls
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		errc <- c.Hangup(ctx)
+	}()
+	bye, ok := b.next().(*sipgosip.Request)
+	if !ok || bye.Method != sipgosip.BYE {
+		t.Fatalf("want BYE over the secure WebSocket, got %v", bye)
+	}
+	b.send(sipgosip.NewResponseFromRequest(bye, 200, "OK", nil).String())
+	if err := <-errc; err != nil {
+		t.Fatalf("Hangup: %v", err)
+	}
 }
