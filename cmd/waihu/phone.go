@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,27 +27,45 @@ import (
 // phoneFlags are serve's flags for browser softphones: SIP over WebSocket
 // for signalling, an HTTP port for the page itself.
 type phoneFlags struct {
-	ws   string // SIP over WebSocket address; "" = none
-	http string // address serving /phone; "" = none
+	ws      string // SIP over WebSocket address; "" = none
+	http    string // address serving /phone; "" = none
+	tlsCert string // PEM certificate: HTTPS and secure WebSocket
+	tlsKey  string // its PEM private key
+
+	tls *tls.Config // loaded by attach
 }
 
 func (p *phoneFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&p.ws, "ws", "", "SIP over WebSocket address host:port for browser softphones (default off)")
 	cmd.Flags().StringVar(&p.http, "http", "", "HTTP address host:port serving the browser softphone at /phone (needs --ws)")
+	cmd.Flags().StringVar(&p.tlsCert, "tls-cert", "", "PEM certificate: serve the softphone over HTTPS and secure WebSocket (browsers allow the microphone off localhost only then)")
+	cmd.Flags().StringVar(&p.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 }
 
 // attach adds the WebSocket listener to srv's UA; it runs before srv.start.
-func (p phoneFlags) attach(srv *server) error {
+func (p *phoneFlags) attach(srv *server) error {
 	if p.ws == "" {
-		if p.http != "" {
-			return errors.New("--http serves a softphone that signals over --ws: set both")
+		if p.http != "" || p.tlsCert != "" {
+			return errors.New("--http and --tls-cert serve a softphone that signals over --ws: set --ws")
 		}
 		return nil
 	}
 	if _, _, err := net.SplitHostPort(p.ws); err != nil {
 		return fmt.Errorf("--ws %q: %w", p.ws, err)
 	}
-	if err := srv.ua.AddListener(sip.Listener{Network: "ws", Addr: p.ws}); err != nil {
+	network := "ws"
+	if p.tlsCert != "" || p.tlsKey != "" {
+		cert, err := tls.LoadX509KeyPair(p.tlsCert, p.tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert %q, --tls-key %q: %w", p.tlsCert, p.tlsKey, err)
+		}
+		p.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if err := srv.ua.SetTLS(p.tls); err != nil {
+			return fmt.Errorf("--tls-cert: %w", err)
+		}
+		network = "wss"
+	}
+	if err := srv.ua.AddListener(sip.Listener{Network: network, Addr: p.ws}); err != nil {
 		return fmt.Errorf("--ws: %w", err)
 	}
 	return nil
@@ -54,11 +73,14 @@ func (p phoneFlags) attach(srv *server) error {
 
 // start serves the softphone page once srv runs; the returned phone is nil
 // without --http.
-func (p phoneFlags) start(ctx context.Context, srv *server) (*phone, error) {
+func (p *phoneFlags) start(ctx context.Context, srv *server) (*phone, error) {
 	if p.http == "" {
 		return nil, nil
 	}
-	return startPhone(ctx, p.http, srv.ua.Addr("ws").Port(), srv.log)
+	if p.tls != nil {
+		return startPhone(ctx, p.http, "wss", srv.ua.Addr("wss").Port(), p.tls, srv.log)
+	}
+	return startPhone(ctx, p.http, "ws", srv.ua.Addr("ws").Port(), nil, srv.log)
 }
 
 // phone is the HTTP server of the softphone page.
@@ -68,19 +90,25 @@ type phone struct {
 	done chan struct{}
 }
 
-func startPhone(ctx context.Context, addr string, wsPort uint16, log *slog.Logger) (*phone, error) {
+// startPhone serves the page on addr (over TLS when tlsCfg is set) and
+// tells it to signal to wsScheme://HOST:wsPort.
+func startPhone(ctx context.Context, addr, wsScheme string, wsPort uint16, tlsCfg *tls.Config, log *slog.Logger) (*phone, error) {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("softphone http %s: %w", addr, err)
 	}
+	scheme := "http"
 	p := &phone{
 		srv: &http.Server{
-			Handler:           phoneHandler(wsPort),
+			Handler:           phoneHandler(wsScheme, wsPort),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 		addr: netip.MustParseAddrPort(ln.Addr().String()),
 		done: make(chan struct{}),
+	}
+	if tlsCfg != nil {
+		ln, scheme = tls.NewListener(ln, tlsCfg), "https"
 	}
 	go func() {
 		defer close(p.done)
@@ -88,7 +116,7 @@ func startPhone(ctx context.Context, addr string, wsPort uint16, log *slog.Logge
 			log.Error("softphone http server stopped", "err", err)
 		}
 	}()
-	log.Info("softphone page served", "url", "http://"+p.addr.String()+"/phone/", "sip_ws", wsPort)
+	log.Info("softphone page served", "url", scheme+"://"+p.addr.String()+"/phone/", "sip_"+wsScheme, wsPort)
 	return p, nil
 }
 
@@ -117,8 +145,9 @@ type phoneConfig struct {
 }
 
 // phoneHandler serves /phone/ (the page), /phone/phone.js (the JsSIP
-// bundle) and /phone/config.json.
-func phoneHandler(wsPort uint16) http.Handler {
+// bundle) and /phone/config.json, which points at wsScheme ("ws" or "wss")
+// on wsPort.
+func phoneHandler(wsScheme string, wsPort uint16) http.Handler {
 	mux := http.NewServeMux()
 	page, _ := fs.ReadFile(web.Phone, "phone.html")
 	script, _ := fs.ReadFile(web.Phone, "dist/phone.js")
@@ -137,7 +166,7 @@ func phoneHandler(wsPort uint16) http.Handler {
 			host = h
 		}
 		cfg := phoneConfig{
-			WS:     "ws://" + net.JoinHostPort(host, strconv.Itoa(int(wsPort))),
+			WS:     wsScheme + "://" + net.JoinHostPort(host, strconv.Itoa(int(wsPort))),
 			Domain: host,
 			Target: "demo",
 		}

@@ -3,11 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"math"
+	"math/big"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -37,7 +45,7 @@ var (
 )
 
 func TestPhonePageServesTheBundleAndWhereToSignal(t *testing.T) {
-	h := phoneHandler(5066)
+	h := phoneHandler("ws", 5066)
 	tests := []struct {
 		name, method, path, host string
 		wantCode                 int
@@ -70,18 +78,73 @@ func TestPhonePageServesTheBundleAndWhereToSignal(t *testing.T) {
 	}
 }
 
+func TestPhoneConfigPointsAtTheSecureWebSocketOverHTTPS(t *testing.T) {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/phone/config.json", nil)
+	req.Host = "pbx.example"
+	phoneHandler("wss", 5067).ServeHTTP(rec, req)
+	if !strings.Contains(rec.Body.String(), `"ws":"wss://pbx.example:5067"`) {
+		t.Errorf("config %s: want wss://pbx.example:5067", rec.Body.String())
+	}
+}
+
 func TestPhoneFlagsNeedTheWebSocketForThePage(t *testing.T) {
 	srv := startServer(t, "")
 	defer srv.close()
-	if err := (phoneFlags{http: "127.0.0.1:0"}).attach(srv); err == nil {
-		t.Error("--http without --ws accepted")
+	cert, key := writeCert(t)
+	tests := []struct {
+		name  string
+		flags phoneFlags
+	}{
+		{"--http without --ws", phoneFlags{http: "127.0.0.1:0"}},
+		{"--tls-cert without --ws", phoneFlags{tlsCert: cert, tlsKey: key}},
+		{"--ws without a port", phoneFlags{ws: "no-port"}},
+		{"--tls-cert that is not there", phoneFlags{ws: "127.0.0.1:0", tlsCert: cert + ".missing", tlsKey: key}},
+		{"--ws after the server started", phoneFlags{ws: "127.0.0.1:0"}},
 	}
-	if err := (phoneFlags{ws: "no-port"}).attach(srv); err == nil {
-		t.Error("--ws without a port accepted")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.flags.attach(srv); err == nil {
+				t.Error("accepted")
+			}
+		})
 	}
-	if err := (phoneFlags{ws: "127.0.0.1:0"}).attach(srv); err == nil {
-		t.Error("--ws accepted after the server started")
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key as
+// PEM files, as --tls-cert and --tls-key take them.
+func writeCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "waihu test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
 
 // peer finds a program the Chromium test needs: missing, it skips the test
@@ -288,6 +351,7 @@ type chromiumRig struct {
 	webDir   string
 	stopped  bool
 	log      *lockedBuffer // the server's log, text format
+	scheme   string        // of the page: http (default) or https
 }
 
 // lockedBuffer is an io.Writer for a logger shared by goroutines.
@@ -322,6 +386,12 @@ func (r *chromiumRig) digitsLogged() string {
 }
 
 func startChromiumRig(t *testing.T, trunks []TrunkConfig) *chromiumRig {
+	return startChromiumRigWith(t, trunks, false)
+}
+
+// startChromiumRigWith serves the page over HTTPS and signals over wss when
+// secure is set, with a self-signed certificate Chromium is told to accept.
+func startChromiumRigWith(t *testing.T, trunks []TrunkConfig, secure bool) *chromiumRig {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("Chromium interop runs on Linux")
@@ -354,6 +424,10 @@ func startChromiumRig(t *testing.T, trunks []TrunkConfig) *chromiumRig {
 		t.Fatal(err)
 	}
 	ph := phoneFlags{ws: "127.0.0.1:0", http: "127.0.0.1:0"}
+	if secure {
+		ph.tlsCert, ph.tlsKey = writeCert(t)
+		r.scheme = "https"
+	}
 	if err := ph.attach(srv); err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +458,12 @@ func (r *chromiumRig) call(t *testing.T, target string, talkSeconds int, digits 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	url := "http://" + r.page.addr.String() + "/phone/?raw=1&target=" + target
+	scheme := "http"
+	if r.scheme != "" {
+		scheme = r.scheme
+		extra = append(extra, "--insecure", "1") // our self-signed certificate
+	}
+	url := scheme + "://" + r.page.addr.String() + "/phone/?raw=1&target=" + target
 	args := []string{filepath.Join(r.webDir, "test", "drive.mjs"),
 		"--url", url, "--wav", r.capture, "--talk", strconv.Itoa(talkSeconds), "--digits", digits, "--chromium", r.chromium}
 	cmd := exec.CommandContext(ctx, r.node, append(args, extra...)...)
@@ -551,5 +630,18 @@ func TestBrowserSoftphoneHangingUpWhileRingingCancelsTheFarEnd(t *testing.T) {
 	}
 	if res := uas.Wait(ctx); res.ExitCode != 0 || res.Successful != 1 {
 		t.Errorf("sipp: exit %d, %d successful: want its INVITE cancelled\n%s", res.ExitCode, res.Successful, uas.Diagnostics())
+	}
+}
+
+// TestBrowserSoftphoneWorksOverHTTPSAndSecureWebSocket: with --tls-cert the
+// page comes over HTTPS and signals over wss, as a browser off localhost
+// requires before it opens the microphone.
+func TestBrowserSoftphoneWorksOverHTTPSAndSecureWebSocket(t *testing.T) {
+	r := startChromiumRigWith(t, nil, true)
+	got := r.call(t, demoTarget, 5, "")
+	checkCall(t, got, 100)
+	r.checkHeardSpeech(t, r.recording(t), "the recording over wss")
+	if !strings.Contains(r.log.String(), "sip_wss=") {
+		t.Errorf("server log does not show the wss listener")
 	}
 }

@@ -17,7 +17,7 @@ function args() {
   const out = { chromium: '/usr/bin/chromium', talk: '4', digits: '' };
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i += 2) out[a[i].replace(/^--/, '')] = a[i + 1];
-  if (!out.url || !out.wav) throw new Error('usage: drive.mjs --url URL --wav FILE [--talk SECONDS] [--digits 123] [--cancel MS] [--chromium PATH]');
+  if (!out.url || !out.wav) throw new Error('usage: drive.mjs --url URL --wav FILE [--talk SECONDS] [--digits 123] [--cancel MS] [--insecure 1] [--chromium PATH]');
   return out;
 }
 
@@ -57,6 +57,8 @@ async function main() {
   const ctx = await chromium.launchPersistentContext(dir, {
     executablePath: o.chromium,
     headless: true,
+    // --insecure 1: accept a test's self-signed certificate (page and wss).
+    ignoreHTTPSErrors: !!o.insecure,
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -66,6 +68,7 @@ async function main() {
       // A machine with only loopback (a CI container) still gets host
       // candidates.
       '--allow-loopback-in-peer-connection',
+      ...(o.insecure ? ['--ignore-certificate-errors'] : []),
     ],
   });
   const result = { console: [] };
