@@ -4,10 +4,13 @@
 // An Engine owns the port range and a shared pacer. Every 20 ms the pacer
 // walks all legs once: it takes one frame from each leg's outbound queue,
 // encodes and sends it, and pops one playout frame from each leg's jitter
-// buffer. No leg has its own ticker, so thousands of legs cost a handful of
-// goroutines for timing; each leg adds one goroutine parked on its RTP
-// socket. The pacer also reads the RTCP socket without blocking (on Unix;
-// elsewhere a second goroutine per leg does).
+// buffer. It spreads the legs over four 5 ms phases of the frame, so the
+// sends and the readers they wake come in small bursts. No leg has its own
+// ticker, so thousands of legs cost a handful of goroutines for timing;
+// each leg adds one goroutine parked on its RTP socket (draining it with
+// recvmmsg on Linux). The pacer also reads the RTCP sockets that one poll
+// finds readable, without blocking (on Unix; elsewhere a second goroutine
+// per leg does).
 //
 // Between packages audio is 20 ms frames of 8 kHz mono int16 PCM
 // (FrameSamples samples). ReadFrame returns the next playout frame in real
