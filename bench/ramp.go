@@ -85,17 +85,44 @@ type Report struct {
 	Ratio float64 `json:"ratio_waihu_over_diago,omitempty"`
 }
 
-// Summarise fills Held, CPUPerCall and Ratio from the steps.
+// Summarise fills Held, CPUPerCall and Ratio from the steps: a peer held a
+// call count when more than half of its runs at that count were within the
+// limit; CPUPerCall is the mean over those runs.
 func (r *Report) Summarise() {
+	type key struct {
+		peer  string
+		calls int
+	}
+	type tally struct {
+		runs, ok int
+		cpu      float64
+	}
+	counts := map[key]*tally{}
+	var order []key
+	for _, s := range r.Steps {
+		k := key{s.Peer, s.Calls}
+		t := counts[k]
+		if t == nil {
+			t = &tally{}
+			counts[k] = t
+			order = append(order, k)
+		}
+		t.runs++
+		if s.OK {
+			t.ok++
+			t.cpu += s.CPUPctPerCall
+		}
+	}
 	r.Held = map[string]int{}
 	r.CPUPerCall = map[string]float64{}
-	for _, s := range r.Steps {
-		if _, ok := r.Held[s.Peer]; !ok {
-			r.Held[s.Peer] = 0
+	for _, k := range order {
+		t := counts[k]
+		if _, ok := r.Held[k.peer]; !ok {
+			r.Held[k.peer] = 0
 		}
-		if s.OK && s.Calls > r.Held[s.Peer] {
-			r.Held[s.Peer] = s.Calls
-			r.CPUPerCall[s.Peer] = s.CPUPctPerCall
+		if 2*t.ok > t.runs && k.calls > r.Held[k.peer] {
+			r.Held[k.peer] = k.calls
+			r.CPUPerCall[k.peer] = t.cpu / float64(t.ok)
 		}
 	}
 	if d := r.Held["diago"]; d > 0 {
@@ -128,36 +155,48 @@ type Peer struct {
 }
 
 // RunRamp runs the steps of ramp for every peer, interleaved — each call
-// count runs on every peer before the next count — so that load from other
-// processes on a shared machine falls on all peers alike. A peer stops at
-// its first step that breaks the limit (that step is kept, so the edge
-// shows); the ramp ends when every peer stopped or ctx ends. progress, when
-// set, gets each step's result as it finishes.
-func RunRamp(ctx context.Context, ramp Ramp, lim measure.Limit, peers []Peer, progress func(measure.StepResult)) []measure.StepResult {
+// count runs on every peer before the next count, and each of its repeats
+// on every peer before the next repeat — so that load from other processes
+// on a shared machine falls on all peers alike. Every run is kept. A peer
+// stops after a call count that most of its runs broke (that count is kept,
+// so the edge shows); the ramp ends when every peer stopped or ctx ends.
+// progress, when set, gets each run's result as it finishes.
+func RunRamp(ctx context.Context, ramp Ramp, repeats int, lim measure.Limit, peers []Peer, progress func(measure.StepResult)) []measure.StepResult {
+	repeats = max(repeats, 1)
 	var out []measure.StepResult
 	stopped := make([]bool, len(peers))
 	for _, n := range ramp.Steps() {
 		running := false
-		for i, p := range peers {
-			if stopped[i] || ctx.Err() != nil {
-				continue
+		broken := make([]int, len(peers))
+		for r := range repeats {
+			for i, p := range peers {
+				if stopped[i] || ctx.Err() != nil {
+					continue
+				}
+				running = true
+				res, err := p.Run(ctx, n)
+				res.Peer, res.Calls, res.Run = p.Name, n, r+1
+				if err != nil {
+					res.Err = err.Error()
+				}
+				res.Judge(lim)
+				out = append(out, res)
+				if progress != nil {
+					progress(res)
+				}
+				if !res.OK {
+					broken[i]++
+				}
+				// Let the sockets of the last run close and the machine settle.
+				select {
+				case <-time.After(2 * time.Second):
+				case <-ctx.Done():
+				}
 			}
-			running = true
-			res, err := p.Run(ctx, n)
-			res.Peer, res.Calls = p.Name, n
-			if err != nil {
-				res.Err = err.Error()
-			}
-			res.Judge(lim)
-			out = append(out, res)
-			if progress != nil {
-				progress(res)
-			}
-			stopped[i] = !res.OK
-			// Let the sockets of the last step close and the machine settle.
-			select {
-			case <-time.After(2 * time.Second):
-			case <-ctx.Done():
+		}
+		for i := range peers {
+			if 2*broken[i] >= repeats && broken[i] > 0 {
+				stopped[i] = true
 			}
 		}
 		if !running {

@@ -42,7 +42,9 @@ type StepResult struct {
 	// Calls is how many calls the step asked for; Established how many
 	// were up for the whole window. Each call is two legs in this process
 	// (caller and answerer) unless a SIP target answers.
-	Calls       int `json:"calls"`
+	Calls int `json:"calls"`
+	// Run numbers the repeats of one call count, from 1.
+	Run         int `json:"run,omitempty"`
 	Established int `json:"established"`
 	LegsLocal   int `json:"legs_local"`
 	// SetupPerSec is established calls per second of dialling.
@@ -127,8 +129,12 @@ func (r *StepResult) Line() string {
 	if !r.OK {
 		verdict = "BROKEN: " + strings.Join(r.Broken, "; ")
 	}
-	return fmt.Sprintf("%-5s calls=%-5d up=%-5d setup=%.0f/s cpu=%.0f%% (%.3f%%/call) rss/call=%.0fKiB sent=%d recv=%d lost=%d (%.3f%%) send p50/p99/max=%.2f/%.2f/%.1f ms arrival p50/p99/max=%.2f/%.2f/%.1f ms late=%d  %s",
-		r.Peer, r.Calls, r.Established, r.SetupPerSec, r.CPUPct, r.CPUPctPerCall, float64(r.RSSPerCall)/1024,
+	peer := r.Peer
+	if r.Run > 1 {
+		peer = fmt.Sprintf("%s#%d", r.Peer, r.Run)
+	}
+	return fmt.Sprintf("%-7s calls=%-5d up=%-5d setup=%.0f/s cpu=%.0f%% (%.3f%%/call) rss/call=%.0fKiB sent=%d recv=%d lost=%d (%.3f%%) send p50/p99/max=%.2f/%.2f/%.1f ms arrival p50/p99/max=%.2f/%.2f/%.1f ms late=%d  %s",
+		peer, r.Calls, r.Established, r.SetupPerSec, r.CPUPct, r.CPUPctPerCall, float64(r.RSSPerCall)/1024,
 		r.PacketsSent, r.PacketsReceived, r.PacketsLost, r.LossPct,
 		r.SendDev.P50Ms, r.SendDev.P99Ms, r.SendDev.MaxMs, r.RecvDev.P50Ms, r.RecvDev.P99Ms, r.RecvDev.MaxMs,
 		r.LateFrames, verdict)

@@ -52,6 +52,7 @@ func benchChannelsCommand() *cobra.Command {
 		verbose         bool
 		cpuProfile      string
 		noDSP           bool
+		repeats         int
 	)
 	cmd := &cobra.Command{
 		Use:   "channels [--calls N | --ramp FROM:TO:STEP] --duration D --out DIR",
@@ -142,7 +143,7 @@ It writes DIR/channels.json and DIR/channels.png and prints a line per step.`,
 			if diagoRun != nil {
 				peers = append(peers, bench.Peer{Name: "diago", Run: diagoRun})
 			}
-			rep.Steps = bench.RunRamp(ctx, ramp, rep.Limit, peers, progress)
+			rep.Steps = bench.RunRamp(ctx, ramp, repeats, rep.Limit, peers, progress)
 			rep.Summarise()
 			if err := rep.Write(out); err != nil {
 				return fmt.Errorf("bench channels: %w", err)
@@ -171,6 +172,7 @@ It writes DIR/channels.json and DIR/channels.png and prints a line per step.`,
 	f.StringVar(&diagoSrc, "diago-src", "", "directory of the diago peer module (default: bench/diagopeer above the working directory)")
 	f.StringVar(&diagoBin, "diago-bin", "", "a prebuilt diago peer binary instead of building it")
 	f.IntVar(&dialConcurrency, "dial-concurrency", 50, "INVITEs in flight while setting up a step")
+	f.IntVar(&repeats, "repeat", 1, "runs of each call count per peer; a count is held when most of its runs are within the limit")
 	f.BoolVar(&noDSP, "no-dsp", false, "skip the dsp chain on both stacks, to measure the media path alone")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of waihu's steps to this file")
 	f.BoolVar(&verbose, "verbose", false, "log SIP and RTP warnings to stderr")
