@@ -50,7 +50,7 @@ func PlotChannels(r *Report, path string) error {
 		p.X.Label.Text = "concurrent calls"
 		p.Y.Label.Text = pn.y
 		p.X.Min, p.Y.Min = 0, 0
-		p.Legend.Top = true
+		p.Legend.Top, p.Legend.Left = true, true
 		p.Add(plotter.NewGrid())
 		maxX := 0.0
 		for _, peer := range peers {
