@@ -28,7 +28,7 @@ func TestBenchChannelsWritesReport(t *testing.T) {
 	if err := root.ExecuteContext(ctx); err != nil {
 		t.Fatalf("bench channels: %v\n%s", err, stdout.String())
 	}
-	if !strings.Contains(stdout.String(), "waihu calls=20") {
+	if !strings.HasPrefix(stdout.String(), "waihu ") || !strings.Contains(stdout.String(), " calls=20 ") {
 		t.Errorf("no progress line:\n%s", stdout.String())
 	}
 	raw, err := os.ReadFile(filepath.Join(out, "channels.json"))
