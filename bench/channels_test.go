@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -13,6 +14,7 @@ import (
 func TestChannelsSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
+	before := runtime.NumGoroutine()
 	res, err := RunChannels(ctx, ChannelsConfig{Calls: 20, Duration: 3 * time.Second, Warmup: time.Second, PortMin: 31000})
 	if err != nil {
 		t.Fatal(err)
@@ -35,5 +37,14 @@ func TestChannelsSmoke(t *testing.T) {
 	}
 	if res.SendDev.P50Ms > 20 || res.RecvDev.P50Ms > 20 {
 		t.Errorf("median deviation send %.2f ms arrival %.2f ms: timing or measurement broken", res.SendDev.P50Ms, res.RecvDev.P50Ms)
+	}
+	// Every call, leg, UA and engine of the step is gone when it returns
+	// (a few runtime goroutines may still be winding down).
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Errorf("%d goroutines after the step, %d before", n, before)
 	}
 }
