@@ -23,8 +23,7 @@ func TestCallSendMessageDeliversTextInDialog(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newSipgoPeer(t)
-			p.messageCode = tc.peerCode
+			p := newSipgoPeer(t, func(p *sipgoPeer) { p.messageCode = tc.peerCode })
 			_, call := dialPeer(t, p)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -85,8 +84,7 @@ func TestUASendMessageAnswersTheGatewaysChallenge(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newSipgoPeer(t)
-			p.password = "secret"
+			p := newSipgoPeer(t, func(p *sipgoPeer) { p.password = "secret" })
 			ua := startUA(t, Config{Trunks: []Trunk{{Name: "gw", Address: p.addr, Username: "10001", Password: tc.password}}})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -126,8 +124,7 @@ func TestCallSendMessageAnswersAChallengeWithTheTrunksCredentials(t *testing.T) 
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newSipgoPeer(t)
-			p.password, p.challengeInDialog = "secret", true
+			p := newSipgoPeer(t, func(p *sipgoPeer) { p.password, p.challengeInDialog = "secret", true })
 			_, call := dialPeerWith(t, p, tc.password)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()

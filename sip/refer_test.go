@@ -44,11 +44,16 @@ type sipgoPeer struct {
 	byes        chan struct{}
 }
 
-func newSipgoPeer(t testing.TB) *sipgoPeer {
+// newSipgoPeer starts the peer; configure, if given, sets its behaviour
+// fields before the server goroutine starts, so handlers read them safely.
+func newSipgoPeer(t testing.TB, configure ...func(*sipgoPeer)) *sipgoPeer {
 	t.Helper()
 	p := &sipgoPeer{t: t, messageCode: 200, referCode: 202,
 		messages: make(chan *sipgosip.Request, 8), refers: make(chan *sipgosip.Request, 8),
 		notifyCodes: make(chan int, 16), byes: make(chan struct{}, 4)}
+	for _, f := range configure {
+		f(p)
+	}
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("sipgo-peer"))
 	if err != nil {
 		t.Fatal(err)
@@ -92,13 +97,15 @@ func (p *sipgoPeer) onInvite(req *sipgosip.Request, tx sipgosip.ServerTransactio
 		p.t.Errorf("peer: read INVITE: %v", err)
 		return
 	}
-	p.mu.Lock()
-	p.sess, p.contact = sess, *req.Contact().Address.Clone()
-	p.mu.Unlock()
 	answer := "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30010 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
 	if err := sess.RespondSDP([]byte(answer)); err != nil {
 		p.t.Logf("peer: answer INVITE: %v", err)
 	}
+	// Published only once answered: sipgo's session is not safe to use from
+	// another goroutine while RespondSDP is still writing its state.
+	p.mu.Lock()
+	p.sess, p.contact = sess, *req.Contact().Address.Clone()
+	p.mu.Unlock()
 }
 
 func (p *sipgoPeer) onMessage(req *sipgosip.Request, tx sipgosip.ServerTransaction) {
@@ -198,9 +205,21 @@ func (p *sipgoPeer) notify(ctx context.Context, sess *sipgo.DialogServerSession,
 // strayNotify sends a NOTIFY in the last call's dialog and returns the
 // status our UA answered.
 func (p *sipgoPeer) strayNotify(ctx context.Context, event, frag string) int {
-	p.mu.Lock()
-	sess, to := p.sess, p.contact
-	p.mu.Unlock()
+	var (
+		sess *sipgo.DialogServerSession
+		to   sipgosip.Uri
+	)
+	for deadline := time.Now().Add(5 * time.Second); sess == nil && time.Now().Before(deadline); {
+		p.mu.Lock()
+		sess, to = p.sess, p.contact
+		p.mu.Unlock()
+		if sess == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if sess == nil {
+		p.t.Fatal("stray NOTIFY: the peer never answered a call")
+	}
 	req := sipgosip.NewRequest(sipgosip.NOTIFY, to)
 	req.AppendHeader(sipgosip.NewHeader("Event", event))
 	req.AppendHeader(sipgosip.NewHeader("Subscription-State", "terminated"))
@@ -285,8 +304,7 @@ func TestReferFollowsNotifiesToTheFinalStatus(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newSipgoPeer(t)
-			p.referCode, p.transfer = tc.referCode, tc.transfer
+			p := newSipgoPeer(t, func(p *sipgoPeer) { p.referCode, p.transfer = tc.referCode, tc.transfer })
 			_, call := dialPeer(t, p)
 			timeout := tc.timeout
 			if timeout == 0 {
@@ -383,8 +401,7 @@ func TestReferRefusesNotifiesItDidNotAskFor(t *testing.T) {
 }
 
 func TestReferErrorMasksTheNumber(t *testing.T) {
-	p := newSipgoPeer(t)
-	p.referCode = 603
+	p := newSipgoPeer(t, func(p *sipgoPeer) { p.referCode = 603 })
 	_, call := dialPeer(t, p)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
