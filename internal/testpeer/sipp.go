@@ -226,7 +226,9 @@ func (cfg SippConfig) withDefaults(t testing.TB) SippConfig {
 		}
 	}
 	if cfg.MediaPort == 0 {
-		cfg.MediaPort = FreeRTPPort(t)
+		// sipp binds audio RTP/RTCP at -mp and -mp+1 and video at -mp+2
+		// and -mp+3, even for audio-only calls: all four must be free.
+		cfg.MediaPort = FreeUDPRange(t, 4)
 	}
 	if cfg.Calls <= 0 {
 		cfg.Calls = 1
