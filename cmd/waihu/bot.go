@@ -123,7 +123,7 @@ func newBot(ctx context.Context, cfg Config, log *slog.Logger) (*bot, error) {
 
 // recordingLeg records what the caller says while the dialog engine reads it.
 type recordingLeg struct {
-	*rtp.Leg
+	dialog.Leg
 	rec *audiofile.Recorder
 }
 
@@ -141,8 +141,8 @@ func (l recordingLeg) ReadFrame(ctx context.Context, dst []int16) error {
 //
 // xfer, when not nil, carries out the script's transfer and message nodes for
 // this call; nil makes them fail to their on_fail paths.
-func (b *bot) run(ctx context.Context, log *slog.Logger, id, caller string, leg *rtp.Leg, rec *audiofile.Recorder, xfer *transfer) {
-	digits := dialog.DigitsFrom(ctx, leg.DTMF(), func(ev rtp.DTMFEvent) (rune, time.Time) { return ev.Digit, ev.At })
+// leg is an RTP or a WebRTC leg, digits its caller's keys.
+func (b *bot) run(ctx context.Context, log *slog.Logger, id, caller string, leg dialog.Leg, digits <-chan dialog.Digit, rec *audiofile.Recorder, xfer *transfer) {
 	call := dialog.Call{
 		ID:        id,
 		Leg:       recordingLeg{Leg: leg, rec: rec},
@@ -193,4 +193,9 @@ func botFor(cfg Config, log *slog.Logger) (*bot, error) {
 	}
 	log.Warn("demo bot unavailable: answering with the greeting and recording instead", "err", err)
 	return nil, nil
+}
+
+// rtpDigits adapts an RTP leg's RFC 4733 events for the dialog engine.
+func rtpDigits(ctx context.Context, leg *rtp.Leg) <-chan dialog.Digit {
+	return dialog.DigitsFrom(ctx, leg.DTMF(), func(ev rtp.DTMFEvent) (rune, time.Time) { return ev.Digit, ev.At })
 }

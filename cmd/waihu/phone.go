@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/waihu/waihu/dialog"
 	"github.com/waihu/waihu/internal/audiofile"
 	"github.com/waihu/waihu/sip"
 	"github.com/waihu/waihu/web"
@@ -227,10 +228,18 @@ func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byt
 		}
 		cancelCall()
 	}()
-	var wg sync.WaitGroup
-	wg.Go(func() { logDigits(callCtx, log, leg.DTMF(), nil) })
-	playRecordFrames(callCtx, log, leg, s.prompt, rec)
-	wg.Wait()
+	if s.bot != nil {
+		// The dialog engine cannot tell a browser from a phone: same frames,
+		// same keys, same script.
+		digits := dialog.DigitsFrom(callCtx, leg.DTMF(), func(d webrtc.Digit) (rune, time.Time) { return d.Digit, d.At })
+		s.bot.run(callCtx, log, id, in.From().User, leg, digits, rec, s.transferFor(call, log))
+		hangupCall(call, log)
+	} else {
+		var wg sync.WaitGroup
+		wg.Go(func() { logDigits(callCtx, log, leg.DTMF(), nil) })
+		playRecordFrames(callCtx, log, leg, s.prompt, rec)
+		wg.Wait()
+	}
 	<-call.Done()
 	if rec != nil {
 		if err := rec.Close(); err != nil {

@@ -258,7 +258,7 @@ func (s *server) answerInbound(in *sip.Incoming) {
 		cancel()
 	}()
 	if s.bot != nil {
-		s.bot.run(callCtx, log, id, in.From().User, leg, rec, s.transferFor(call, log))
+		s.bot.run(callCtx, log, id, in.From().User, leg, rtpDigits(callCtx, leg), rec, s.transferFor(call, log))
 		// The script said goodbye and hung up, or the caller left: either way
 		// the SIP side must end too.
 		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)

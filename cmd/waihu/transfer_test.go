@@ -131,7 +131,7 @@ func startTransferServer(t *testing.T, script, agentAddr string, summary []int16
 		xfer := srv.transferFor(call, log)
 		xfer.summary = summary
 		ts.xfers <- xfer
-		srv.bot.run(ctx, log, id, in.From().User, leg, nil, xfer)
+		srv.bot.run(ctx, log, id, in.From().User, leg, rtpDigits(ctx, leg), nil, xfer)
 		ts.ran <- id
 		hangup(call, log)
 	})
