@@ -67,6 +67,14 @@ func (e *Espeak) voiceFor(opts speech.SynthOptions) string {
 // Synthesize runs espeak-ng | sox; text goes through stdin so no text can
 // be mistaken for an option. Samples arrive while espeak-ng still speaks.
 func (e *Espeak) Synthesize(ctx context.Context, text string, opts speech.SynthOptions) (speech.AudioStream, error) {
+	s, err := e.synthesize(ctx, text, opts)
+	if err != nil {
+		return nil, err
+	}
+	return trimLeadingSilence(s), nil
+}
+
+func (e *Espeak) synthesize(ctx context.Context, text string, opts speech.SynthOptions) (speech.AudioStream, error) {
 	voice := e.voiceFor(opts)
 	if strings.TrimSpace(text) == "" {
 		return newMemStream(nil), nil

@@ -57,6 +57,14 @@ func lookPath(path, def, install string) (string, error) {
 // flite writes a whole text at once, in about 13 ms per sentence, so a
 // longer text is spoken sentence by sentence, one flite run each.
 func (f *Flite) Synthesize(ctx context.Context, text string, opts speech.SynthOptions) (speech.AudioStream, error) {
+	s, err := f.synthesize(ctx, text, opts)
+	if err != nil {
+		return nil, err
+	}
+	return trimLeadingSilence(s), nil
+}
+
+func (f *Flite) synthesize(ctx context.Context, text string, opts speech.SynthOptions) (speech.AudioStream, error) {
 	voice := f.voice
 	if opts.Voice != "" {
 		voice = opts.Voice

@@ -99,6 +99,14 @@ type speechRequest struct {
 
 // Synthesize posts text and returns the audio as it streams back.
 func (h *HTTP) Synthesize(ctx context.Context, text string, opts speech.SynthOptions) (speech.AudioStream, error) {
+	s, err := h.synthesize(ctx, text, opts)
+	if err != nil {
+		return nil, err
+	}
+	return trimLeadingSilence(s), nil
+}
+
+func (h *HTTP) synthesize(ctx context.Context, text string, opts speech.SynthOptions) (speech.AudioStream, error) {
 	voice := h.cfg.Voice
 	if opts.Voice != "" {
 		voice = opts.Voice

@@ -78,8 +78,12 @@ func TestProcessEnginesStopOnClose(t *testing.T) {
 			if err := stream.Read(frame); err != nil {
 				t.Fatal(err)
 			}
-			proc, ok := stream.(*procStream)
-			if seq, isSeq := stream.(*seqStream); isSeq {
+			inner := stream
+			if lt, isTrim := inner.(*leadTrimmer); isTrim {
+				inner = lt.AudioStream
+			}
+			proc, ok := inner.(*procStream)
+			if seq, isSeq := inner.(*seqStream); isSeq {
 				proc, ok = seq.cur.(*procStream)
 			}
 			if !ok {
