@@ -12,9 +12,11 @@ import (
 // the first word is not clipped, and give up trimming after a second so a
 // text that is meant to begin with a pause still gets one.
 const (
-	// leadSilencePeak is the loudest sample, in 16-bit units (≈ −50 dBFS),
-	// that still counts as silence.
-	leadSilencePeak = 100
+	// leadSilencePeak is the loudest sample, in 16-bit units (≈ −30 dBFS),
+	// that still counts as lead-in: flite's first 260 ms peak at 30–520
+	// (breath and noise) before its first word jumps past 1800, and
+	// synthesised speech itself peaks far above this.
+	leadSilencePeak = 1000
 	// leadTrimMaxFrames bounds the silence dropped: 50 frames = 1 s.
 	leadTrimMaxFrames = 50
 )

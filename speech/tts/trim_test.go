@@ -47,7 +47,7 @@ func TestLeadTrimmerDropsLeadingSilenceButKeepsOneFrameOfLeadIn(t *testing.T) {
 		in   []int16
 		want []int16
 	}{
-		{"silence then speech", []int16{0, 10, 0, 50, 3000, 0, 4000}, []int16{50, 3000, 0, 4000}},
+		{"silence then speech", []int16{0, 10, 0, 500, 3000, 0, 4000}, []int16{500, 3000, 0, 4000}},
 		{"speech first", []int16{3000, 0, 20}, []int16{3000, 0, 20}},
 		{"one silent frame", []int16{30, 3000}, []int16{30, 3000}},
 		{"all silence", []int16{0, 0, 0}, nil},
