@@ -1,5 +1,3 @@
-// Command waihu is the one binary of waihu: the SIP/RTP media server with its speech
-// pipeline (serve), and the tools around it (call, recognize, nlu, say, bench …).
 package main
 
 import (
