@@ -535,15 +535,27 @@ func (d *sipDialer) Dial(ctx context.Context, req campaign.DialRequest) campaign
 	log := d.log.With("call_id", call.ID(), "contact_id", req.Contact.ID)
 	if d.bot != nil {
 		digits := dialog.DigitsFrom(callCtx, leg.DTMF(), func(ev rtp.DTMFEvent) (rune, time.Time) { return ev.Digit, ev.At })
-		rec, err := d.bot.engine.Run(callCtx, dialog.Call{ID: call.ID(), Leg: leg, DTMF: digits, Variables: contactVariables(req.Contact)})
+		dc := dialog.Call{ID: call.ID(), Leg: leg, DTMF: digits, Variables: contactVariables(req.Contact)}
+		// Answering-machine detection runs from answer while the bot talks,
+		// so scripts can branch on amd: machine (voicemail) or human.
+		amd, err := newCues(true)
+		if err != nil {
+			log.Warn("no AMD for this call", "err", err)
+		} else {
+			dc.Cues = amd
+		}
+		rec, err := d.bot.engine.Run(callCtx, dc)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			log.Warn("script ended with an error", "err", err)
 		}
 		res.Outcome, res.Variant = rec.Outcome, rec.Variant
+		if amd != nil {
+			res.AnsweredBy = amd.answeredBy()
+		}
 		if b, err := json.Marshal(rec.Transcript); err == nil {
 			res.Transcript = b
 		}
-		if rec.Outcome == "voicemail" {
+		if rec.Outcome == "voicemail" && !strings.HasPrefix(res.AnsweredBy, "machine") {
 			res.AnsweredBy = "machine"
 		}
 	} else {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"sync/atomic"
+
 	"github.com/waihu/waihu/dialog"
 	"github.com/waihu/waihu/dsp"
 )
@@ -16,6 +18,9 @@ type cues struct {
 
 	amd     *dsp.AMDDetector // nil on inbound calls: a person called us
 	verdict string
+	// kind is the latest AMD verdict (dsp.AMDKind+1; 0 = none yet), read by
+	// the dialler after the script, possibly while the reader still runs.
+	kind atomic.Int32
 }
 
 // newCues builds the analysers for one call; amd is for calls we placed.
@@ -45,6 +50,7 @@ func (c *cues) Write(frame []int16) {
 	if c.amd != nil && !c.amd.Done() {
 		for _, r := range c.amd.Process(frame) {
 			c.verdict = amdLabel(r.Kind)
+			c.kind.Store(int32(r.Kind) + 1)
 		}
 	}
 }
@@ -74,4 +80,13 @@ func amdLabel(k dsp.AMDKind) string {
 		return "unknown"
 	}
 	return "machine"
+}
+
+// answeredBy is the call's answered_by in the values of the big voice APIs
+// (human, machine_start, machine_end_beep, …, fax, unknown).
+func (c *cues) answeredBy() string {
+	if k := c.kind.Load(); k > 0 {
+		return dsp.AMDKind(k - 1).String()
+	}
+	return "unknown"
 }
