@@ -4,22 +4,49 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/waihu/waihu/internal/audiofile"
 	"github.com/waihu/waihu/rtp"
+	"github.com/waihu/waihu/webrtc"
 )
 
-// playRecord is what waihu does with a call until a dialog script runs it: play a
+// frameLeg is what playing and recording need of a media leg; rtp.Leg and
+// webrtc.Leg both satisfy it.
+type frameLeg interface {
+	ReadFrame(ctx context.Context, dst []int16) error
+	WriteFrame(ctx context.Context, src []int16) error
+}
+
+// playRecord is what waihu does with an RTP call when no script runs it: play a
 // prompt, record what the other side says, report DTMF. It returns when ctx ends
-// (the call hung up, or the process is stopping) and the recording is flushed.
+// (the call hung up, or the process is stopping).
 // onPromptDone, if set, runs once the prompt has been queued in full and played.
 func playRecord(ctx context.Context, log *slog.Logger, leg *rtp.Leg, prompt []int16, rec *audiofile.Recorder, onPromptDone func()) {
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { // sender
-		defer wg.Done()
+	wg.Go(func() { // DTMF
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-leg.DTMF():
+				if !ok {
+					return
+				}
+				log.Info("dtmf", "digit", string(ev.Digit), "duration_ms", ev.Duration.Milliseconds())
+			}
+		}
+	})
+	playAndRecord(ctx, log, leg, prompt, rec, onPromptDone)
+	wg.Wait()
+}
+
+// playAndRecord plays prompt to leg and records what comes back until ctx ends.
+func playAndRecord(ctx context.Context, log *slog.Logger, leg frameLeg, prompt []int16, rec *audiofile.Recorder, onPromptDone func()) {
+	var wg sync.WaitGroup
+	wg.Go(func() { // sender
 		frame := make([]int16, rtp.FrameSamples)
 		for off := 0; off < len(prompt); off += rtp.FrameSamples {
 			n := copy(frame, prompt[off:])
@@ -38,13 +65,12 @@ func playRecord(ctx context.Context, log *slog.Logger, leg *rtp.Leg, prompt []in
 		if onPromptDone != nil {
 			onPromptDone()
 		}
-	}()
-	go func() { // receiver
-		defer wg.Done()
+	})
+	wg.Go(func() { // receiver
 		frame := make([]int16, rtp.FrameSamples)
 		for {
 			if err := leg.ReadFrame(ctx, frame); err != nil {
-				if !errors.Is(err, context.Canceled) && !errors.Is(err, rtp.ErrClosed) {
+				if ctx.Err() == nil && !errors.Is(err, rtp.ErrClosed) && !errors.Is(err, webrtc.ErrClosed) {
 					log.Warn("media read stopped", "err", err)
 				}
 				return
@@ -56,20 +82,30 @@ func playRecord(ctx context.Context, log *slog.Logger, leg *rtp.Leg, prompt []in
 				}
 			}
 		}
-	}()
-	go func() { // DTMF
-		defer wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-leg.DTMF():
-				if !ok {
-					return
-				}
-				log.Info("dtmf", "digit", string(ev.Digit), "duration_ms", ev.Duration.Milliseconds())
-			}
-		}
-	}()
+	})
 	wg.Wait()
+}
+
+// openRecording starts the recording of call id, or returns nil when recording
+// is off or the file cannot be made (the call goes on without it).
+func (s *server) openRecording(id string, log *slog.Logger) *audiofile.Recorder {
+	if s.recDir == "" {
+		return nil
+	}
+	rec, err := audiofile.Create(filepath.Join(s.recDir, safeFileName(id)+".wav"))
+	if err != nil {
+		log.Error("recording disabled for this call", "err", err)
+		return nil
+	}
+	return rec
+}
+
+// closeRecording flushes a recording; nil is fine.
+func closeRecording(rec *audiofile.Recorder, log *slog.Logger) {
+	if rec == nil {
+		return
+	}
+	if err := rec.Close(); err != nil {
+		log.Error("recording", "err", err)
+	}
 }

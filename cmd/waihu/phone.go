@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -203,14 +202,7 @@ func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byt
 		return
 	}
 	start := time.Now()
-	var rec *audiofile.Recorder
-	if s.recDir != "" {
-		path := filepath.Join(s.recDir, safeFileName(id)+".wav")
-		if rec, err = audiofile.Create(path); err != nil {
-			log.Error("recording disabled for this call", "err", err)
-			rec = nil
-		}
-	}
+	rec := s.openRecording(id, log)
 	callCtx, cancelCall := context.WithTimeout(ctx, s.cfg.Inbound.MaxDuration)
 	defer cancelCall()
 	go func() {
@@ -220,11 +212,7 @@ func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byt
 			log.Warn("webrtc media failed; hanging up")
 			hangupCall(call, log)
 		case <-callCtx.Done():
-			hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer hcancel()
-			if err := call.Hangup(hctx); err != nil {
-				log.Warn("hangup", "err", err)
-			}
+			hangupCall(call, log)
 		}
 		cancelCall()
 	}()
@@ -237,15 +225,11 @@ func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byt
 	} else {
 		var wg sync.WaitGroup
 		wg.Go(func() { logDigits(callCtx, log, leg.DTMF(), nil) })
-		playRecordFrames(callCtx, log, leg, s.prompt, rec)
+		playAndRecord(callCtx, log, leg, s.prompt, rec, nil)
 		wg.Wait()
 	}
 	<-call.Done()
-	if rec != nil {
-		if err := rec.Close(); err != nil {
-			log.Error("recording", "err", err)
-		}
-	}
+	closeRecording(rec, log)
 	st := leg.Stats()
 	log.Info("call finished", "reason", call.Reason().String(), "duration", time.Since(start).Round(time.Millisecond).String(),
 		"recorded", rec != nil, "rtp_received", st.PacketsReceived, "rtp_sent", st.PacketsSent)
@@ -348,13 +332,7 @@ func (s *server) bridgeWebRTC(ctx context.Context, log *slog.Logger, in *sip.Inc
 		return
 	}
 	start := time.Now()
-	var rec *audiofile.Recorder
-	if s.recDir != "" {
-		if rec, err = audiofile.Create(filepath.Join(s.recDir, safeFileName(id)+".wav")); err != nil {
-			log.Error("recording disabled for this call", "err", err)
-			rec = nil
-		}
-	}
+	rec := s.openRecording(id, log)
 	relayCtx, cancel := context.WithTimeout(ctx, s.cfg.Inbound.MaxDuration)
 	var wg sync.WaitGroup
 	wg.Go(func() { relayFrames(relayCtx, leg, out, rec) })
@@ -382,18 +360,15 @@ func (s *server) bridgeWebRTC(ctx context.Context, log *slog.Logger, in *sip.Inc
 	hangupCall(far, log)
 	cancel()
 	wg.Wait()
-	if rec != nil {
-		if err := rec.Close(); err != nil {
-			log.Error("recording", "err", err)
-		}
-	}
+	closeRecording(rec, log)
 	log.Info("bridged call finished", "hung_up_by", who, "duration", time.Since(start).Round(time.Millisecond).String(),
 		"webrtc_received", leg.Stats().PacketsReceived, "rtp_received", out.Stats().PacketsReceived)
 }
 
-// relayFrames copies src's frames to dst, paced by src's playout, and
-// records them when rec is set, until ctx ends or a leg fails.
-func relayFrames(ctx context.Context, src, dst softphoneLeg, rec *audiofile.Recorder) {
+// relayFrames copies src's frames to dst, paced by src's playout (one frame
+// per 20 ms), and records them when rec is set, until ctx ends or a leg
+// fails. Bridges to trunks and to agents both use it.
+func relayFrames(ctx context.Context, src, dst frameLeg, rec *audiofile.Recorder) {
 	frame := make([]int16, webrtc.FrameSamples)
 	for {
 		if src.ReadFrame(ctx, frame) != nil || dst.WriteFrame(ctx, frame) != nil {
@@ -415,7 +390,7 @@ func hangupCall(c *sip.Call, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.Hangup(ctx); err != nil {
-		log.Debug("hangup", "call", c.ID(), "err", err)
+		log.Warn("hang up", "call_id", c.ID(), "err", err)
 	}
 }
 
@@ -436,46 +411,4 @@ func logDigits(ctx context.Context, log *slog.Logger, digits <-chan webrtc.Digit
 			}
 		}
 	}
-}
-
-// softphoneLeg is what playRecordFrames needs of a media leg.
-type softphoneLeg interface {
-	ReadFrame(ctx context.Context, dst []int16) error
-	WriteFrame(ctx context.Context, src []int16) error
-}
-
-// playRecordFrames plays prompt to leg and records what comes back until
-// ctx ends: playRecord for legs that are not *rtp.Leg (no RFC 4733 DTMF;
-// a browser sends its keypad as SIP INFO).
-func playRecordFrames(ctx context.Context, log *slog.Logger, leg softphoneLeg, prompt []int16, rec *audiofile.Recorder) {
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		frame := make([]int16, webrtc.FrameSamples)
-		for off := 0; off < len(prompt); off += webrtc.FrameSamples {
-			n := copy(frame, prompt[off:])
-			clear(frame[n:])
-			if err := leg.WriteFrame(ctx, frame); err != nil {
-				return
-			}
-		}
-		log.Info("prompt queued", "samples", len(prompt))
-	})
-	wg.Go(func() {
-		frame := make([]int16, webrtc.FrameSamples)
-		for {
-			if err := leg.ReadFrame(ctx, frame); err != nil {
-				if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, webrtc.ErrClosed) {
-					log.Warn("media read stopped", "err", err)
-				}
-				return
-			}
-			if rec != nil {
-				if err := rec.Write(frame); err != nil {
-					log.Error("recording stopped", "err", err)
-					rec = nil
-				}
-			}
-		}
-	})
-	wg.Wait()
 }

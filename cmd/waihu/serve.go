@@ -234,26 +234,14 @@ func (s *server) answerInbound(in *sip.Incoming) {
 		return
 	}
 	start := time.Now()
-
-	var rec *audiofile.Recorder
-	if s.recDir != "" {
-		path := filepath.Join(s.recDir, safeFileName(id)+".wav")
-		if rec, err = audiofile.Create(path); err != nil {
-			log.Error("recording disabled for this call", "err", err)
-			rec = nil
-		}
-	}
+	rec := s.openRecording(id, log)
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.Inbound.MaxDuration)
 	defer cancel()
 	go func() {
 		select {
 		case <-call.Done():
 		case <-callCtx.Done():
-			hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer hcancel()
-			if err := call.Hangup(hctx); err != nil {
-				log.Warn("hangup", "err", err)
-			}
+			hangupCall(call, log)
 		}
 		cancel()
 	}()
@@ -261,18 +249,12 @@ func (s *server) answerInbound(in *sip.Incoming) {
 		s.bot.run(callCtx, log, id, in.From().User, leg, rtpDigits(callCtx, leg), rec, s.transferFor(call, log))
 		// The script said goodbye and hung up, or the caller left: either way
 		// the SIP side must end too.
-		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		call.Hangup(hctx)
-		hcancel()
+		hangupCall(call, log)
 	} else {
 		playRecord(callCtx, log, leg, s.prompt, rec, nil)
 	}
 	<-call.Done()
-	if rec != nil {
-		if err := rec.Close(); err != nil {
-			log.Error("recording", "err", err)
-		}
-	}
+	closeRecording(rec, log)
 	st := leg.Stats()
 	log.Info("call finished", "reason", call.Reason().String(), "duration", time.Since(start).Round(time.Millisecond).String(),
 		"recorded", rec != nil, "rtp_received", st.PacketsReceived, "rtp_lost", st.PacketsLost)

@@ -16,13 +16,6 @@ import (
 // gives up and the script's on_fail path runs.
 const agentRingTimeout = 30 * time.Second
 
-// bridgeLeg is a call's audio as the bridge relays it: 20 ms frames of 8 kHz
-// PCM. rtp.Leg and bot.go's recordingLeg satisfy it.
-type bridgeLeg interface {
-	ReadFrame(ctx context.Context, dst []int16) error
-	WriteFrame(ctx context.Context, src []int16) error
-}
-
 // transfer hands one answered call to a person, and sends texts for it: the
 // call's dialog.Transferer and dialog.Messenger.
 //
@@ -117,7 +110,7 @@ func (t *transfer) bridge(ctx context.Context, uri string) error {
 	}
 	log := t.log.With("agent_call_id", agent.ID())
 	if err := t.brief(ctx, agent, leg); err != nil {
-		hangup(agent, log)
+		hangupCall(agent, log)
 		leg.Close()
 		return fail(err)
 	}
@@ -158,7 +151,7 @@ func (t *transfer) brief(ctx context.Context, agent *sip.Call, leg *rtp.Leg) err
 // relay connects customer and agent, if Transfer bridged, and returns once
 // either side hung up (the other is hung up then) or ctx ended; without a
 // bridge it returns at once. The customer's leg must have no other reader.
-func (t *transfer) relay(ctx context.Context, customer bridgeLeg) {
+func (t *transfer) relay(ctx context.Context, customer frameLeg) {
 	t.mu.Lock()
 	agent, leg := t.agent, t.agentLeg
 	t.mu.Unlock()
@@ -170,8 +163,8 @@ func (t *transfer) relay(ctx context.Context, customer bridgeLeg) {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { pump(ctx, customer, leg) })
-	wg.Go(func() { pump(ctx, leg, customer) })
+	wg.Go(func() { relayFrames(ctx, customer, leg, nil) })
+	wg.Go(func() { relayFrames(ctx, leg, customer, nil) })
 	who := "customer"
 	select {
 	case <-t.call.Done():
@@ -184,34 +177,14 @@ func (t *transfer) relay(ctx context.Context, customer bridgeLeg) {
 	case <-t.call.Done():
 		// The customer's BYE also ends ctx: name the customer, not the server.
 		who = "customer"
-		hangup(agent, log)
+		hangupCall(agent, log)
 	default:
-		hangup(agent, log)
-		hangup(t.call, log)
+		hangupCall(agent, log)
+		hangupCall(t.call, log)
 	}
 	cancel()
 	wg.Wait()
 	log.Info("bridge ended", "hung_up_by", who, "duration", time.Since(start).Round(time.Millisecond).String())
-}
-
-// pump copies frames from src to dst until either fails or ctx ends. The
-// read paces it: one frame per 20 ms of the source's playout.
-func pump(ctx context.Context, src, dst bridgeLeg) {
-	frame := make([]int16, rtp.FrameSamples)
-	for {
-		if src.ReadFrame(ctx, frame) != nil || dst.WriteFrame(ctx, frame) != nil {
-			return
-		}
-	}
-}
-
-// hangup ends a call with a bounded BYE; the call may already be over.
-func hangup(c *sip.Call, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Hangup(ctx); err != nil {
-		log.Warn("hang up", "call_id", c.ID(), "err", err)
-	}
 }
 
 // SendMessage implements dialog.Messenger: an empty uri texts the person on

@@ -133,7 +133,7 @@ func startTransferServer(t *testing.T, script, agentAddr string, summary []int16
 		ts.xfers <- xfer
 		srv.bot.run(ctx, log, id, in.From().User, leg, rtpDigits(ctx, leg), nil, xfer)
 		ts.ran <- id
-		hangup(call, log)
+		hangupCall(call, log)
 	})
 	if err := srv.start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -472,7 +472,7 @@ func BenchmarkBridgePump(b *testing.B) {
 	b.ReportAllocs()
 	src, dst := &countingLeg{n: b.N}, &countingLeg{}
 	b.ResetTimer()
-	pump(context.Background(), src, dst)
+	relayFrames(context.Background(), src, dst, nil)
 	if dst.written != b.N {
 		b.Fatalf("%d of %d frames relayed", dst.written, b.N)
 	}
