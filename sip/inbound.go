@@ -128,29 +128,8 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 	in.mu.Unlock()
 	defer in.settle()
 	ua := in.ua
-	c := &Call{
-		ua: ua, id: in.id, key: in.sess.ID, dir: Inbound, trunk: in.trunk, leg: leg, prefs: ua.codecs,
-		local: in.to, remote: in.from, sess: in.sess, target: *in.req.Contact().Address.Clone(),
-		log:  ua.log.With("call_id", in.id, "trunk", in.trunk, "direction", "inbound", "from", ua.number(in.from.User)),
-		done: make(chan struct{}),
-		sdpb: sdpBuilder{sessionID: uint64(time.Now().UnixNano() & 0x7fffffffffff), userAgent: ua.cfg.UserAgent},
-	}
-	c.release = func() {
-		in.release()
-		in.cancelCtx()
-	}
-	c.onAck = func(req *sipgosip.Request, tx sipgosip.ServerTransaction) {
-		_ = in.sess.ReadAck(req, tx)
-	}
-	fail := func(code int, reason string, err error) (*Call, error) {
-		in.log.Warn("inbound call failed at answer", "code", code, "reason", reason, "error", err, "action", "responded")
-		_ = in.sess.Respond(code, reason, nil)
-		in.release()
-		in.mu.Lock()
-		in.state = incomingDone
-		in.mu.Unlock()
-		return nil, fmt.Errorf("answer call %s: %w", in.id, err)
-	}
+	c := in.newCall(leg, ua.codecs)
+	fail := in.failAnswer
 	var body []byte
 	if in.offer != nil {
 		var err error
@@ -161,13 +140,8 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 		body = c.offer(c.prefs)
 		c.ackOffered = c.prefs
 	}
-	res := sipgosip.NewResponseFromRequest(in.sess.InviteRequest, 200, "OK", body)
-	res.AppendHeader(sipgosip.NewHeader("Content-Type", "application/sdp"))
-	contact := ua.contact(in.req.Transport(), in.to.User)
-	res.AppendHeader(&contact)
-	res.AppendHeader(sipgosip.NewHeader("Allow", allowed))
+	res := in.okResponse(body)
 	res.AppendHeader(sipgosip.NewHeader("Supported", "timer"))
-	res.AppendHeader(sipgosip.NewHeader("Server", ua.cfg.UserAgent))
 	if ua.cfg.SessionExpires > 0 {
 		se, ok, _ := parseSessionExpires(in.req)
 		if !ok {
@@ -186,8 +160,76 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 			res.AppendHeader(sipgosip.NewHeader("Require", "timer"))
 		}
 	}
+	if err := in.confirm(ctx, c, res); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	remote := c.remoteAddr
+	c.mu.Unlock()
+	if !remote.IsValid() {
+		// Delayed offer whose ACK brought no usable answer (RFC 3261 §13.3.1.4: BYE).
+		c.log.Warn("ACK carried no usable SDP answer; hanging up", "reason", "no media")
+		byeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = c.hangup(byeCtx, HangupLocal)
+		return nil, fmt.Errorf("answer call %s: ACK carried no usable SDP answer", in.id)
+	}
+	c.log.Info("call answered", "codec", c.Codec().Name, "remote_rtp", remote.String(), "session_interval", c.interval.String())
+	return c, nil
+}
+
+// newCall builds the Call that answering in creates, on leg, preferring
+// prefs; logAttrs are added to its log lines.
+func (in *Incoming) newCall(leg MediaLeg, prefs []Codec, logAttrs ...any) *Call {
+	ua := in.ua
+	log := ua.log.With("call_id", in.id, "trunk", in.trunk, "direction", "inbound", "from", ua.number(in.from.User))
+	c := &Call{
+		ua: ua, id: in.id, key: in.sess.ID, dir: Inbound, trunk: in.trunk, leg: leg, prefs: prefs,
+		local: in.to, remote: in.from, sess: in.sess, target: *in.req.Contact().Address.Clone(),
+		log:  log.With(logAttrs...),
+		done: make(chan struct{}),
+		sdpb: sdpBuilder{sessionID: uint64(time.Now().UnixNano() & 0x7fffffffffff), userAgent: ua.cfg.UserAgent},
+	}
+	c.release = func() {
+		in.release()
+		in.cancelCtx()
+	}
+	c.onAck = func(req *sipgosip.Request, tx sipgosip.ServerTransaction) {
+		_ = in.sess.ReadAck(req, tx)
+	}
+	return c
+}
+
+// failAnswer refuses the call with code after Answer or AnswerSDP began.
+func (in *Incoming) failAnswer(code int, reason string, err error) (*Call, error) {
+	in.log.Warn("inbound call failed at answer", "code", code, "reason", reason, "error", err, "action", "responded")
+	_ = in.sess.Respond(code, reason, nil)
+	in.release()
+	in.mu.Lock()
+	in.state = incomingDone
+	in.mu.Unlock()
+	return nil, fmt.Errorf("answer call %s: %w", in.id, err)
+}
+
+// okResponse is the 200 OK to the INVITE carrying body, with the headers
+// every answer has.
+func (in *Incoming) okResponse(body []byte) *sipgosip.Response {
+	res := sipgosip.NewResponseFromRequest(in.sess.InviteRequest, 200, "OK", body)
+	res.AppendHeader(sipgosip.NewHeader("Content-Type", "application/sdp"))
+	contact := in.ua.contact(in.req.Transport(), in.to.User)
+	res.AppendHeader(&contact)
+	res.AppendHeader(sipgosip.NewHeader("Allow", allowed))
+	res.AppendHeader(sipgosip.NewHeader("Server", in.ua.cfg.UserAgent))
+	return res
+}
+
+// confirm starts c, sends res and waits for the ACK; without one in time it
+// hangs c up and says why.
+func (in *Incoming) confirm(ctx context.Context, c *Call, res *sipgosip.Response) error {
+	ua := in.ua
 	if !c.start() {
-		return fail(503, "Service Unavailable", ErrClosed)
+		_, err := in.failAnswer(503, "Service Unavailable", ErrClosed)
+		return err
 	}
 	in.mu.Lock()
 	in.state = incomingDone
@@ -210,21 +252,9 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 		byeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		_ = c.hangup(byeCtx, HangupAckTimeout)
-		return nil, fmt.Errorf("answer call %s: %w", in.id, err)
+		return fmt.Errorf("answer call %s: %w", in.id, err)
 	}
-	c.mu.Lock()
-	remote := c.remoteAddr
-	c.mu.Unlock()
-	if !remote.IsValid() {
-		// Delayed offer whose ACK brought no usable answer (RFC 3261 §13.3.1.4: BYE).
-		c.log.Warn("ACK carried no usable SDP answer; hanging up", "reason", "no media")
-		byeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = c.hangup(byeCtx, HangupLocal)
-		return nil, fmt.Errorf("answer call %s: ACK carried no usable SDP answer", in.id)
-	}
-	c.log.Info("call answered", "codec", c.Codec().Name, "remote_rtp", remote.String(), "session_interval", c.interval.String())
-	return c, nil
+	return nil
 }
 
 func (in *Incoming) settle() { in.settleOnce.Do(func() { close(in.settled) }) }

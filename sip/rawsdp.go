@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/pion/sdp/v3"
 
@@ -141,23 +140,8 @@ func (in *Incoming) AnswerSDP(ctx context.Context, answer []byte, leg MediaLeg) 
 	in.state = incomingAnswering
 	in.mu.Unlock()
 	defer in.settle()
-	ua := in.ua
-	// Mirrors Answer (inbound.go) except for the body and the media it
-	// applies; kept apart so that Answer stays untouched for RTP calls.
-	c := &Call{
-		ua: ua, id: in.id, key: in.sess.ID, dir: Inbound, trunk: in.trunk, leg: leg, prefs: []Codec{codec},
-		local: in.to, remote: in.from, sess: in.sess, target: *in.req.Contact().Address.Clone(),
-		log:  ua.log.With("call_id", in.id, "trunk", in.trunk, "direction", "inbound", "from", ua.number(in.from.User), "media", "webrtc"),
-		done: make(chan struct{}),
-		sdpb: sdpBuilder{sessionID: uint64(time.Now().UnixNano() & 0x7fffffffffff), userAgent: ua.cfg.UserAgent},
-	}
-	c.release = func() {
-		in.release()
-		in.cancelCtx()
-	}
-	c.onAck = func(req *sipgosip.Request, tx sipgosip.ServerTransaction) {
-		_ = in.sess.ReadAck(req, tx)
-	}
+	// Answer (inbound.go) with the application's SDP instead of one we build.
+	c := in.newCall(leg, []Codec{codec}, "media", "webrtc")
 	// ICE picks the media path; the SIP side records the browser's address
 	// with the discard port (RFC 8839 §5.1 puts 9 in m= for the same reason)
 	// so logs show who the media is with.
@@ -166,51 +150,12 @@ func (in *Incoming) AnswerSDP(ctx context.Context, answer []byte, leg MediaLeg) 
 		remote = netip.AddrPortFrom(src.Addr(), 9)
 	}
 	if err := c.applyMedia(&Media{Addr: remote, Direction: SendRecv, PayloadTypes: []uint8{codec.PayloadType}}, codec, 0); err != nil {
-		in.log.Warn("inbound call failed at answer", "code", 488, "reason", "Not Acceptable Here", "error", err, "action", "responded")
-		_ = in.sess.Respond(488, "Not Acceptable Here", nil)
-		in.release()
-		in.mu.Lock()
-		in.state = incomingDone
-		in.mu.Unlock()
-		return nil, fmt.Errorf("answer call %s: %w", in.id, err)
+		return in.failAnswer(488, "Not Acceptable Here", err)
 	}
-	res := sipgosip.NewResponseFromRequest(in.sess.InviteRequest, 200, "OK", answer)
-	res.AppendHeader(sipgosip.NewHeader("Content-Type", "application/sdp"))
-	contact := ua.contact(in.req.Transport(), in.to.User)
-	res.AppendHeader(&contact)
-	res.AppendHeader(sipgosip.NewHeader("Allow", allowed))
-	res.AppendHeader(sipgosip.NewHeader("Server", ua.cfg.UserAgent))
 	// No session timer is asked for: a browser refreshes with a re-INVITE
 	// carrying a new WebRTC offer, which this layer cannot renegotiate.
-	if !c.start() {
-		_ = in.sess.Respond(503, "Service Unavailable", nil)
-		in.release()
-		in.mu.Lock()
-		in.state = incomingDone
-		in.mu.Unlock()
-		return nil, fmt.Errorf("answer call %s: %w", in.id, ErrClosed)
-	}
-	in.mu.Lock()
-	in.state = incomingDone
-	in.mu.Unlock()
-
-	ackCtx, cancel := context.WithTimeout(ctx, ua.cfg.AckTimeout)
-	defer cancel()
-	errc := make(chan error, 1)
-	ua.wg.Go(func() { errc <- in.sess.WriteResponse(res) })
-	select {
-	case err = <-errc:
-	case <-c.done:
-		err = errors.New("call ended before ACK")
-	case <-ackCtx.Done():
-		err = fmt.Errorf("no ACK: %w", ackCtx.Err())
-	}
-	if err != nil {
-		c.log.Warn("answered call not confirmed; hanging up", "reason", "no ACK", "error", err)
-		byeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = c.hangup(byeCtx, HangupAckTimeout)
-		return nil, fmt.Errorf("answer call %s: %w", in.id, err)
+	if err := in.confirm(ctx, c, in.okResponse(answer)); err != nil {
+		return nil, err
 	}
 	c.log.Info("call answered", "codec", codec.Name, "remote", remote.Addr().String())
 	return c, nil
