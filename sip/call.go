@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -533,32 +532,10 @@ func (c *Call) afterRefresh(res *sipgosip.Response, role refresherRole) {
 	c.log.Debug("session refreshed", "interval", c.interval.String(), "we_refresh", c.weRefresh)
 }
 
-// request sends an in-dialog request and waits for its final response.
+// request sends an in-dialog request and waits for its final response,
+// within 64×T1 (RFC 3261 §17.1.2.2) while the UA runs.
 func (c *Call) request(req *sipgosip.Request) (*sipgosip.Response, error) {
 	ctx, cancel := context.WithTimeout(c.ua.ctx, 32*time.Second)
 	defer cancel()
-	tx, err := c.sess.TransactionRequest(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("send %s: %w", req.Method, err)
-	}
-	defer tx.Terminate()
-	for {
-		select {
-		case res := <-tx.Responses():
-			if res.IsProvisional() {
-				continue
-			}
-			return res, nil
-		case <-tx.Done():
-			err := tx.Err()
-			if err == nil {
-				err = errors.New("transaction ended without response")
-			}
-			return nil, fmt.Errorf("%s: %w", req.Method, err)
-		case <-c.done:
-			return nil, fmt.Errorf("%s: call ended", req.Method)
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%s: %w", req.Method, ctx.Err())
-		}
-	}
+	return c.do(ctx, req)
 }
