@@ -12,7 +12,6 @@ import (
 	"github.com/waihu/waihu/dialog"
 	"github.com/waihu/waihu/internal/testpeer"
 	"github.com/waihu/waihu/rtp"
-	"github.com/waihu/waihu/sip"
 )
 
 // TestServeBotTalksWithTheCaller calls the default demo bot with real engines
@@ -66,15 +65,7 @@ func botCall(t *testing.T, srv *server, c *caller, words []int16) dialog.Record 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	leg, err := c.engine.NewLeg("bot-caller")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leg.Close()
-	call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	leg, call := c.dial(ctx, t, "bot-caller")
 	var (
 		mu           sync.Mutex
 		spoke, quiet int // frames of bot speech, then of silence after it

@@ -90,6 +90,22 @@ func newCaller(t *testing.T, srv *server) *caller {
 	return c
 }
 
+// dial calls the server under test ("bot" through the caller's trunk) on a
+// new leg, which the test's cleanup closes.
+func (c *caller) dial(ctx context.Context, t *testing.T, name string) (*rtp.Leg, *sip.Call) {
+	t.Helper()
+	leg, err := c.engine.NewLeg(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { leg.Close() })
+	call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leg, call
+}
+
 func TestServeRecordsTheCallerAndPlaysThePrompt(t *testing.T) {
 	testpeer.Need(t, "espeak-ng")
 	testpeer.Need(t, "sox")
@@ -106,15 +122,7 @@ func TestServeRecordsTheCallerAndPlaysThePrompt(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	leg, err := c.engine.NewLeg("test-caller")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leg.Close()
-	call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	leg, call := c.dial(ctx, t, "test-caller")
 	// Talk and listen at once, like a person on the phone.
 	var heard []int16
 	var wg sync.WaitGroup
@@ -170,15 +178,7 @@ func TestServeShutdownHangsUpLiveCallsAndFlushesRecordings(t *testing.T) {
 	c := newCaller(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	leg, err := c.engine.NewLeg("test-caller")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leg.Close()
-	call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	leg, call := c.dial(ctx, t, "test-caller")
 	tone := make([]int16, rtp.FrameSamples)
 	for i := range tone {
 		tone[i] = int16(8000 * sinTable(i))

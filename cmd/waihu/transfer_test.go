@@ -169,15 +169,7 @@ func TestTransferBridgesTheCallerToAnAgentBothWays(t *testing.T) {
 			c := newCaller(t, srv.server)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			leg, err := c.engine.NewLeg("customer")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer leg.Close()
-			call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
-			if err != nil {
-				t.Fatal(err)
-			}
+			leg, call := c.dial(ctx, t, "customer")
 			var ag agentCall
 			select {
 			case ag = <-a.answers:
@@ -246,15 +238,7 @@ func TestTransferBridgesToASippAgent(t *testing.T) {
 	}
 	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", sipp.Addr(), nil)
 	c := newCaller(t, srv.server)
-	leg, err := c.engine.NewLeg("customer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leg.Close()
-	call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	leg, call := c.dial(ctx, t, "customer")
 	if rec := waitRecord(t, srv.server, call.ID()); rec.Outcome != "transferred" {
 		t.Fatalf("outcome %q, want transferred; sipp:\n%s", rec.Outcome, sipp.Diagnostics())
 	}
@@ -280,15 +264,7 @@ func TestTransferAgentHangupEndsTheCustomersCall(t *testing.T) {
 	c := newCaller(t, srv.server)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	leg, err := c.engine.NewLeg("customer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leg.Close()
-	call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, call := c.dial(ctx, t, "customer")
 	ag := <-a.answers
 	waitRecord(t, srv.server, call.ID())
 	// The script has ended, but the bridge holds the call: bot.run waits.
@@ -321,15 +297,7 @@ func TestTransferWithoutAnAgentRunsOnFail(t *testing.T) {
 	c := newCaller(t, srv.server)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	leg, err := c.engine.NewLeg("customer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leg.Close()
-	call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, call := c.dial(ctx, t, "customer")
 	rec := waitRecord(t, srv.server, call.ID())
 	if rec.Outcome != "call_back" || rec.TransferredTo != "" {
 		t.Errorf("outcome %q transferred to %q, want the on_fail node's call_back", rec.Outcome, rec.TransferredTo)
@@ -347,15 +315,7 @@ func TestTransferSendsMessagesInDialogOrThroughTheTrunk(t *testing.T) {
 	c := newCaller(t, srv.server)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	leg, err := c.engine.NewLeg("customer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leg.Close()
-	call, err := c.ua.Dial(ctx, sip.DialRequest{Trunk: "waihu", To: "bot", Media: leg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, call := c.dial(ctx, t, "customer")
 	xfer := <-srv.xfers
 	// Neither the customer's UA nor the agent's takes MESSAGE: each
 	// answers 405, and the error says which way the text went.
