@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -69,27 +70,11 @@ func placeCall(ctx context.Context, cfg Config, trunk, number, play, recPath str
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	rc := cfg.rtpConfig()
-	rc.Logger = log
-	engine, err := rtp.NewEngine(rc)
+	engine, ua, stop, err := startDialling(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("start media engine: %w", err)
+		return err
 	}
-	defer engine.Close()
-	sc := cfg.sipConfig()
-	sc.Logger = log
-	ua, err := sip.NewUA(sc)
-	if err != nil {
-		return fmt.Errorf("start SIP: %w", err)
-	}
-	if err := ua.Start(ctx); err != nil {
-		return fmt.Errorf("start SIP: %w", err)
-	}
-	defer func() {
-		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer ccancel()
-		ua.Close(cctx)
-	}()
+	defer stop()
 
 	leg, err := engine.NewLeg("outbound")
 	if err != nil {
@@ -144,4 +129,32 @@ func placeCall(ctx context.Context, cfg Config, trunk, number, play, recPath str
 	}
 	log.Info("call ended", "reason", call.Reason().String())
 	return nil
+}
+
+// startDialling starts the media engine and a SIP UA for placing calls from
+// the terminal (call, campaign start); stop un-registers and closes both.
+func startDialling(ctx context.Context, cfg Config, log *slog.Logger) (*rtp.Engine, *sip.UA, func(), error) {
+	rc := cfg.rtpConfig()
+	rc.Logger = log
+	engine, err := rtp.NewEngine(rc)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("start media engine: %w", err)
+	}
+	sc := cfg.sipConfig()
+	sc.Logger = log
+	ua, err := sip.NewUA(sc)
+	if err == nil {
+		err = ua.Start(ctx)
+	}
+	if err != nil {
+		engine.Close()
+		return nil, nil, nil, fmt.Errorf("start SIP: %w", err)
+	}
+	stop := func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ua.Close(cctx)
+		engine.Close()
+	}
+	return engine, ua, stop, nil
 }

@@ -436,27 +436,11 @@ a crash: its claims are recovered first (docs/campaigns.md, "Crash recovery").`,
 func runCampaign(ctx context.Context, cfg Config, st store.Store, id int64, node string, d *sipDialer,
 	every time.Duration, out io.Writer) error {
 	log := d.log
-	rc := cfg.rtpConfig()
-	rc.Logger = log
-	engine, err := rtp.NewEngine(rc)
+	engine, ua, stop, err := startDialling(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("start media engine: %w", err)
+		return err
 	}
-	defer engine.Close()
-	sc := cfg.sipConfig()
-	sc.Logger = log
-	ua, err := sip.NewUA(sc)
-	if err != nil {
-		return fmt.Errorf("start SIP: %w", err)
-	}
-	if err := ua.Start(ctx); err != nil {
-		return fmt.Errorf("start SIP: %w", err)
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		ua.Close(cctx)
-	}()
+	defer stop()
 	d.ua, d.engine = ua, engine
 	r, err := campaign.NewRunner(ctx, campaign.Config{Store: st, Dialer: d, CampaignID: id, Node: node, Logger: log})
 	if err != nil {
