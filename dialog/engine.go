@@ -90,6 +90,9 @@ type Call struct {
 	// Cues analyses the caller's audio for emotion, voiceprint and AMD
 	// branches; nil means no cues.
 	Cues CueSource
+	// Events receives the call's live events (caller said, bot said,
+	// intent, emotion, dtmf, transferred) stamped with ID; nil means none.
+	Events EventSink
 }
 
 // Config is what an Engine runs scripts with. Script and the three speech
