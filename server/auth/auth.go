@@ -21,22 +21,22 @@ type Permission string
 // The permissions. Reads of personal data (contacts, calls, recordings,
 // transcripts) are audited as well as every change.
 const (
-	PermTrunksRead      Permission = "trunks:read"
-	PermScriptsRead     Permission = "scripts:read"
-	PermScriptsWrite    Permission = "scripts:write"
-	PermCampaignsRead   Permission = "campaigns:read"
-	PermCampaignsWrite  Permission = "campaigns:write" // create, settings, start/pause/stop
-	PermContactsRead    Permission = "contacts:read"
-	PermContactsWrite   Permission = "contacts:write" // import, edit, do-not-call
-	PermCallsRead       Permission = "calls:read"
-	PermCallsWrite      Permission = "calls:write" // place a call
-	PermRecordingsRead  Permission = "recordings:read"
-	PermKPIRead         Permission = "kpis:read" // KPIs, analytics
-	PermEventsRead      Permission = "events:read"
-	PermWebhooksWrite   Permission = "webhooks:write"
-	PermUnmask          Permission = "phones:unmask" // see full phone numbers
-	PermUsersAdmin      Permission = "users:admin"   // users, roles, tokens
-	PermAuditRead       Permission = "audit:read"
+	PermTrunksRead     Permission = "trunks:read"
+	PermScriptsRead    Permission = "scripts:read"
+	PermScriptsWrite   Permission = "scripts:write"
+	PermCampaignsRead  Permission = "campaigns:read"
+	PermCampaignsWrite Permission = "campaigns:write" // create, settings, start/pause/stop
+	PermContactsRead   Permission = "contacts:read"
+	PermContactsWrite  Permission = "contacts:write" // import, edit, do-not-call
+	PermCallsRead      Permission = "calls:read"
+	PermCallsWrite     Permission = "calls:write" // place a call
+	PermRecordingsRead Permission = "recordings:read"
+	PermKPIRead        Permission = "kpis:read" // KPIs, analytics
+	PermEventsRead     Permission = "events:read"
+	PermWebhooksWrite  Permission = "webhooks:write"
+	PermUnmask         Permission = "phones:unmask" // see full phone numbers
+	PermUsersAdmin     Permission = "users:admin"   // users, roles, tokens
+	PermAuditRead      Permission = "audit:read"
 )
 
 // Principal is the authenticated caller of one request.
