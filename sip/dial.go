@@ -58,6 +58,10 @@ type DialRequest struct {
 	// OnProgress, when set, is called for each 18x response (from the
 	// signalling goroutine: return quickly).
 	OnProgress func(Progress)
+	// CallID, when set, is the INVITE's Call-ID, so that a caller can name
+	// the call in its own events before the INVITE goes out. It must be
+	// unique (NewCallID makes one). Default: a fresh random one.
+	CallID string
 }
 
 // Dial places an outbound call through a trunk and returns when it is
@@ -93,7 +97,10 @@ func (ua *UA) Dial(ctx context.Context, dr DialRequest) (*Call, error) {
 	if ring <= 0 {
 		ring = ua.cfg.RingTimeout
 	}
-	callID := newCallID()
+	callID := dr.CallID
+	if callID == "" {
+		callID = newCallID()
+	}
 	log := ua.log.With("call_id", callID, "trunk", t.Name, "direction", "outbound", "to", ua.number(target.User))
 
 	prefs := make([]Codec, 0, len(t.Codecs))
@@ -380,6 +387,9 @@ func tagOf(p sipgosip.HeaderParams) string {
 	v, _ := p.Get("tag")
 	return v
 }
+
+// NewCallID returns a fresh random Call-ID for DialRequest.CallID.
+func NewCallID() string { return newCallID() }
 
 func newCallID() string {
 	var b [12]byte
