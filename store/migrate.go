@@ -76,7 +76,86 @@ var migrations = []migration{
 			added_at BIGINT NOT NULL,
 			PRIMARY KEY (phone, campaign_id))`,
 	}},
+	{version: 2, name: "webhook outbox", stmts: []string{
+		// One row per (message, endpoint). next_attempt_at doubles as the claim's
+		// lease: a claim pushes it past the request's end, so a node that dies
+		// mid-delivery leaves the row due again once the lease runs out.
+		`CREATE TABLE webhook_deliveries (
+			id {{ID}},
+			endpoint TEXT NOT NULL,
+			event_type TEXT NOT NULL,
+			message_id TEXT NOT NULL,
+			payload TEXT NOT NULL,
+			state TEXT NOT NULL DEFAULT 'pending',
+			attempts INTEGER NOT NULL DEFAULT 0,
+			next_attempt_at BIGINT NOT NULL,
+			first_attempt_at BIGINT,
+			last_attempt_at BIGINT,
+			last_status INTEGER NOT NULL DEFAULT 0,
+			last_error TEXT NOT NULL DEFAULT '',
+			claimed_by TEXT NOT NULL DEFAULT '',
+			created_at BIGINT NOT NULL,
+			delivered_at BIGINT,
+			failed_at BIGINT,
+			UNIQUE (endpoint, message_id))`,
+		`CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at, id)`,
+	}},
+	{version: 3, name: "users, roles, API tokens, hash-chained audit log", stmts: []string{
+		`CREATE TABLE roles (
+			name TEXT PRIMARY KEY,
+			perms TEXT NOT NULL DEFAULT '[]',
+			updated_at BIGINT NOT NULL)`,
+		`CREATE TABLE users (
+			id {{ID}},
+			name TEXT NOT NULL UNIQUE,
+			role TEXT NOT NULL,
+			disabled BOOLEAN NOT NULL DEFAULT FALSE,
+			created_at BIGINT NOT NULL)`,
+		`CREATE TABLE user_campaigns (
+			user_id BIGINT NOT NULL REFERENCES users(id),
+			campaign_id BIGINT NOT NULL REFERENCES campaigns(id),
+			PRIMARY KEY (user_id, campaign_id))`,
+		// hash is the hex SHA-256 of the token: the token itself is never stored.
+		`CREATE TABLE api_tokens (
+			id {{ID}},
+			user_id BIGINT NOT NULL REFERENCES users(id),
+			name TEXT NOT NULL DEFAULT '',
+			hash TEXT NOT NULL UNIQUE,
+			created_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL DEFAULT 0,
+			last_used_at BIGINT NOT NULL DEFAULT 0,
+			revoked_at BIGINT NOT NULL DEFAULT 0)`,
+		`CREATE INDEX api_tokens_user ON api_tokens (user_id, id)`,
+		// seq is given by the writer from audit_head, not by the database: the
+		// chain runs in seq order and a gap is itself evidence.
+		`CREATE TABLE audit_log (
+			seq BIGINT PRIMARY KEY,
+			at BIGINT NOT NULL,
+			user_id BIGINT NOT NULL DEFAULT 0,
+			user_name TEXT NOT NULL DEFAULT '',
+			action TEXT NOT NULL,
+			object TEXT NOT NULL DEFAULT '',
+			remote TEXT NOT NULL DEFAULT '',
+			detail TEXT NOT NULL DEFAULT '',
+			prev_hash TEXT NOT NULL,
+			hash TEXT NOT NULL)`,
+		`CREATE INDEX audit_log_at ON audit_log (at, seq)`,
+		`CREATE INDEX audit_log_user ON audit_log (user_name, seq)`,
+		`CREATE INDEX audit_log_action ON audit_log (action, seq)`,
+		// audit_head is the chain's single lock row: the newest row (seq, hash)
+		// and the anchor left by retention (the last pruned row).
+		`CREATE TABLE audit_head (
+			id INTEGER PRIMARY KEY CHECK (id = 1),
+			seq BIGINT NOT NULL,
+			hash TEXT NOT NULL,
+			anchor_seq BIGINT NOT NULL,
+			anchor_hash TEXT NOT NULL)`,
+		`INSERT INTO audit_head (id, seq, hash, anchor_seq, anchor_hash) VALUES (1, 0, '` + zeroHash + `', 0, '` + zeroHash + `')`,
+	}},
 }
+
+// zeroHash is the audit chain's genesis: the previous hash of row 1.
+const zeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // migrate brings the schema to the newest version. It runs in one transaction that
 // holds the writer lock (SQLite) or an advisory lock (PostgreSQL), so two nodes

@@ -78,6 +78,12 @@ type Store interface {
 	// DNCList lists the entries of one scope (0: global).
 	DNCList(ctx context.Context, campaignID int64) ([]DNCEntry, error)
 
+	// Outbox is the durable queue of webhook deliveries (outbox.go).
+	Outbox
+
+	// Security holds users, roles, API tokens and the audit log (security.go).
+	Security
+
 	// Close releases the database.
 	Close() error
 }
