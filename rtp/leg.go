@@ -71,6 +71,7 @@ type Leg struct {
 	cname     string // random per leg (RFC 7022), so it reveals nothing
 
 	recv     receiver   // receive side, guarded by recv.mu
+	srtp     srtpLeg    // SRTP contexts, see srtp.go
 	rtcpPoll rtcpPoller // used by the pacer only
 }
 
@@ -452,7 +453,11 @@ func (l *Leg) writeRTP(pt uint8, ts uint32, marker bool, payloadLen int) bool {
 	if !l.marshalHeader(pt, ts, marker) {
 		return false
 	}
-	if _, err := l.rtpConn.WriteToUDPAddrPort(l.pkt[:rtpHeaderLen+payloadLen], l.dest); err != nil {
+	out, ok := l.protectRTP(l.pkt[:rtpHeaderLen+payloadLen])
+	if !ok {
+		return false
+	}
+	if _, err := l.rtpConn.WriteToUDPAddrPort(out, l.dest); err != nil {
 		l.recv.noteSendError(err)
 		return false
 	}
@@ -518,6 +523,9 @@ func (l *Leg) sendRTCP(now time.Time, bye bool) {
 	buf, err := buildReport(si, blockPtr, l.cname, bye, now)
 	if err != nil {
 		l.log.Debug("rtcp report not built", "err", err)
+		return
+	}
+	if buf = l.protectRTCP(buf); buf == nil {
 		return
 	}
 	conn := l.rtcpConn

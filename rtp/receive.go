@@ -118,6 +118,9 @@ func (r *receiver) handlePacket(buf []byte, src netip.AddrPort, now time.Time) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if buf = r.unprotectRTP(buf, src, now); buf == nil {
+		return
+	}
 	if len(buf) < rtpHeaderLen || buf[0]>>6 != 2 {
 		r.bad("rtp packet too short or not version 2", src, now)
 		return
@@ -265,6 +268,9 @@ func (r *receiver) handleRTCP(buf []byte, src netip.AddrPort, now time.Time, mux
 	// sender can neither fake a BYE nor steer where our reports go.
 	if r.latched && src.Addr() != r.latchAddr.Addr() {
 		r.rx.foreign++
+		return
+	}
+	if buf = r.unprotectRTCP(buf, src, now); buf == nil {
 		return
 	}
 	if !r.rr.handle(buf, ours, now) {
