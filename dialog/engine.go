@@ -90,8 +90,12 @@ type Call struct {
 	// Cues analyses the caller's audio for emotion, voiceprint and AMD
 	// branches; nil means no cues.
 	Cues CueSource
-	// Events receives the call's live events (caller said, bot said,
-	// intent, emotion, dtmf, transferred) stamped with ID; nil means none.
+	// Events receives the call's live events, each stamped with ID, the
+	// running node and the time: caller_said (throttled partials, then the
+	// final with the recogniser's confidence), bot_said (when a prompt's
+	// first frame is written, and again with Interrupted when the caller
+	// cuts it), intent, emotion, dtmf and transferred. nil means none; a
+	// sink that panics is cut off for the rest of the call (see emit).
 	Events EventSink
 }
 
@@ -153,8 +157,13 @@ type Config struct {
 	// Rand returns numbers in [0, 1) to choose variants; nil means
 	// math/rand/v2's Float64.
 	Rand func() float64
-	// Now is the wall clock for records; nil means time.Now.
+	// Now is the wall clock for records and events; nil means time.Now.
 	Now func() time.Time
+	// PartialEvery is the least call-audio time between two partial
+	// caller_said events of one utterance, so a recogniser that revises
+	// its hypothesis every frame cannot flood the event stream; 0 means
+	// 200 ms. A partial is only sent when its text changed.
+	PartialEvery time.Duration
 }
 
 // DefaultBackchannels are the utterances that do not interrupt a prompt.
@@ -202,6 +211,7 @@ func New(cfg Config) (*Engine, error) {
 	def(&cfg.RecognizerTimeout, 5*time.Second)
 	def(&cfg.SynthTimeout, 5*time.Second)
 	def(&cfg.UnderstandTimeout, 3*time.Second)
+	def(&cfg.PartialEvery, 200*time.Millisecond)
 	if cfg.ConfidentFinal <= 0 {
 		cfg.ConfidentFinal = 0.85
 	}
@@ -356,6 +366,9 @@ type conv struct {
 	turn    int                   // index in rec.Turns awaiting its reply's first frame; -1 none
 	playEnd int64                 // reader frame by which the last prompt has played out
 	legErr  atomic.Pointer[error] // why the leg stopped, if it failed
+
+	node       atomic.Pointer[string] // id of the running node, for events from the reader
+	sinkBroken atomic.Bool            // the event sink panicked: emit no more
 }
 
 // engineError marks failures of a speech engine, which run the fallback.
@@ -426,6 +439,7 @@ func (c *conv) walk(ctx context.Context, id string) error {
 			return engineError{fmt.Errorf("script %q visited %d nodes without ending (a loop?)", c.s.Name, steps)}
 		}
 		n := c.s.Node(id)
+		c.node.Store(&n.ID)
 		c.rec.Path = append(c.rec.Path, id)
 		c.log.Debug("node", "node", id, "kind", n.Kind)
 		next, done, err := c.step(ctx, n)
@@ -521,6 +535,7 @@ func (c *conv) transfer(ctx context.Context, mode, to string) error {
 		return err
 	}
 	c.rec.Outcome, c.rec.TransferredTo = "transferred", to
+	c.emit(Event{Kind: EventTransferred, Target: to})
 	return nil
 }
 

@@ -1,6 +1,10 @@
 package dialog
 
-import "time"
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
 
 // EventKind names what happened in a call, as seen live by the dashboard,
 // the softphone page and webhooks. The names are part of the public API
@@ -39,6 +43,9 @@ type Event struct {
 	// Text is what the caller said (caller_said) or the bot says (bot_said).
 	Text    string `json:"text,omitempty"`
 	Partial bool   `json:"partial,omitempty"`
+	// Interrupted marks the bot_said that closes a prompt the caller cut
+	// short (barge-in or a key): its Text is the part the caller heard.
+	Interrupted bool `json:"interrupted,omitempty"`
 	// Intent and Confidence are the understanding (intent), or the
 	// recogniser's confidence in Text (caller_said).
 	Intent     string  `json:"intent,omitempty"`
@@ -70,3 +77,44 @@ type EventFunc func(Event)
 
 // Emit implements EventSink.
 func (f EventFunc) Emit(e Event) { f(e) }
+
+// emit stamps e with the call's id, the running node (unless e names one)
+// and the time, and hands it to the call's sink, if any.
+//
+// A sink that panics is a bug in the wiring, but it runs on the call's own
+// goroutines, where a panic would take the whole server down with it: the
+// panic is recovered and logged, and the call goes on without events, so one
+// broken dashboard cannot end anyone's calls.
+//
+// emit allocates nothing itself: callers emit on changes of state (a prompt
+// starts, a turn ends), never per frame.
+func (c *conv) emit(e Event) {
+	sink := c.call.Events
+	if sink == nil || c.sinkBroken.Load() {
+		return
+	}
+	e.CallID = c.call.ID
+	if e.Node == "" {
+		if n := c.node.Load(); n != nil {
+			e.Node = *n
+		}
+	}
+	e.At = c.cfg.Now()
+	defer func() {
+		if v := recover(); v != nil {
+			c.sinkBroken.Store(true)
+			c.log.Error("event sink panicked; this call emits no more events", "kind", string(e.Kind), "panic", fmt.Sprint(v))
+		}
+	}()
+	sink.Emit(e)
+}
+
+// emitDigit emits a key the moment it arrives, whether it answers, cuts a
+// prompt or waits behind a disclosure.
+func (c *conv) emitDigit(node string, d Digit) {
+	if c.call.Events == nil {
+		return
+	}
+	var b [utf8.UTFMax]byte
+	c.emit(Event{Kind: EventDTMF, Node: node, Digit: string(b[:utf8.EncodeRune(b[:], d.Digit)])})
+}

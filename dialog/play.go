@@ -168,7 +168,7 @@ func (c *conv) play(ctx context.Context, node, text, prompt string, interruptibl
 	c.r.setPlaying(true, interruptible)
 	defer c.r.setPlaying(false, false)
 
-	p := &playback{c: c, free: job.free, chunks: chunks, chunkFrames: make([]int, len(chunks)), chunkDone: make([]bool, len(chunks))}
+	p := &playback{c: c, node: node, free: job.free, chunks: chunks, chunkFrames: make([]int, len(chunks)), chunkDone: make([]bool, len(chunks))}
 	p.entry = Entry{Side: SideBot, Node: node, At: c.r.now(), Text: text}
 	cuts := c.r.cuts.Load()
 	paused, confirmed := false, false
@@ -184,6 +184,9 @@ func (c *conv) play(ctx context.Context, node, text, prompt string, interruptibl
 		if in != nil {
 			p.truncate(text)
 			c.playEnd = c.r.frameCount.Load()
+			if p.written > 0 {
+				c.emit(Event{Kind: EventBotSaid, Node: node, Text: p.entry.Text, Interrupted: true})
+			}
 		} else {
 			p.entry.FramesPlayed = int(p.written - p.dropped)
 			// Frames play one per tick after the first, except those
@@ -308,6 +311,7 @@ func (c *conv) play(ctx context.Context, node, text, prompt string, interruptibl
 				return playResult{}, ev.err
 			}
 		case d := <-c.call.DTMF:
+			c.emitDigit(node, d)
 			if !interruptible {
 				c.digits = append(c.digits, d)
 				continue
@@ -330,6 +334,7 @@ const replayFrames = 16
 // playback counts what one prompt wrote and played.
 type playback struct {
 	c           *conv
+	node        string
 	chunks      []string
 	chunkFrames []int
 	chunkDone   []bool
@@ -373,6 +378,7 @@ func (p *playback) write(ctx context.Context, f *synthFrame) error {
 			c.rec.Turns[c.turn].FirstWrite = c.cfg.Now()
 			c.turn = -1
 		}
+		c.emit(Event{Kind: EventBotSaid, Node: p.node, Text: p.entry.Text})
 	}
 	p.written++
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -96,6 +97,10 @@ type recognition struct {
 	conf        float64
 	vadEnd      time.Time
 	final       time.Time
+	// partial is the recogniser's latest hypothesis of the segment in
+	// progress; sent is the last one emitted, at frame sentAt.
+	partial, sent string
+	sentAt        int64
 }
 
 func newReader(c *conv, vad VAD) *reader {
@@ -235,7 +240,7 @@ func (r *reader) open(ctx context.Context, n int64) error {
 	if err != nil {
 		return fmt.Errorf("recognise: start stream: %w", err)
 	}
-	r.cur = &recognition{stream: st, start: n, speaking: true, overGuarded: r.guarded.Load()}
+	r.cur = &recognition{stream: st, start: n, speaking: true, overGuarded: r.guarded.Load(), sentAt: math.MinInt64 / 2}
 	for i := range r.preroll {
 		if err := st.Write(r.preroll[(r.head+i)%len(r.preroll)]); err != nil {
 			return fmt.Errorf("recognise: write pre-roll: %w", err)
@@ -255,8 +260,10 @@ func (r *reader) poll(ctx context.Context, n int64) error {
 				return errors.New("recognise: stream closed before its final")
 			}
 			if !res.Final {
+				cur.partial = strings.TrimSpace(res.Text)
 				continue
 			}
+			cur.partial = ""
 			if cur.awaiting > 0 {
 				cur.awaiting--
 			}
@@ -270,6 +277,7 @@ func (r *reader) poll(ctx context.Context, n int64) error {
 			more = false
 		}
 	}
+	r.partial(n)
 	if cur.speaking {
 		return nil
 	}
@@ -290,9 +298,35 @@ func (r *reader) poll(ctx context.Context, n int64) error {
 	if r.c.call.Cues != nil {
 		u.cues = r.c.call.Cues.Utterance()
 	}
+	if u.text != "" {
+		// Sent before the utterance reaches the call's goroutine, so the
+		// intent event it leads to always follows.
+		r.c.emit(Event{Kind: EventCallerSaid, Text: u.text, Confidence: u.confidence})
+		if u.cues.Emotion != "" {
+			r.c.emit(Event{Kind: EventEmotion, Emotion: u.cues.Emotion})
+		}
+	}
 	r.drop()
 	r.send(ctx, event{kind: evUtterance, frame: n, utt: u})
 	return nil
+}
+
+// partial emits the hypothesis in progress as a partial caller_said when
+// it changed and PartialEvery has passed since the last one: a chatty
+// recogniser's revisions in between are folded into the next event. It
+// builds an event only then, so the frames in between cost a comparison.
+func (r *reader) partial(n int64) {
+	cur := r.cur
+	if cur.partial == "" || cur.partial == cur.sent || n-cur.sentAt < frames(r.c.cfg.PartialEvery) || r.c.call.Events == nil {
+		return
+	}
+	cur.sent, cur.sentAt = cur.partial, n
+	text := cur.partial
+	if len(cur.texts) > 0 {
+		// Finals of the utterance's earlier segments lead the hypothesis.
+		text = strings.Join(cur.texts, " ") + " " + text
+	}
+	r.c.emit(Event{Kind: EventCallerSaid, Text: text, Partial: true})
 }
 
 func (r *reader) drop() {

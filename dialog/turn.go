@@ -77,6 +77,7 @@ func (c *conv) listen(ctx context.Context, n *Node) (next string, done bool, err
 				}
 				und = &u
 				c.last = und
+				c.emit(Event{Kind: EventIntent, Node: n.ID, Intent: u.Intent, Confidence: u.Confidence})
 				c.rec.Turns = append(c.rec.Turns, Turn{Node: n.ID, VADEnd: in.utt.vadEnd, Final: in.utt.final, Understood: c.cfg.Now()})
 				c.turn = len(c.rec.Turns) - 1
 			}
@@ -163,6 +164,7 @@ func (c *conv) wait(ctx context.Context, timeout time.Duration) (*input, error) 
 				return nil, ev.err
 			}
 		case d := <-c.call.DTMF:
+			c.emitDigit("", d)
 			return &input{digit: &d}, nil
 		case <-ctx.Done():
 			return nil, errHungUp
