@@ -1,0 +1,186 @@
+package analytics
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// points is n rows of d standardised features, row-major.
+type points struct {
+	x    []float64
+	n, d int
+}
+
+func (p points) row(i int) []float64 { return p.x[i*p.d : (i+1)*p.d] }
+
+func sqDist(a, b []float64) float64 {
+	s := 0.0
+	for i := range a {
+		t := a[i] - b[i]
+		s += t * t
+	}
+	return s
+}
+
+// clustering is one k-means result.
+type clustering struct {
+	k         int
+	centroids []float64 // k rows of d
+	assign    []int
+	inertia   float64
+}
+
+// kmeansPP picks k initial centroids by k-means++ (Arthur & Vassilvitskii
+// 2007): the first uniformly, each next one with probability proportional to
+// its squared distance from the nearest chosen centroid.
+func kmeansPP(rng *rand.Rand, p points, k int) []float64 {
+	c := make([]float64, 0, k*p.d)
+	c = append(c, p.row(rng.IntN(p.n))...)
+	dist := make([]float64, p.n)
+	for i := range dist {
+		dist[i] = sqDist(p.row(i), c[:p.d])
+	}
+	for len(c) < k*p.d {
+		total := 0.0
+		for _, v := range dist {
+			total += v
+		}
+		next := 0
+		if total == 0 {
+			// Every point sits on a centroid: any point will do.
+			next = rng.IntN(p.n)
+		} else {
+			r := rng.Float64() * total
+			for next = 0; next < p.n-1; next++ {
+				r -= dist[next]
+				if r < 0 {
+					break
+				}
+			}
+		}
+		c = append(c, p.row(next)...)
+		last := c[len(c)-p.d:]
+		for i := range dist {
+			dist[i] = min(dist[i], sqDist(p.row(i), last))
+		}
+	}
+	return c
+}
+
+// lloyd runs Lloyd's iterations from the given centroids until no point
+// changes cluster or maxIter passes.
+func lloyd(p points, k int, centroids []float64, maxIter int) clustering {
+	assign := make([]int, p.n)
+	for i := range assign {
+		assign[i] = -1
+	}
+	counts := make([]int, k)
+	for iter := 0; iter < maxIter; iter++ {
+		changed := false
+		for i := 0; i < p.n; i++ {
+			best, bestD := 0, math.Inf(1)
+			for j := 0; j < k; j++ {
+				if d := sqDist(p.row(i), centroids[j*p.d:(j+1)*p.d]); d < bestD {
+					best, bestD = j, d
+				}
+			}
+			if assign[i] != best {
+				assign[i], changed = best, true
+			}
+		}
+		if !changed {
+			break
+		}
+		clear(centroids)
+		clear(counts)
+		for i, j := range assign {
+			counts[j]++
+			c := centroids[j*p.d : (j+1)*p.d]
+			for f, v := range p.row(i) {
+				c[f] += v
+			}
+		}
+		for j := 0; j < k; j++ {
+			c := centroids[j*p.d : (j+1)*p.d]
+			if counts[j] == 0 {
+				// An emptied cluster takes the point farthest from its
+				// centroid, so k clusters stay k.
+				far, farD := 0, -1.0
+				for i, a := range assign {
+					if d := sqDist(p.row(i), centroids[a*p.d:(a+1)*p.d]); d > farD {
+						far, farD = i, d
+					}
+				}
+				copy(c, p.row(far))
+				continue
+			}
+			for f := range c {
+				c[f] /= float64(counts[j])
+			}
+		}
+	}
+	inertia := 0.0
+	for i, j := range assign {
+		inertia += sqDist(p.row(i), centroids[j*p.d:(j+1)*p.d])
+	}
+	return clustering{k: k, centroids: centroids, assign: assign, inertia: inertia}
+}
+
+// kmeans keeps the lowest-inertia result of several seeded k-means++ starts.
+func kmeans(rng *rand.Rand, p points, k, restarts, maxIter int) clustering {
+	var best clustering
+	for r := 0; r < restarts; r++ {
+		c := lloyd(p, k, kmeansPP(rng, p, k), maxIter)
+		if r == 0 || c.inertia < best.inertia {
+			best = c
+		}
+	}
+	return best
+}
+
+// silhouette is the mean silhouette coefficient (Rousseeuw 1987) over the
+// sample of point indices: for each point, (b − a) / max(a, b) with a its
+// mean distance to its own cluster and b to the nearest other cluster. It is
+// in [−1, 1]; higher means better separated clusters.
+func silhouette(p points, c clustering, sample []int) float64 {
+	if c.k < 2 {
+		return 0
+	}
+	sum := make([]float64, c.k)
+	cnt := make([]int, c.k)
+	total, n := 0.0, 0
+	for _, i := range sample {
+		clear(sum)
+		clear(cnt)
+		for _, j := range sample {
+			if i == j {
+				continue
+			}
+			sum[c.assign[j]] += math.Sqrt(sqDist(p.row(i), p.row(j)))
+			cnt[c.assign[j]]++
+		}
+		own := c.assign[i]
+		if cnt[own] == 0 {
+			n++ // a singleton's silhouette is 0 by convention
+			continue
+		}
+		a := sum[own] / float64(cnt[own])
+		b := math.Inf(1)
+		for j := range sum {
+			if j != own && cnt[j] > 0 {
+				b = min(b, sum[j]/float64(cnt[j]))
+			}
+		}
+		if math.IsInf(b, 1) {
+			continue
+		}
+		if m := max(a, b); m > 0 {
+			total += (b - a) / m
+		}
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	return total / float64(n)
+}
