@@ -1,0 +1,351 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/waihu/waihu/campaign"
+	"github.com/waihu/waihu/server/auth"
+	"github.com/waihu/waihu/store"
+)
+
+// callView is a call as the API shows it: a live call, or the record of an
+// attempt. Phone is masked for principals without phones:unmask.
+type callView struct {
+	// ID is the SIP Call-ID when known, else the record's id.
+	ID string `json:"id"`
+	// RecordID is the call record's id; zero for a live call not yet recorded.
+	RecordID int64 `json:"record_id,omitempty"`
+	// Live is true while the call is in progress on this node.
+	Live       bool   `json:"live"`
+	State      string `json:"state"`
+	CampaignID int64  `json:"campaign_id,omitempty"`
+	ContactID  int64  `json:"contact_id,omitempty"`
+	Phone      string `json:"phone"`
+	Direction  string `json:"direction,omitempty"`
+	Attempt    int    `json:"attempt,omitempty"`
+	Node       string `json:"node,omitempty"`
+	Trunk      string `json:"trunk,omitempty"`
+	CallerID   string `json:"caller_id,omitempty"`
+	Variant    string `json:"variant,omitempty"`
+	Script     string `json:"script,omitempty"`
+
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	RingingAt  time.Time `json:"ringing_at,omitzero"`
+	AnsweredAt time.Time `json:"answered_at,omitzero"`
+	EndedAt    time.Time `json:"ended_at,omitzero"`
+
+	SIPCode     int    `json:"sip_code,omitempty"`
+	Disposition string `json:"disposition,omitempty"`
+	AnsweredBy  string `json:"answered_by,omitempty"`
+	Outcome     string `json:"outcome,omitempty"`
+	IntentGrade string `json:"intent_grade,omitempty"`
+	// Transcript is the conversation, in the single-call view only.
+	Transcript json.RawMessage `json:"transcript,omitempty"`
+	// Recording is where the call's recording is downloaded.
+	Recording string `json:"recording,omitempty"`
+}
+
+func liveOut(p *auth.Principal, c CallInfo) callView {
+	return callView{ID: c.ID, Live: true, State: c.State, CampaignID: c.CampaignID, ContactID: c.ContactID,
+		Phone: maskFor(p, c.Phone), Direction: c.Direction, Trunk: c.Trunk, Script: c.Script,
+		StartedAt: c.StartedAt, AnsweredAt: c.AnsweredAt, Recording: recordingPath(c.ID)}
+}
+
+func recordOut(p *auth.Principal, rec store.CallRecord, transcript bool) callView {
+	v := callView{ID: rec.SIPCallID, RecordID: rec.ID, CampaignID: rec.CampaignID, ContactID: rec.ContactID,
+		Phone: maskFor(p, rec.Phone), Direction: "outbound", Attempt: rec.Attempt, Node: rec.Node, Trunk: rec.Trunk,
+		CallerID: rec.CallerID, Variant: rec.Variant, StartedAt: rec.AttemptAt, RingingAt: rec.RingingAt,
+		AnsweredAt: rec.AnsweredAt, EndedAt: rec.EndedAt, SIPCode: rec.SIPCode, Disposition: rec.Disposition,
+		AnsweredBy: rec.AnsweredBy, Outcome: rec.Outcome, IntentGrade: rec.IntentGrade}
+	switch {
+	case rec.Disposition == store.DispositionInterrupted:
+		v.State = "interrupted"
+	case !rec.EndedAt.IsZero():
+		v.State = "ended"
+	default:
+		v.State = "in_progress"
+	}
+	if v.ID == "" {
+		v.ID = strconv.FormatInt(rec.ID, 10)
+	} else {
+		v.Recording = recordingPath(v.ID)
+	}
+	if transcript && len(rec.Transcript) > 0 {
+		v.Transcript = rec.Transcript
+	}
+	return v
+}
+
+func recordingPath(callID string) string {
+	if callID == "" {
+		return ""
+	}
+	return "/api/v1/recordings/" + url.PathEscape(callID)
+}
+
+// liveFor lists the live calls p may see, optionally of one campaign.
+func (s *Server) liveFor(p *auth.Principal, campaignID int64) []CallInfo {
+	if s.cfg.Calls == nil {
+		return nil
+	}
+	var out []CallInfo
+	for _, c := range s.cfg.Calls.Live() {
+		if campaignID != 0 && c.CampaignID != campaignID {
+			continue
+		}
+		if seesCampaign(p, c.CampaignID) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// recordsFor lists the call records p may see (of one campaign, or of all),
+// newest first.
+func (s *Server) recordsFor(ctx context.Context, p *auth.Principal, campaignID int64) ([]store.CallRecord, error) {
+	var ids []int64
+	if campaignID != 0 {
+		ids = []int64{campaignID}
+	} else {
+		list, err := s.cfg.Store.Campaigns(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list campaigns: %w", err)
+		}
+		for _, c := range list {
+			ids = append(ids, c.ID)
+		}
+	}
+	var out []store.CallRecord
+	for _, id := range ids {
+		if !p.SeesCampaign(id) {
+			continue
+		}
+		recs, err := s.cfg.Store.CallRecords(ctx, id, 0)
+		if err != nil {
+			return nil, fmt.Errorf("call records of campaign %d: %w", id, err)
+		}
+		out = append(out, recs...)
+	}
+	slices.SortStableFunc(out, func(a, b store.CallRecord) int {
+		if c := b.AttemptAt.Compare(a.AttemptAt); c != 0 {
+			return c
+		}
+		return int(b.ID - a.ID)
+	})
+	return out, nil
+}
+
+func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) error {
+	campaignID, err := queryInt(r, "campaign", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit", 100, 1, 1000)
+	if err != nil {
+		return err
+	}
+	p := principal(r)
+	if campaignID != 0 {
+		if _, err := s.campaignFor(r, campaignID); err != nil {
+			return notFound("campaign", "campaign %d not found", campaignID)
+		}
+	}
+	out := listBody[callView]{Items: []callView{}}
+	live := map[string]bool{}
+	for _, c := range s.liveFor(p, campaignID) {
+		out.Items = append(out.Items, liveOut(p, c))
+		live[c.ID] = true
+	}
+	recs, err := s.recordsFor(r.Context(), p, campaignID)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, rec := range recs {
+		if n == int(limit) {
+			break
+		}
+		if rec.SIPCallID != "" && live[rec.SIPCallID] {
+			// The live entry already shows this call, more freshly.
+			continue
+		}
+		out.Items = append(out.Items, recordOut(p, rec, false))
+		n++
+	}
+	object := "calls:all"
+	if campaignID != 0 {
+		object = fmt.Sprintf("campaign:%d", campaignID)
+	}
+	if err := s.auditReq(r, "call.list", object, fmt.Sprintf("%d calls", len(out.Items))); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// findCall finds call id among p's live calls, then among p's records by
+// SIP Call-ID or record id. The record, when found, carries the transcript.
+func (s *Server) findCall(ctx context.Context, p *auth.Principal, id string) (callView, error) {
+	for _, c := range s.liveFor(p, 0) {
+		if c.ID == id {
+			return liveOut(p, c), nil
+		}
+	}
+	recs, err := s.recordsFor(ctx, p, 0)
+	if err != nil {
+		return callView{}, err
+	}
+	for _, rec := range recs {
+		if rec.SIPCallID == id {
+			return recordOut(p, rec, true), nil
+		}
+	}
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+		for _, rec := range recs {
+			if rec.ID == n {
+				return recordOut(p, rec, true), nil
+			}
+		}
+	}
+	return callView{}, notFound("id", "call %q not found", id)
+}
+
+func (s *Server) getCall(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	v, err := s.findCall(r.Context(), principal(r), id)
+	if err != nil {
+		return err
+	}
+	if err := s.auditReq(r, "call.read", "call:"+id, "phone "+campaign.MaskPhone(v.Phone)); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) placeCall(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Calls == nil {
+		return unavailable("placing calls")
+	}
+	p := principal(r)
+	if p.Campaigns != nil {
+		return &apiError{Status: http.StatusForbidden, Msg: "a user limited to some campaigns cannot place calls outside them"}
+	}
+	var req PlaceRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.To) == "" {
+		return badInput("to", "to is required")
+	}
+	to, err := campaign.NormalizePhone(req.To)
+	if err != nil {
+		return badInput("to", "to: %v", err)
+	}
+	req.To = to
+	if req.CallerID != "" {
+		if req.CallerID, err = campaign.NormalizePhone(req.CallerID); err != nil {
+			return badInput("caller_id", "caller_id: %v", err)
+		}
+	}
+	if req.Trunk != "" && s.cfg.Trunks != nil {
+		if !slices.ContainsFunc(s.cfg.Trunks(), func(t TrunkInfo) bool { return t.Name == req.Trunk }) {
+			return badInput("trunk", "no trunk named %q", req.Trunk)
+		}
+	}
+	if req.Script != "" {
+		if _, err := s.scriptPath(req.Script, "script"); err != nil {
+			return err
+		}
+	}
+	info, err := s.cfg.Calls.Place(r.Context(), req)
+	if err != nil {
+		return &apiError{Status: http.StatusBadGateway, Msg: fmt.Sprintf("place call to %s: %v", maskFor(p, to), err)}
+	}
+	if err := s.auditReq(r, "call.place", "call:"+info.ID, "phone "+campaign.MaskPhone(to)); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/calls/"+url.PathEscape(info.ID))
+	writeJSON(w, http.StatusAccepted, liveOut(p, info))
+	return nil
+}
+
+func (s *Server) hangupCall(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Calls == nil {
+		return unavailable("hanging up calls")
+	}
+	id := r.PathValue("id")
+	p := principal(r)
+	if !slices.ContainsFunc(s.liveFor(p, 0), func(c CallInfo) bool { return c.ID == id }) {
+		return notFound("id", "no live call %q", id)
+	}
+	if err := s.cfg.Calls.Hangup(r.Context(), id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("id", "no live call %q", id)
+		}
+		return fmt.Errorf("hang up call %q: %w", id, err)
+	}
+	if err := s.auditReq(r, "call.hangup", "call:"+id, ""); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) getRecording(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Recordings == nil {
+		return unavailable("recordings")
+	}
+	id := r.PathValue("call_id")
+	p := principal(r)
+	if p.Campaigns != nil {
+		// A limited principal downloads only calls it can see.
+		if _, err := s.findCall(r.Context(), p, id); err != nil {
+			return notFound("call_id", "no recording of call %q", id)
+		}
+	}
+	rc, ct, err := s.cfg.Recordings.Open(r.Context(), id)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, store.ErrNotFound) {
+		return notFound("call_id", "no recording of call %q", id)
+	}
+	if err != nil {
+		return fmt.Errorf("open recording of call %q: %w", id, err)
+	}
+	defer rc.Close()
+	if err := s.auditReq(r, "recording.download", "call:"+id, ""); err != nil {
+		return err
+	}
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", sanitizeFilename(id)+".wav"))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, rc); err != nil {
+		// The status is out; all that is left is to say so in the log.
+		s.log.Warn("recording download cut short", "call", id, "err", err)
+	}
+	return nil
+}
+
+// sanitizeFilename keeps a Call-ID safe inside a header's quoted string.
+func sanitizeFilename(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '"' || r == '\\' || r < 0x20 || r == '/' {
+			return '_'
+		}
+		return r
+	}, s)
+}

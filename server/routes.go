@@ -1,0 +1,262 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/waihu/waihu/server/auth"
+	"github.com/waihu/waihu/server/kpi"
+)
+
+// route is one entry of the table that both the mux and the OpenAPI
+// document are built from.
+type route struct {
+	method string
+	// path is a ServeMux pattern path ("/api/v1/campaigns/{id}").
+	path string
+	// perm is the permission the route needs. Empty with public set means
+	// no token at all; empty without public means any valid token.
+	perm   auth.Permission
+	public bool
+	// tag and summary group and describe the route in the OpenAPI document.
+	tag     string
+	summary string
+	// query lists the query parameters the route reads.
+	query []param
+	// body is the request body's type (nil: none); bodyTypes are the media
+	// types accepted, default application/json.
+	body      reflect.Type
+	bodyTypes []string
+	// status is the success status; resp its body's type (nil: none) and
+	// respType its media type, default application/json.
+	status   int
+	resp     reflect.Type
+	respType string
+	h        func(w http.ResponseWriter, r *http.Request) error
+}
+
+// pattern is the route's ServeMux pattern.
+func (rt *route) pattern() string { return rt.method + " " + rt.path }
+
+// param is one query parameter of a route.
+type param struct {
+	name, typ, doc string
+}
+
+func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
+
+// Media types a route may accept or produce.
+const (
+	mediaJSON = "application/json"
+	mediaCSV  = "text/csv"
+	mediaYAML = "application/yaml"
+)
+
+// routeTable lists every route the server serves but the pages at /.
+func (s *Server) routeTable() []*route {
+	pageParams := []param{
+		{"offset", "integer", "how many items to skip (default 0)"},
+		{"limit", "integer", "how many items to return (default 100, at most 1000)"},
+	}
+	return []*route{
+		{method: "GET", path: "/healthz", public: true, tag: "system", summary: "Liveness for load balancers; needs no token.",
+			status: 200, resp: typeOf[healthBody](), h: s.healthz},
+		{method: "GET", path: "/openapi.json", tag: "system", summary: "This document.",
+			status: 200, resp: typeOf[map[string]any](), h: s.openapi},
+		{method: "GET", path: "/metrics", perm: auth.PermKPIRead, public: s.cfg.OpenMetrics, tag: "system",
+			summary: "Prometheus metrics; needs kpis:read unless the server runs with open metrics.",
+			status:  200, respType: "text/plain", h: s.serveMetrics},
+		{method: "GET", path: "/ws/events", perm: auth.PermEventsRead, tag: "events",
+			summary: "WebSocket of live call events and KPI snapshots; the token may be passed as ?access_token=.",
+			query:   []param{{"campaign", "integer", "only this campaign's events"}, {"access_token", "string", "the API token, for browsers"}},
+			status:  101, resp: typeOf[wsMessage](), h: s.events},
+
+		{method: "GET", path: "/api/v1/trunks", perm: auth.PermTrunksRead, tag: "trunks", summary: "List the SIP trunks and their registration.",
+			status: 200, resp: typeOf[listBody[TrunkInfo]](), h: s.listTrunks},
+
+		{method: "GET", path: "/api/v1/scripts", perm: auth.PermScriptsRead, tag: "scripts", summary: "List the call scripts, each validated.",
+			status: 200, resp: typeOf[listBody[scriptInfo]](), h: s.listScripts},
+		{method: "POST", path: "/api/v1/scripts/validate", perm: auth.PermScriptsRead, tag: "scripts", summary: "Validate a script (YAML body) without storing it.",
+			body: typeOf[string](), bodyTypes: []string{mediaYAML}, status: 200, resp: typeOf[scriptCheck](), h: s.validateScript},
+		{method: "GET", path: "/api/v1/scripts/{name}", perm: auth.PermScriptsRead, tag: "scripts", summary: "Get one script's source and its validation.",
+			status: 200, resp: typeOf[scriptBody](), h: s.getScript},
+		{method: "PUT", path: "/api/v1/scripts/{name}", perm: auth.PermScriptsWrite, tag: "scripts",
+			summary: "Store a script (YAML body) after validating it; 422 lists its errors by line.",
+			body:    typeOf[string](), bodyTypes: []string{mediaYAML}, status: 200, resp: typeOf[scriptBody](), h: s.putScript},
+
+		{method: "GET", path: "/api/v1/campaigns", perm: auth.PermCampaignsRead, tag: "campaigns", summary: "List campaigns with their contact counts and live load.",
+			status: 200, resp: typeOf[listBody[campaignView]](), h: s.listCampaigns},
+		{method: "POST", path: "/api/v1/campaigns", perm: auth.PermCampaignsWrite, tag: "campaigns", summary: "Create a campaign in the draft state.",
+			body: typeOf[createCampaignRequest](), status: 201, resp: typeOf[campaignView](), h: s.createCampaign},
+		{method: "GET", path: "/api/v1/campaigns/{id}", perm: auth.PermCampaignsRead, tag: "campaigns", summary: "Get one campaign.",
+			status: 200, resp: typeOf[campaignView](), h: s.getCampaign},
+		{method: "PATCH", path: "/api/v1/campaigns/{id}", perm: auth.PermCampaignsWrite, tag: "campaigns",
+			summary: "Change a campaign's settings (a JSON merge patch of the settings document).",
+			body:    typeOf[patchCampaignRequest](), status: 200, resp: typeOf[campaignView](), h: s.patchCampaign},
+		{method: "POST", path: "/api/v1/campaigns/{id}/start", perm: auth.PermCampaignsWrite, tag: "campaigns", summary: "Start or resume dialling.",
+			status: 200, resp: typeOf[campaignView](), h: s.campaignCommand("start")},
+		{method: "POST", path: "/api/v1/campaigns/{id}/pause", perm: auth.PermCampaignsWrite, tag: "campaigns", summary: "Pause: calls in progress finish, no one new is dialled.",
+			status: 200, resp: typeOf[campaignView](), h: s.campaignCommand("pause")},
+		{method: "POST", path: "/api/v1/campaigns/{id}/stop", perm: auth.PermCampaignsWrite, tag: "campaigns", summary: "Stop for good: calls in progress finish.",
+			status: 200, resp: typeOf[campaignView](), h: s.campaignCommand("stop")},
+		{method: "GET", path: "/api/v1/campaigns/{id}/preview", perm: auth.PermCampaignsRead, tag: "campaigns", summary: "What the campaign would do if started now.",
+			status: 200, resp: typeOf[previewBody](), h: s.previewCampaign},
+
+		{method: "POST", path: "/api/v1/campaigns/{id}/contacts", perm: auth.PermContactsWrite, tag: "contacts",
+			summary: "Import contacts: JSON {\"contacts\": [...]} or a CSV file with a header row (phone, name, timezone, priority, tags, consent, custom columns).",
+			body:    typeOf[importRequest](), bodyTypes: []string{mediaJSON, mediaCSV}, status: 200, resp: typeOf[importResult](), h: s.importContacts},
+		{method: "GET", path: "/api/v1/campaigns/{id}/contacts", perm: auth.PermContactsRead, tag: "contacts", summary: "List a campaign's contacts.",
+			query:  append([]param{{"state", "string", "only contacts in this state (pending, dialing, done, exhausted, skipped, interrupted)"}}, pageParams...),
+			status: 200, resp: typeOf[pageBody[contactView]](), h: s.listContacts},
+		{method: "GET", path: "/api/v1/contacts/{id}", perm: auth.PermContactsRead, tag: "contacts", summary: "Get one contact with its call attempts.",
+			status: 200, resp: typeOf[contactDetail](), h: s.getContact},
+
+		{method: "GET", path: "/api/v1/dnc", perm: auth.PermContactsRead, tag: "do-not-call", summary: "List the do-not-call entries of one scope.",
+			query:  []param{{"campaign", "integer", "the campaign's suppressions; absent or 0 is the global list"}},
+			status: 200, resp: typeOf[listBody[dncView]](), h: s.listDNC},
+		{method: "POST", path: "/api/v1/dnc", perm: auth.PermContactsWrite, tag: "do-not-call", summary: "Put a number on the do-not-call list.",
+			body: typeOf[dncRequest](), status: 201, resp: typeOf[dncView](), h: s.addDNC},
+		{method: "DELETE", path: "/api/v1/dnc/{phone}", perm: auth.PermContactsWrite, tag: "do-not-call", summary: "Take a number off the do-not-call list.",
+			query:  []param{{"campaign", "integer", "the campaign's suppression; absent or 0 is the global list"}},
+			status: 204, h: s.removeDNC},
+
+		{method: "GET", path: "/api/v1/calls", perm: auth.PermCallsRead, tag: "calls", summary: "List live calls, then call records newest first.",
+			query:  []param{{"campaign", "integer", "only this campaign's calls"}, {"limit", "integer", "at most this many call records (default 100, at most 1000)"}},
+			status: 200, resp: typeOf[listBody[callView]](), h: s.listCalls},
+		{method: "POST", path: "/api/v1/calls", perm: auth.PermCallsWrite, tag: "calls", summary: "Place one outbound call; 202 once it is under way.",
+			body: typeOf[PlaceRequest](), status: 202, resp: typeOf[callView](), h: s.placeCall},
+		{method: "GET", path: "/api/v1/calls/{id}", perm: auth.PermCallsRead, tag: "calls",
+			summary: "Get one call (live, or a record by SIP Call-ID or record id) with its transcript.",
+			status:  200, resp: typeOf[callView](), h: s.getCall},
+		{method: "POST", path: "/api/v1/calls/{id}/hangup", perm: auth.PermCallsWrite, tag: "calls", summary: "Hang up a live call.",
+			status: 204, h: s.hangupCall},
+		{method: "GET", path: "/api/v1/recordings/{call_id}", perm: auth.PermRecordingsRead, tag: "calls", summary: "Download a call's recording (decrypted).",
+			status: 200, respType: "audio/wav", h: s.getRecording},
+
+		{method: "GET", path: "/api/v1/kpis", perm: auth.PermKPIRead, tag: "kpis", summary: "The KPIs over a time range, optionally per campaign.",
+			query: kpiParams, status: 200, resp: typeOf[kpi.Report](), h: s.getKPIs},
+	}
+}
+
+// buildMux registers every route, each behind its authentication,
+// permission check and instrumentation, and the pages at /.
+func (s *Server) buildMux() (*http.ServeMux, error) {
+	mux := http.NewServeMux()
+	for _, rt := range s.routes {
+		if err := register(mux, rt.pattern(), s.wrap(rt)); err != nil {
+			return nil, err
+		}
+	}
+	pages := s.cfg.Pages
+	if pages == nil {
+		pages = http.NotFoundHandler()
+	}
+	if err := register(mux, "/", pages); err != nil {
+		return nil, err
+	}
+	return mux, nil
+}
+
+// register is mux.Handle that reports a conflicting pattern as an error
+// rather than a panic.
+func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("register route %q: %v", pattern, p)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
+}
+
+// wrap puts authentication, the route's permission check, error rendering
+// and request metrics around a route's handler.
+func (s *Server) wrap(rt *route) http.Handler {
+	label := rt.pattern()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusWriter{ResponseWriter: w}
+		defer func() {
+			s.metrics.httpRequest(label, rec.code(), time.Since(start))
+		}()
+		if !rt.public {
+			p, err := s.authenticate(r, rt.path == "/ws/events")
+			if err != nil {
+				rec.Header().Set("WWW-Authenticate", `Bearer realm="waihu"`)
+				s.writeError(rec, r, err)
+				return
+			}
+			if rt.perm != "" && !p.Can(rt.perm) {
+				err := s.audit(r.Context(), p, r, "auth.denied", rt.pattern(), "missing "+string(rt.perm))
+				if err == nil {
+					err = &apiError{Status: http.StatusForbidden, Msg: fmt.Sprintf("%s needs the %s permission", rt.pattern(), rt.perm)}
+				}
+				s.writeError(rec, r, err)
+				return
+			}
+			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		}
+		if err := rt.h(rec, r); err != nil {
+			s.writeError(rec, r, err)
+		}
+	})
+}
+
+// authenticate reads the bearer token (or, for the WebSocket, which
+// browsers open without custom headers, the access_token parameter).
+func (s *Server) authenticate(r *http.Request, queryToken bool) (*auth.Principal, error) {
+	token := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(rest) == "" {
+			return nil, &apiError{Status: http.StatusUnauthorized, Msg: "the Authorization header must be \"Bearer <token>\"", Field: "Authorization"}
+		}
+		token = strings.TrimSpace(rest)
+	} else if queryToken {
+		token = r.URL.Query().Get("access_token")
+	}
+	if token == "" {
+		return nil, &apiError{Status: http.StatusUnauthorized, Msg: "missing API token: send Authorization: Bearer <token>", Field: "Authorization"}
+	}
+	p, err := s.cfg.Auth.Authenticate(r.Context(), token)
+	if err != nil || p == nil {
+		s.log.Info("authentication failed", "remote", remoteAddr(r), "path", r.URL.Path, "err", err)
+		return nil, &apiError{Status: http.StatusUnauthorized, Msg: auth.ErrUnauthenticated.Error(), Field: "Authorization"}
+	}
+	return p, nil
+}
+
+// statusWriter remembers the status written, for the request metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController and the WebSocket upgrade reach the
+// connection underneath.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		// A hijacked connection (the WebSocket) never writes a status here.
+		return http.StatusSwitchingProtocols
+	}
+	return w.status
+}
