@@ -491,18 +491,38 @@ func (c *conv) step(ctx context.Context, n *Node) (next string, done bool, err e
 		c.rec.Transcript = append(c.rec.Transcript, Entry{Side: SideBot, Node: n.ID, At: c.r.now(), Text: text, Message: true})
 		return n.Next, false, nil
 	case KindTransfer:
-		text, prompt, _ := c.words(n)
-		if text != "" || prompt != "" {
-			if _, err := c.play(ctx, n.ID, c.expand(text), prompt, n.Interruptible); err != nil {
-				return "", false, err
-			}
-		}
 		to := c.expand(n.To)
 		mode := n.TransferMode
 		if mode == "" {
 			mode = "refer"
 		}
-		if err := c.transfer(ctx, mode, to); err != nil {
+		// The summary is spoken for the agent while the caller hears the
+		// node's prompt, so the briefing costs the caller no extra wait.
+		var brief <-chan Briefing
+		bctx, stopBrief := context.WithCancel(ctx)
+		defer stopBrief()
+		if _, warm := c.call.Transfer.(WarmTransferer); warm && n.Brief {
+			text := c.summaryText(n)
+			c.rec.TransferSummary = text
+			brief = c.startBriefing(bctx, n.ID, text)
+		}
+		text, prompt, _ := c.words(n)
+		if text != "" || prompt != "" {
+			if _, err := c.play(ctx, n.ID, c.expand(text), prompt, n.Interruptible); err != nil {
+				if brief != nil {
+					stopBrief()
+					<-brief
+				}
+				return "", false, err
+			}
+		}
+		var err error
+		if brief != nil {
+			err = c.transferWarm(ctx, mode, to, <-brief)
+		} else {
+			err = c.transfer(ctx, mode, to)
+		}
+		if err != nil {
 			c.log.Warn("transfer", "node", n.ID, "to", to, "err", err)
 			if n.OnFail != "" {
 				return n.OnFail, false, nil
@@ -534,6 +554,19 @@ func (c *conv) transfer(ctx context.Context, mode, to string) error {
 	if err := c.call.Transfer.Transfer(ctx, mode, to); err != nil {
 		return err
 	}
+	return c.transferred(to)
+}
+
+// transferWarm is transfer with a briefing for the agent; the call's
+// Transferer is a WarmTransferer.
+func (c *conv) transferWarm(ctx context.Context, mode, to string, b Briefing) error {
+	if err := c.call.Transfer.(WarmTransferer).TransferWarm(ctx, mode, to, b); err != nil {
+		return err
+	}
+	return c.transferred(to)
+}
+
+func (c *conv) transferred(to string) error {
 	c.rec.Outcome, c.rec.TransferredTo = "transferred", to
 	c.emit(Event{Kind: EventTransferred, Target: to})
 	return nil

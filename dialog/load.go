@@ -379,7 +379,7 @@ var nodeFields = map[Kind][]string{
 	KindSay:      {"text", "prompt", "interruptible", "next", "variants"},
 	KindListen:   {"text", "prompt", "interruptible", "variants", "grammar", "timeout", "retries", "no_input", "no_match", "on_no_input", "on_no_match", "branches"},
 	KindSet:      {"tags", "variables", "next"},
-	KindTransfer: {"mode", "to", "on_fail", "text", "prompt", "interruptible"},
+	KindTransfer: {"mode", "to", "on_fail", "text", "prompt", "interruptible", "summary"},
 	KindMessage:  {"text", "to", "next", "on_fail"},
 	KindHangup:   {"outcome", "text", "prompt", "interruptible"},
 }
@@ -423,6 +423,7 @@ func (l *loader) node(n *yaml.Node) *Node {
 	node.TransferMode = l.str(f["mode"], "mode")
 	node.To = l.str(f["to"], "to")
 	node.OnFail = l.str(f["on_fail"], "on_fail")
+	node.Brief, node.Summary = l.summary(f["summary"])
 	node.Outcome = l.str(f["outcome"], "outcome")
 	if v := f["variants"]; v != nil {
 		node.Variants = l.nodeVariants(v, node.ID)
@@ -431,6 +432,22 @@ func (l *loader) node(n *yaml.Node) *Node {
 		node.Listen = l.listen(f, node)
 	}
 	return node
+}
+
+// summary reads a transfer's summary: true (the default) for the built-in
+// one, false for none, or a template of its own.
+func (l *loader) summary(n *yaml.Node) (brief bool, template string) {
+	if n == nil {
+		return true, ""
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		return l.boolean(n, "summary", true), ""
+	}
+	t := l.str(n, "summary")
+	if strings.TrimSpace(t) == "" {
+		l.errf(n.Line, "summary must be true, false or the text to tell the agent")
+	}
+	return true, t
 }
 
 func kindList() string {

@@ -42,6 +42,9 @@ type Record struct {
 	Outcome string `json:"outcome"`
 	// TransferredTo is the URI the call was handed to.
 	TransferredTo string `json:"transferred_to,omitempty"`
+	// TransferSummary is what a warm transfer told the agent about the
+	// call (Briefing.Text).
+	TransferSummary string `json:"transfer_summary,omitempty"`
 	// Tags and Variables are the contact's after the call.
 	Tags      []string          `json:"tags,omitempty"`
 	Variables map[string]string `json:"variables,omitempty"`

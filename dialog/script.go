@@ -185,6 +185,14 @@ type Node struct {
 	// To is a transfer's SIP URI, or a message's recipient (empty: the
 	// called person).
 	To string
+	// Brief makes a transfer a warm one when the call's Transferer can
+	// brief the agent (WarmTransferer): the agent hears (bridge) or is
+	// sent (REFER, by SIP MESSAGE) a summary of the call first. It
+	// defaults to true; summary: false turns it off.
+	Brief bool
+	// Summary is a transfer's own summary template, with ${variables}
+	// expanded; empty means the built-in one (Summary).
+	Summary string
 	// OnFail is where a failed transfer or message goes; empty means the
 	// script's fallback for a transfer and Next for a message.
 	OnFail string
