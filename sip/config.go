@@ -61,6 +61,13 @@ type Config struct {
 	// AllowFrom restricts inbound INVITEs to these source prefixes (403
 	// otherwise). Default empty: any source.
 	AllowFrom []netip.Prefix
+	// Edge holds the scanner and brute-force controls applied to every
+	// request before its handler runs (see edge.go, docs/sip-edge.md).
+	// Default: the zero EdgeConfig, whose fields document their defaults.
+	Edge EdgeConfig
+	// Registrar, when set, accepts REGISTER from its extensions with digest
+	// auth (see registrar.go). Default nil: REGISTER gets 405.
+	Registrar *RegistrarConfig
 	// SessionExpires is the RFC 4028 session interval we ask for. Default 30 min.
 	// Negative disables session timers.
 	SessionExpires time.Duration
@@ -168,6 +175,14 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxInbound == 0 {
 		cfg.MaxInbound = DefaultMaxInbound
+	}
+	// SIP edge and registrar (edge.go, registrar.go).
+	var err error
+	if cfg.Edge, err = cfg.Edge.withDefaults(); err != nil {
+		return cfg, err
+	}
+	if cfg.Registrar, err = cfg.Registrar.withDefaults(); err != nil {
+		return cfg, err
 	}
 	if cfg.SessionExpires == 0 {
 		cfg.SessionExpires = DefaultSessionExpires

@@ -309,9 +309,10 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 			return
 		}
 	}
+	// Digest auth shared with the registrar (edge_digest.go): it answers
+	// the uniform 401 itself and counts failures towards a ban.
 	if ua.cfg.InboundAuth != nil {
-		if err := ua.checkAuth(req); err != nil {
-			reject(401, "Unauthorized", "digest auth: "+err.Error(), sipgosip.NewHeader("WWW-Authenticate", ua.challenge()))
+		if _, ok := ua.authenticate(req, tx); !ok {
 			return
 		}
 	}

@@ -73,6 +73,10 @@ type UA struct {
 	offers sync.WaitGroup
 	// dials counts Dial calls in flight; Close waits for their CANCELs.
 	dials sync.WaitGroup
+	// edge applies the scanner and brute-force controls (edge.go);
+	// registrar is nil unless Config.Registrar is set (registrar.go).
+	edge      *edge
+	registrar *registry
 }
 
 // NewUA validates cfg and builds a UA. It binds nothing until Start.
@@ -98,10 +102,15 @@ func NewUA(cfg Config) (*UA, error) {
 		t := &ua.cfg.Trunks[i]
 		ua.trunks[t.Name] = t
 	}
+	// The edge sees every datagram before sipgo parses it (edge.go).
+	ua.edge = newEdge(cfg.Edge, cfg.AllowFrom, cfg.Trunks, log)
+	if cfg.Registrar != nil {
+		ua.registrar = newRegistrar(cfg.Registrar, cfg.Edge.Now)
+	}
 	sipLog := log.With("layer", "sipgo")
 	ua.sua, err = sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
-		sipgo.WithUserAgentTransportLayerOptions(sipgosip.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransportLayerOptions(sipgosip.WithTransportLayerLogger(sipLog), sipgosip.WithTransportLayerReadFilter(ua.edge.readFilter)),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sipgosip.WithTransactionLayerLogger(sipLog),
 			sipgosip.WithTransactionLayerUnhandledResponseHandler(func(r *sipgosip.Response) {
@@ -116,14 +125,18 @@ func NewUA(cfg Config) (*UA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new sip server: %w", err)
 	}
-	ua.srv.OnInvite(ua.routeInvite) // WebRTC offers first, see rawsdp.go
-	ua.srv.OnAck(ua.handleAck)
-	ua.srv.OnBye(ua.handleBye)
-	ua.srv.OnUpdate(ua.handleUpdate)
-	ua.srv.OnCancel(ua.handleStrayCancel)
-	ua.srv.OnOptions(ua.handleOptions)
-	ua.srv.OnInfo(ua.handleInfo)
-	ua.srv.OnNotify(ua.handleNotify) // REFER progress, see refer.go
+	// guard applies the edge to TCP and WS requests (edge.go).
+	ua.srv.OnInvite(ua.guard(ua.routeInvite)) // WebRTC offers first, see rawsdp.go
+	ua.srv.OnAck(ua.guard(ua.handleAck))
+	ua.srv.OnBye(ua.guard(ua.handleBye))
+	ua.srv.OnUpdate(ua.guard(ua.handleUpdate))
+	ua.srv.OnCancel(ua.guard(ua.handleStrayCancel))
+	ua.srv.OnOptions(ua.guard(ua.handleOptions))
+	ua.srv.OnInfo(ua.guard(ua.handleInfo))
+	ua.srv.OnNotify(ua.guard(ua.handleNotify)) // REFER progress, see refer.go
+	if ua.registrar != nil {
+		ua.srv.OnRegister(ua.guard(ua.handleRegister))
+	}
 	return ua, nil
 }
 
