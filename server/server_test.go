@@ -1,0 +1,420 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/waihu/waihu/campaign"
+	"github.com/waihu/waihu/server/auth"
+	"github.com/waihu/waihu/store"
+)
+
+// tokenAuth is the test's Authenticator: a fixed map of tokens.
+type tokenAuth map[string]*auth.Principal
+
+func (a tokenAuth) Authenticate(_ context.Context, token string) (*auth.Principal, error) {
+	if p, ok := a[token]; ok {
+		return p, nil
+	}
+	return nil, fmt.Errorf("token %q: %w", token, auth.ErrUnauthenticated)
+}
+
+// memAudit keeps entries in memory and can be told to fail.
+type memAudit struct {
+	mu      sync.Mutex
+	entries []auth.AuditEntry
+	fail    bool
+}
+
+func (a *memAudit) Record(_ context.Context, e auth.AuditEntry) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fail {
+		return errors.New("audit disk full")
+	}
+	a.entries = append(a.entries, e)
+	return nil
+}
+
+func (a *memAudit) setFail(v bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.fail = v
+}
+
+// find returns the entries of one action.
+func (a *memAudit) find(action string) []auth.AuditEntry {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []auth.AuditEntry
+	for _, e := range a.entries {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// fakeCalls stands in for cmd/waihu's user agent.
+type fakeCalls struct {
+	mu     sync.Mutex
+	live   []CallInfo
+	placed []PlaceRequest
+	hung   []string
+	err    error
+}
+
+func (c *fakeCalls) Place(_ context.Context, req PlaceRequest) (CallInfo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return CallInfo{}, c.err
+	}
+	c.placed = append(c.placed, req)
+	info := CallInfo{ID: fmt.Sprintf("placed-%d", len(c.placed)), Phone: req.To, Direction: "outbound",
+		Trunk: req.Trunk, Script: req.Script, State: "dialing", StartedAt: time.Now()}
+	c.live = append(c.live, info)
+	return info, nil
+}
+
+func (c *fakeCalls) Live() []CallInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.live)
+}
+
+func (c *fakeCalls) Hangup(_ context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := slices.IndexFunc(c.live, func(ci CallInfo) bool { return ci.ID == id })
+	if i < 0 {
+		return fmt.Errorf("hang up %s: %w", id, store.ErrNotFound)
+	}
+	c.live = slices.Delete(c.live, i, i+1)
+	c.hung = append(c.hung, id)
+	return nil
+}
+
+// fakeCampaigns stands in for cmd/waihu's runners.
+type fakeCampaigns struct {
+	mu       sync.Mutex
+	calls    []string
+	running  map[int64]CampaignStatus
+	startErr error
+}
+
+func (f *fakeCampaigns) Start(_ context.Context, id int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("start %d", id))
+	if f.startErr != nil {
+		return f.startErr
+	}
+	f.running[id] = CampaignStatus{QueueDepth: 7, InFlight: 2}
+	return nil
+}
+
+func (f *fakeCampaigns) Pause(_ context.Context, id int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("pause %d", id))
+	return nil
+}
+
+func (f *fakeCampaigns) Stop(_ context.Context, id int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("stop %d", id))
+	delete(f.running, id)
+	return nil
+}
+
+func (f *fakeCampaigns) Status(id int64) (CampaignStatus, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.running[id]
+	return st, ok
+}
+
+// memRecordings serves recordings from memory.
+type memRecordings map[string][]byte
+
+func (m memRecordings) Open(_ context.Context, callID string) (io.ReadCloser, string, error) {
+	b, ok := m[callID]
+	if !ok {
+		return nil, "", fmt.Errorf("recording of %s: %w", callID, fs.ErrNotExist)
+	}
+	return io.NopCloser(bytes.NewReader(b)), "audio/wav", nil
+}
+
+// allPerms is every permission the contract defines.
+var allPerms = []auth.Permission{auth.PermTrunksRead, auth.PermScriptsRead, auth.PermScriptsWrite,
+	auth.PermCampaignsRead, auth.PermCampaignsWrite, auth.PermContactsRead, auth.PermContactsWrite,
+	auth.PermCallsRead, auth.PermCallsWrite, auth.PermRecordingsRead, auth.PermKPIRead, auth.PermEventsRead,
+	auth.PermWebhooksWrite, auth.PermUnmask, auth.PermUsersAdmin, auth.PermAuditRead}
+
+// Test tokens. The agent sees campaign one (alpha) only, masked.
+const (
+	tokAdmin  = "admin-token"
+	tokSuper  = "supervisor-token"
+	tokAgent  = "agent-token"
+	tokViewer = "viewer-token"
+)
+
+// Phones of the seeded contacts.
+const (
+	phoneA1 = "13812345678"
+	phoneA2 = "13900001111"
+	phoneB1 = "13712340000"
+)
+
+type fixture struct {
+	t       *testing.T
+	srv     *Server
+	ts      *httptest.Server
+	st      store.Store
+	audit   *memAudit
+	calls   *fakeCalls
+	ctl     *fakeCampaigns
+	scripts string
+	// alpha and beta are the seeded campaigns; contact ids by phone.
+	alpha, beta int64
+	contacts    map[string]int64
+	// recordID is alpha's answered call record (SIP Call-ID "rec-a1").
+	recordID int64
+}
+
+type fixtureOpt func(*Config)
+
+func newFixture(t *testing.T, opts ...fixtureOpt) *fixture {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{t: t, st: st, audit: &memAudit{}, calls: &fakeCalls{},
+		ctl: &fakeCampaigns{running: map[int64]CampaignStatus{}}, scripts: t.TempDir(), contacts: map[string]int64{}}
+	f.seed(ctx)
+	toks := tokenAuth{
+		tokAdmin: {UserID: 1, User: "root", Role: "admin", Perms: allPerms},
+		tokSuper: {UserID: 2, User: "sue", Role: "supervisor", Perms: slices.DeleteFunc(slices.Clone(allPerms),
+			func(p auth.Permission) bool { return p == auth.PermUnmask || p == auth.PermUsersAdmin })},
+		tokAgent: {UserID: 3, User: "ann", Role: "agent", Campaigns: []int64{f.alpha}, Perms: []auth.Permission{
+			auth.PermCampaignsRead, auth.PermContactsRead, auth.PermContactsWrite, auth.PermCallsRead,
+			auth.PermRecordingsRead, auth.PermEventsRead, auth.PermKPIRead}},
+		tokViewer: {UserID: 4, User: "vic", Role: "viewer", Perms: []auth.Permission{auth.PermCampaignsRead, auth.PermKPIRead, auth.PermTrunksRead}},
+	}
+	cfg := Config{Store: st, Auth: toks, Audit: f.audit, Calls: f.calls, Campaigns: f.ctl,
+		Trunks: func() []TrunkInfo {
+			return []TrunkInfo{{Name: "carrier", Address: "127.0.0.1:5060", Transport: "udp", Registration: "registered"}}
+		},
+		ScriptsDir: f.scripts,
+		Recordings: memRecordings{"rec-a1": []byte("RIFF-alpha"), "rec-b1": []byte("RIFF-beta")},
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:        func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) },
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = srv
+	f.ts = httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		f.ts.Close()
+		srv.Close()
+	})
+	return f
+}
+
+// seed stores two campaigns with contacts, and one finished call in each.
+func (f *fixture) seed(ctx context.Context) {
+	t := f.t
+	a, err := campaign.Create(ctx, f.st, "alpha", campaign.Settings{Trunks: []campaign.TrunkLimit{{Name: "carrier"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := campaign.Create(ctx, f.st, "beta", campaign.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.alpha, f.beta = a.ID, b.ID
+	if _, err := f.st.AddContacts(ctx, a.ID, []store.Contact{{Phone: phoneA1, Name: "Li"}, {Phone: phoneA2, Name: "Wang"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.AddContacts(ctx, b.ID, []store.Contact{{Phone: phoneB1, Name: "Zhao"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		campaign int64
+		phone    string
+		callID   string
+	}{{a.ID, phoneA1, "rec-a1"}, {b.ID, phoneB1, "rec-b1"}} {
+		at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+		claimed, err := f.st.ClaimContacts(ctx, store.ClaimRequest{CampaignID: c.campaign, Node: "n1", Now: at.Add(time.Hour), Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range claimed {
+			f.contacts[k.Phone] = k.ID
+			if k.Phone != c.phone {
+				if err := f.st.Release(ctx, k.ID, at); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			rec := store.CallRecord{CampaignID: c.campaign, ContactID: k.ID, Phone: k.Phone, Node: "n1", Trunk: "carrier",
+				SIPCallID: c.callID, AttemptAt: at}
+			id, err := f.st.BeginAttempt(ctx, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.ID = id
+			rec.AnsweredAt, rec.EndedAt = at.Add(5*time.Second), at.Add(65*time.Second)
+			rec.SIPCode, rec.Disposition, rec.AnsweredBy, rec.Outcome = 200, "answered", "human", "interested"
+			rec.Transcript = json.RawMessage(`[{"side":"caller","text":"yes please"}]`)
+			if err := f.st.FinishAttempt(ctx, rec, store.ContactUpdate{State: store.StateDone, LastDisposition: "answered"}); err != nil {
+				t.Fatal(err)
+			}
+			if c.callID == "rec-a1" {
+				f.recordID = id
+			}
+		}
+	}
+}
+
+// response is one answered request.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+func (r response) errorBody(t *testing.T) errorBody {
+	t.Helper()
+	var e errorBody
+	r.json(t, &e)
+	if e.Error == "" {
+		t.Fatalf("error response without a message: %s", r.body)
+	}
+	return e
+}
+
+// do sends one request; contentType defaults to JSON when a body is given.
+func (f *fixture) do(method, path, token, contentType, body string) response {
+	f.t.Helper()
+	req, err := http.NewRequest(method, f.ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" && contentType == "" {
+		contentType = mediaJSON
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := f.ts.Client().Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// doHeader sends a bodiless request with a raw Authorization header.
+func (f *fixture) doHeader(method, path, authorization string) response {
+	f.t.Helper()
+	req, err := http.NewRequest(method, f.ts.URL+path, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := f.ts.Client().Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (f *fixture) get(path, token string) response { return f.do("GET", path, token, "", "") }
+
+// must fails the test unless the response has status want.
+func (r response) must(t *testing.T, want int) response {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("status %d, want %d: %s", r.status, want, r.body)
+	}
+	return r
+}
+
+func TestNewRefusesConfigWithoutStoreAuthOrAudit(t *testing.T) {
+	st, err := store.Open(context.Background(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	full := Config{Store: st, Auth: tokenAuth{}, Audit: &memAudit{}}
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no store", Config{Auth: full.Auth, Audit: full.Audit}, "Store"},
+		{"no auth", Config{Store: st, Audit: full.Audit}, "Auth"},
+		{"no audit", Config{Store: st, Auth: full.Auth}, "Audit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.cfg)
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New: %v, want ErrConfig naming %s", err, tc.want)
+			}
+		})
+	}
+	s, err := New(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
