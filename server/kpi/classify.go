@@ -171,9 +171,11 @@ func (c *classifier) classify(rec *store.CallRecord) Facts {
 }
 
 // decode reads a transcript: the whole dialog.Record (an object) or only its
-// entries (an array). It reports whether there was a transcript at all: an
-// empty or unparseable field means the call ran no script, while "null" or
-// "[]" means the script ran and nobody spoke.
+// entries (an array). It reports whether there was a transcript at all. The
+// store writes "null" for a call that ran no script (a prompt only), and an
+// entries-only transcript of a script in which nobody spoke is "null" too, so
+// "null", like an empty or unparseable field, is no transcript; an object
+// (even with no entries) or an array (even empty) is one.
 func (c *classifier) decode(raw json.RawMessage) bool {
 	d := &c.doc
 	d.reset()
@@ -187,8 +189,6 @@ func (c *classifier) decode(raw json.RawMessage) bool {
 		err = json.Unmarshal(raw, d)
 	case '[':
 		err = json.Unmarshal(raw, &d.Transcript)
-	case 'n':
-		return bytes.Equal(raw, []byte("null"))
 	default:
 		return false
 	}

@@ -102,7 +102,7 @@ func fixture(t testing.TB) ([]store.CallRecord, ListStats) {
 	r = rec(7, 1, 6, "t2", "c2", "B")
 	r.AttemptAt, r.RingingAt, r.AnsweredAt, r.EndedAt = at(1, 40, 0), at(1, 40, 1), at(1, 40, 2), at(1, 40, 6)
 	r.SIPCode, r.Disposition, r.AnsweredBy, r.Outcome = 200, "answered", "human", "hung_up"
-	r.Transcript = json.RawMessage("null")
+	r.Transcript = full(t, []string{"greet"}, "", nil, nil)
 	add(r)
 	// R8 human transferred; greeting at 2.5 s is past the 2 s rule, so
 	// abandoned; latency 1200; talk 120 s, handle 123 s.
@@ -349,7 +349,8 @@ func TestClassifyTreatsBadTranscriptAsNone(t *testing.T) {
 		{"empty", "", false},
 		{"garbage", "{not json", false},
 		{"wrong type", `{"transcript": 5}`, false},
-		{"null", "null", true},
+		{"null, as the store keeps a call with no script", "null", false},
+		{"object without entries", `{"call_id": "x", "transcript": null}`, true},
 		{"empty array", "[]", true},
 		{"object", `{"transcript": [{"side": "bot", "at": 100000000}]}`, true},
 	}
