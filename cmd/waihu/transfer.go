@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/waihu/waihu/dialog"
 	"github.com/waihu/waihu/rtp"
 	"github.com/waihu/waihu/sip"
 )
@@ -70,6 +71,37 @@ func (t *transfer) Transfer(ctx context.Context, mode, uri string) error {
 		return t.bridge(ctx, uri)
 	}
 	return fmt.Errorf("transfer call %s to %s: mode %q is not refer or bridge", t.call.ID(), uri, mode)
+}
+
+// briefMessageTimeout bounds the SIP MESSAGE that briefs the agent of a
+// REFER: a target that does not answer MESSAGE must not delay the transfer.
+const briefMessageTimeout = 5 * time.Second
+
+// TransferWarm implements dialog.WarmTransferer. A bridge plays b.Audio to
+// the agent before the customer is connected (a summary set on the
+// transfer beforehand wins when b has no audio). A REFER first sends b.Text
+// to the agent by SIP MESSAGE through the trunk, beside the REFER, since the
+// agent's call will not pass through us; the text is a courtesy, so its
+// failure is logged and the transfer goes on. If the REFER falls back to a
+// bridge, the agent hears the summary as well.
+func (t *transfer) TransferWarm(ctx context.Context, mode, uri string, b dialog.Briefing) error {
+	if len(b.Audio) > 0 {
+		t.summary = b.Audio
+	}
+	if mode != "refer" || b.Text == "" {
+		return t.Transfer(ctx, mode, uri)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		mctx, cancel := context.WithTimeout(ctx, briefMessageTimeout)
+		defer cancel()
+		sent <- t.SendMessage(mctx, uri, b.Text)
+	}()
+	err := t.Transfer(ctx, mode, uri)
+	if merr := <-sent; merr != nil {
+		t.log.Warn("warm transfer: summary message to the agent failed", "to", uri, "err", merr)
+	}
+	return err
 }
 
 // referRefused says the customer's side would not transfer (405/501, or

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"github.com/waihu/waihu/internal/testpeer"
 	"github.com/waihu/waihu/rtp"
 	"github.com/waihu/waihu/sip"
+	"github.com/waihu/waihu/speech"
+	"github.com/waihu/waihu/speech/tts"
 )
 
 // agent is a person's phone: a UA of its own that answers (or refuses)
@@ -131,7 +134,7 @@ func startTransferServer(t *testing.T, script, agentAddr string, summary []int16
 		xfer := srv.transferFor(call, log)
 		xfer.summary = summary
 		ts.xfers <- xfer
-		srv.bot.run(ctx, log, id, in.From().User, leg, rtpDigits(ctx, leg), nil, xfer)
+		srv.bot.run(ctx, log, id, in.From().User, leg, rtpDigits(ctx, leg), nil, xfer, nil)
 		ts.ran <- id
 		hangupCall(call, log)
 	})
@@ -435,5 +438,144 @@ func BenchmarkBridgePump(b *testing.B) {
 	relayFrames(context.Background(), src, dst, nil)
 	if dst.written != b.N {
 		b.Fatalf("%d of %d frames relayed", dst.written, b.N)
+	}
+}
+
+// TestTransferWarmBriefsTheAgentBeforeTheBridge runs the whole warm path:
+// the dialog engine summarises the call, the bot's flite speaks it, and
+// the agent hears exactly that before the customer is connected.
+func TestTransferWarmBriefsTheAgentBeforeTheBridge(t *testing.T) {
+	flite, err := tts.NewFlite(tts.FliteConfig{})
+	if errors.Is(err, speech.ErrEngineUnavailable) && os.Getenv("CI") == "" {
+		t.Skipf("flite unavailable: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAgent(t, false)
+	srv := startTransferServer(t, "testdata/transfer_bridge.yaml", a.addr(), nil)
+	cfg := srv.cfg
+	cfg.Bot.TTS = EngineConfig{Engine: "flite"}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := newBot(ctx, cfg, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.bot = b // before any call: the handler reads it per call
+	c := newCaller(t, srv.server)
+	_, call := c.dial(ctx, t, "customer")
+	var ag agentCall
+	select {
+	case ag = <-a.answers:
+	case <-ctx.Done():
+		t.Fatal("the agent's phone never rang")
+	}
+	heard := hear(ctx, ag.leg, 4*time.Second)
+	rec := waitRecord(t, srv.server, call.ID())
+	if rec.Outcome != "transferred" || !strings.HasPrefix(rec.TransferSummary, "Transferred call from ") {
+		t.Fatalf("record outcome %q summary %q, want transferred with the built-in summary", rec.Outcome, rec.TransferSummary)
+	}
+	st, err := flite.Synthesize(ctx, rec.TransferSummary, speech.SynthOptions{Language: "en-US"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int16
+	frame := make([]int16, speech.FrameSamples)
+	for st.Read(frame) == nil {
+		want = append(want, frame...)
+	}
+	st.Close()
+	if cmp := testpeer.Compare(want, heard, 8000); !mostlyMatches(cmp) {
+		t.Errorf("the agent did not hear the summary %q: %v", rec.TransferSummary, cmp)
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// messageCatcher is an agent's SIP address that takes MESSAGE (200) and
+// refuses calls (486), keeping each MESSAGE's body.
+type messageCatcher struct {
+	conn   *net.UDPConn
+	bodies chan string
+}
+
+func newMessageCatcher(t *testing.T) *messageCatcher {
+	t.Helper()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &messageCatcher{conn: conn, bodies: make(chan string, 4)}
+	done := make(chan struct{})
+	go m.serve(done)
+	t.Cleanup(func() { conn.Close(); <-done })
+	return m
+}
+
+func (m *messageCatcher) addr() string { return m.conn.LocalAddr().String() }
+
+func (m *messageCatcher) serve(done chan struct{}) {
+	defer close(done)
+	buf := make([]byte, 65535)
+	for {
+		n, from, err := m.conn.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		head, body, _ := strings.Cut(string(buf[:n]), "\r\n\r\n")
+		lines := strings.Split(head, "\r\n")
+		method, _, _ := strings.Cut(lines[0], " ")
+		status := "200 OK"
+		switch method {
+		case "ACK":
+			continue
+		case "INVITE":
+			status = "486 Busy Here"
+		case "MESSAGE":
+			m.bodies <- body
+		}
+		var resp strings.Builder
+		resp.WriteString("SIP/2.0 " + status + "\r\n")
+		for _, l := range lines[1:] {
+			name, _, _ := strings.Cut(strings.ToLower(l), ":")
+			switch strings.TrimSpace(name) {
+			case "via", "v", "from", "f", "call-id", "i", "cseq":
+				resp.WriteString(l + "\r\n")
+			case "to", "t":
+				if !strings.Contains(strings.ToLower(l), "tag=") {
+					l += ";tag=catcher"
+				}
+				resp.WriteString(l + "\r\n")
+			}
+		}
+		resp.WriteString("Content-Length: 0\r\n\r\n")
+		m.conn.WriteToUDP([]byte(resp.String()), from)
+	}
+}
+
+// TestTransferWarmReferTextsTheSummaryToTheAgent: a REFER's agent is not
+// bridged through us, so the summary goes to them as a SIP MESSAGE.
+func TestTransferWarmReferTextsTheSummaryToTheAgent(t *testing.T) {
+	m := newMessageCatcher(t)
+	srv := startTransferServer(t, "testdata/transfer_refer.yaml", m.addr(), nil)
+	c := newCaller(t, srv.server)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, call := c.dial(ctx, t, "customer")
+	// The customer's UA refuses REFER and the catcher refuses the bridge's
+	// INVITE, so the script ends on its on_fail path; the text went anyway.
+	rec := waitRecord(t, srv.server, call.ID())
+	if rec.Outcome != "call_back" || !strings.HasPrefix(rec.TransferSummary, "Transferred call from ") {
+		t.Fatalf("record outcome %q summary %q, want on_fail's call_back after a warm attempt", rec.Outcome, rec.TransferSummary)
+	}
+	select {
+	case body := <-m.bodies:
+		if body != rec.TransferSummary {
+			t.Errorf("agent was texted %q, want the summary %q", body, rec.TransferSummary)
+		}
+	case <-ctx.Done():
+		t.Fatal("the agent got no MESSAGE")
 	}
 }
