@@ -5,13 +5,58 @@ import (
 	"math/rand/v2"
 )
 
-// points is n rows of d standardised features, row-major.
+// points is n rows of d standardised features, row-major. has marks the
+// values present (nil: all are); a missing value is 0, the feature's mean.
 type points struct {
 	x    []float64
+	has  []bool
 	n, d int
 }
 
 func (p points) row(i int) []float64 { return p.x[i*p.d : (i+1)*p.d] }
+
+// dist is the squared distance from point i to c over the features i has,
+// scaled up by d / present (the partial distance strategy for k-means with
+// missing values): a missing feature neither pulls the point towards the
+// mean nor hides it from a cluster.
+func (p points) dist(i int, c []float64) float64 {
+	if p.has == nil {
+		return sqDist(p.row(i), c)
+	}
+	s, n := 0.0, 0
+	for f, v := range p.row(i) {
+		if p.has[i*p.d+f] {
+			t := v - c[f]
+			s += t * t
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return s * float64(p.d) / float64(n)
+}
+
+// pairDist is the partial squared distance between points i and j over the
+// features both have.
+func (p points) pairDist(i, j int) float64 {
+	if p.has == nil {
+		return sqDist(p.row(i), p.row(j))
+	}
+	a, b := p.row(i), p.row(j)
+	s, n := 0.0, 0
+	for f := range a {
+		if p.has[i*p.d+f] && p.has[j*p.d+f] {
+			t := a[f] - b[f]
+			s += t * t
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return s * float64(p.d) / float64(n)
+}
 
 func sqDist(a, b []float64) float64 {
 	s := 0.0
@@ -38,7 +83,7 @@ func kmeansPP(rng *rand.Rand, p points, k int) []float64 {
 	c = append(c, p.row(rng.IntN(p.n))...)
 	dist := make([]float64, p.n)
 	for i := range dist {
-		dist[i] = sqDist(p.row(i), c[:p.d])
+		dist[i] = p.dist(i, c[:p.d])
 	}
 	for len(c) < k*p.d {
 		total := 0.0
@@ -61,7 +106,7 @@ func kmeansPP(rng *rand.Rand, p points, k int) []float64 {
 		c = append(c, p.row(next)...)
 		last := c[len(c)-p.d:]
 		for i := range dist {
-			dist[i] = min(dist[i], sqDist(p.row(i), last))
+			dist[i] = min(dist[i], p.dist(i, last))
 		}
 	}
 	return c
@@ -75,12 +120,13 @@ func lloyd(p points, k int, centroids []float64, maxIter int) clustering {
 		assign[i] = -1
 	}
 	counts := make([]int, k)
+	present := make([]int, k*p.d)
 	for iter := 0; iter < maxIter; iter++ {
 		changed := false
 		for i := 0; i < p.n; i++ {
 			best, bestD := 0, math.Inf(1)
 			for j := 0; j < k; j++ {
-				if d := sqDist(p.row(i), centroids[j*p.d:(j+1)*p.d]); d < bestD {
+				if d := p.dist(i, centroids[j*p.d:(j+1)*p.d]); d < bestD {
 					best, bestD = j, d
 				}
 			}
@@ -93,11 +139,15 @@ func lloyd(p points, k int, centroids []float64, maxIter int) clustering {
 		}
 		clear(centroids)
 		clear(counts)
+		clear(present)
 		for i, j := range assign {
 			counts[j]++
 			c := centroids[j*p.d : (j+1)*p.d]
 			for f, v := range p.row(i) {
-				c[f] += v
+				if p.has == nil || p.has[i*p.d+f] {
+					c[f] += v
+					present[j*p.d+f]++
+				}
 			}
 		}
 		for j := 0; j < k; j++ {
@@ -107,7 +157,7 @@ func lloyd(p points, k int, centroids []float64, maxIter int) clustering {
 				// centroid, so k clusters stay k.
 				far, farD := 0, -1.0
 				for i, a := range assign {
-					if d := sqDist(p.row(i), centroids[a*p.d:(a+1)*p.d]); d > farD {
+					if d := p.dist(i, centroids[a*p.d:(a+1)*p.d]); d > farD {
 						far, farD = i, d
 					}
 				}
@@ -115,13 +165,15 @@ func lloyd(p points, k int, centroids []float64, maxIter int) clustering {
 				continue
 			}
 			for f := range c {
-				c[f] /= float64(counts[j])
+				if n := present[j*p.d+f]; n > 0 {
+					c[f] /= float64(n)
+				}
 			}
 		}
 	}
 	inertia := 0.0
 	for i, j := range assign {
-		inertia += sqDist(p.row(i), centroids[j*p.d:(j+1)*p.d])
+		inertia += p.dist(i, centroids[j*p.d:(j+1)*p.d])
 	}
 	return clustering{k: k, centroids: centroids, assign: assign, inertia: inertia}
 }
@@ -156,7 +208,7 @@ func silhouette(p points, c clustering, sample []int) float64 {
 			if i == j {
 				continue
 			}
-			sum[c.assign[j]] += math.Sqrt(sqDist(p.row(i), p.row(j)))
+			sum[c.assign[j]] += math.Sqrt(p.pairDist(i, j))
 			cnt[c.assign[j]]++
 		}
 		own := c.assign[i]

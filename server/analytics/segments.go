@@ -82,7 +82,8 @@ type SegmentReport struct {
 // chosen numeric custom fields, priority, attempts and answered calls (from
 // records). Conversion is deliberately not a feature: clustering on it would
 // make "which segment converts best" true by construction. A contact missing
-// a field gets the field's mean, so it pulls no segment either way.
+// a field is placed by the fields it has (partial distances), and centroids
+// average the values present.
 func Segments(contacts []store.Contact, records []store.CallRecord, opt SegmentOptions) (SegmentReport, error) {
 	if opt.K < 0 || opt.KMin < 0 || opt.KMax < 0 || (opt.KMax > 0 && opt.KMin > opt.KMax) {
 		return SegmentReport{}, fmt.Errorf("segments: k %d, k_min %d, k_max %d: want k ≥ 0 and 0 ≤ k_min ≤ k_max", opt.K, opt.KMin, opt.KMax)
@@ -114,9 +115,11 @@ func Segments(contacts []store.Contact, records []store.CallRecord, opt SegmentO
 		row[len(fields)+2] = float64(answered[c.ID])
 		present[i*d+len(fields)], present[i*d+len(fields)+1], present[i*d+len(fields)+2] = true, true, true
 	}
-	// Impute the mean, then standardise; a constant feature gets scale 1 and
-	// so contributes nothing to distances.
+	// Standardise over the values present; a constant feature gets scale 1
+	// and so contributes nothing to distances. A missing value is set to the
+	// mean (0 standardised) only so the row is defined; distances skip it.
 	std := make([]float64, n*d)
+	means := make([]float64, d)
 	for f := 0; f < d; f++ {
 		sum, cnt := 0.0, 0
 		for i := 0; i < n; i++ {
@@ -129,15 +132,20 @@ func Segments(contacts []store.Contact, records []store.CallRecord, opt SegmentO
 		if cnt > 0 {
 			mean = sum / float64(cnt)
 		}
+		means[f] = mean
 		ss := 0.0
 		for i := 0; i < n; i++ {
 			if !present[i*d+f] {
 				raw[i*d+f] = mean
+				continue
 			}
 			t := raw[i*d+f] - mean
 			ss += t * t
 		}
-		sd := math.Sqrt(ss / float64(n))
+		sd := 0.0
+		if cnt > 0 {
+			sd = math.Sqrt(ss / float64(cnt))
+		}
 		if sd == 0 {
 			sd = 1
 		}
@@ -145,7 +153,7 @@ func Segments(contacts []store.Contact, records []store.CallRecord, opt SegmentO
 			std[i*d+f] = (raw[i*d+f] - mean) / sd
 		}
 	}
-	p := points{x: std, n: n, d: d}
+	p := points{x: std, has: present, n: n, d: d}
 	distinct := distinctRows(p, kMax)
 	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
 
@@ -177,6 +185,7 @@ func Segments(contacts []store.Contact, records []store.CallRecord, opt SegmentO
 	rep.K, rep.Inertia = best.k, best.inertia
 
 	segs := make([]Segment, best.k)
+	have := make([]int, best.k*d)
 	for j := range segs {
 		segs[j].Centroid = make([]float64, d)
 	}
@@ -188,7 +197,10 @@ func Segments(contacts []store.Contact, records []store.CallRecord, opt SegmentO
 			s.Converted++
 		}
 		for f := 0; f < d; f++ {
-			s.Centroid[f] += raw[i*d+f]
+			if present[i*d+f] {
+				s.Centroid[f] += raw[i*d+f]
+				have[j*d+f]++
+			}
 		}
 	}
 	for j := range segs {
@@ -197,7 +209,11 @@ func Segments(contacts []store.Contact, records []store.CallRecord, opt SegmentO
 			continue
 		}
 		for f := range s.Centroid {
-			s.Centroid[f] /= float64(s.Size)
+			if have[j*d+f] > 0 {
+				s.Centroid[f] /= float64(have[j*d+f])
+			} else {
+				s.Centroid[f] = means[f] // no member has it: say the list's mean
+			}
 		}
 		s.ConversionRate = float64(s.Converted) / float64(s.Size)
 		slices.Sort(s.ContactIDs)
