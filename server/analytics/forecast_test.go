@@ -264,3 +264,17 @@ func since(rs []store.CallRecord, from time.Time) []store.CallRecord {
 	}
 	return out
 }
+
+func BenchmarkForecastAnswerRate100k(b *testing.B) {
+	now := time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
+	records := history(now, 8, plantedRate) // 8 weeks × 6 days × 3 hours × 20 calls ≈ 3k
+	for len(records) < 100_000 {
+		records = append(records, records[:min(len(records), 100_000-len(records))]...)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ForecastAnswerRate(records, ForecastOptions{Now: now}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
