@@ -194,9 +194,7 @@ type AMDDetector struct {
 	minWord, betweenWords, endSilence, maxWait, minBeep    int
 
 	// Speech detector: minimum of recent frame energies as the noise floor.
-	energies [noiseWinFrames]float64
-	nEnergy  int
-	pitch    *PitchTracker
+	speech amdSpeech
 	// vad, when set (by the evaluation only), replaces the speech decision
 	// with the package VAD's raw one, to compare the two.
 	vad *VAD
@@ -211,51 +209,38 @@ type AMDDetector struct {
 	inWord      bool
 
 	// Tones.
-	fft        *FFT
-	window     []float64
-	buf        []float64
-	spec       []float64
-	beepRun    int
-	beepBin    int
-	beepLo     float64 // level range over the run, dBFS
-	beepHi     float64
-	beepPrevDB float64
-	beepGap    bool   // no speech in the 100 ms before the run began
-	speechHist uint32 // speech flags of past frames, the last in bit 0
-	beepDone   int    // length of a beep that stopped, awaiting the quiet after it
-	beepAfter  int    // frames since it stopped
-	ced, cng   Goertzel
-	cedRun     int
-	cngRun     int
+	beep     beepTracker
+	ced, cng Goertzel
+	cedRun   int
+	cngRun   int
 
 	pend    [FrameSamples]int16
 	npend   int
 	results []AMDResult
 }
 
+// amdFrames converts a duration to whole 20 ms frames, rounded, at least one.
+func amdFrames(d time.Duration) int {
+	return max(1, int((d+10*time.Millisecond)/(20*time.Millisecond)))
+}
+
 // NewAMDDetector returns a detector for one call, configured by cfg (see
 // AMDConfig for the defaults of zero fields).
 func NewAMDDetector(cfg AMDConfig) *AMDDetector {
 	cfg = cfg.withDefaults()
-	frames := func(d time.Duration) int { return max(1, int((d+10*time.Millisecond)/(20*time.Millisecond))) }
-	fft, _ := NewFFT(amdFFTSize)               // a power of two ≥ 2 cannot fail
-	pitch, _ := NewPitchTracker(PitchConfig{}) // the defaults are valid
 	return &AMDDetector{
 		cfg:            cfg,
-		initialSilence: frames(cfg.InitialSilence),
-		greeting:       frames(cfg.Greeting),
-		afterGreeting:  frames(cfg.AfterGreetingSilence),
-		totalAnalysis:  frames(cfg.TotalAnalysisTime),
-		minWord:        frames(cfg.MinWordLength),
-		betweenWords:   frames(cfg.BetweenWordsSilence),
-		endSilence:     frames(cfg.EndSilence),
-		maxWait:        frames(cfg.MaxGreetingWait),
-		minBeep:        frames(cfg.MinBeep),
-		fft:            fft,
-		pitch:          pitch,
-		window:         Hann(FrameSamples),
-		buf:            make([]float64, FrameSamples),
-		spec:           make([]float64, fft.Bins()),
+		initialSilence: amdFrames(cfg.InitialSilence),
+		greeting:       amdFrames(cfg.Greeting),
+		afterGreeting:  amdFrames(cfg.AfterGreetingSilence),
+		totalAnalysis:  amdFrames(cfg.TotalAnalysisTime),
+		minWord:        amdFrames(cfg.MinWordLength),
+		betweenWords:   amdFrames(cfg.BetweenWordsSilence),
+		endSilence:     amdFrames(cfg.EndSilence),
+		maxWait:        amdFrames(cfg.MaxGreetingWait),
+		minBeep:        amdFrames(cfg.MinBeep),
+		speech:         newAMDSpeech(cfg),
+		beep:           newBeepTracker(cfg),
 		ced:            NewGoertzel(2100, SampleRate),
 		cng:            NewGoertzel(1100, SampleRate),
 		results:        make([]AMDResult, 0, 2),
@@ -306,11 +291,11 @@ func (a *AMDDetector) step(x []int16) {
 	}
 	total := meanSquare(x)
 	db := EnergyDBFS(x)
-	speech := a.isSpeech(x, db)
+	speech := a.speech.isSpeech(x, db)
 	if a.vad != nil {
 		speech = a.vad.Process(x).Speech
 	}
-	tonal, beepEnded, beepFrames := a.beep(x, total, db, speech)
+	tonal, beepEnded, beepFrames := a.beep.step(x, total, db, speech)
 	if a.phase == amdGreeting && a.fax(x, total) {
 		return
 	}
@@ -329,10 +314,6 @@ func (a *AMDDetector) step(x []int16) {
 		if a.gapRun >= a.betweenWords {
 			a.voiceRun, a.inWord = 0, false
 		}
-	}
-	a.speechHist <<= 1
-	if speech {
-		a.speechHist |= 1
 	}
 	switch {
 	case tonal:
@@ -411,7 +392,7 @@ func beepConfidence(frames, minFrames int) float64 {
 // floor — the minimum of the last 2 s of frame levels, which the pauses
 // between words reach even in a continuous greeting — and its periodicity:
 // voiced speech needs only a small margin, anything else a large one.
-func (a *AMDDetector) isSpeech(x []int16, db float64) bool {
+func (a *amdSpeech) isSpeech(x []int16, db float64) bool {
 	a.energies[a.nEnergy%noiseWinFrames] = db
 	a.nEnergy++
 	floor := math.Inf(1)
@@ -419,13 +400,28 @@ func (a *AMDDetector) isSpeech(x []int16, db float64) bool {
 		floor = math.Min(floor, a.energies[i])
 	}
 	voiced := a.pitch.Process(x).Voiced
-	if db < a.cfg.MinSpeechDBFS {
+	if db < a.minDBFS {
 		return false
 	}
-	return db >= floor+a.cfg.LoudMarginDB || (voiced && db >= floor+a.cfg.SpeechMarginDB)
+	return db >= floor+a.loudMargin || (voiced && db >= floor+a.speechMargin)
 }
 
-// beep tracks a steady tone in the beep band: a frame is tonal when one
+// amdSpeech is the answering-machine detector's speech decision: a frame's
+// level against a noise floor tracked as the minimum of recent levels, with
+// periodicity lowering the bar.
+type amdSpeech struct {
+	energies                          [noiseWinFrames]float64
+	nEnergy                           int
+	pitch                             *PitchTracker
+	minDBFS, loudMargin, speechMargin float64
+}
+
+func newAMDSpeech(cfg AMDConfig) amdSpeech {
+	pitch, _ := NewPitchTracker(PitchConfig{}) // the defaults are valid
+	return amdSpeech{pitch: pitch, minDBFS: cfg.MinSpeechDBFS, loudMargin: cfg.LoudMarginDB, speechMargin: cfg.SpeechMarginDB}
+}
+
+// track follows a steady tone in the beep band: a frame is tonal when one
 // spectral peak holds BeepTonality of the power, and a beep is a run of
 // tonal frames at one frequency, at a steady level (a sung vowel wavers), of
 // at least MinBeep, after 100 ms without speech (machines pause before
@@ -433,15 +429,57 @@ func (a *AMDDetector) isSpeech(x []int16, db float64) bool {
 // has stopped and, past its tail, 60 ms without speech have followed it (a vowel is followed
 // by more speech, a beep by the recorder's silence), or has gone on for 2 s,
 // that a beep ended and how many frames it lasted.
-func (a *AMDDetector) beep(x []int16, total, db float64, speech bool) (tonal, ended bool, frames int) {
+// beepTracker finds beeps in a stream of frames, for AMDDetector and
+// BeepDetector.
+type beepTracker struct {
+	minDBFS, minHz, maxHz, tonality float64
+	minBeep                         int // frames
+
+	fft        *FFT
+	window     []float64
+	buf        []float64
+	spec       []float64
+	beepRun    int
+	beepBin    int
+	beepLo     float64 // level range over the run, dBFS
+	beepHi     float64
+	beepPrevDB float64
+	beepGap    bool   // no speech in the 100 ms before the run began
+	speechHist uint32 // speech flags of past frames, the last in bit 0
+	beepDone   int    // length of a beep that stopped, awaiting the quiet after it
+	beepAfter  int    // frames since it stopped
+	doneBin    int    // spectral bin of that beep
+}
+
+func newBeepTracker(cfg AMDConfig) beepTracker {
+	fft, _ := NewFFT(amdFFTSize) // a power of two ≥ 2 cannot fail
+	return beepTracker{
+		minDBFS: cfg.MinSpeechDBFS, minHz: cfg.BeepMinHz, maxHz: cfg.BeepMaxHz, tonality: cfg.BeepTonality,
+		minBeep: amdFrames(cfg.MinBeep),
+		fft:     fft, window: Hann(FrameSamples), buf: make([]float64, FrameSamples), spec: make([]float64, fft.Bins()),
+	}
+}
+
+// step is track, then notes whether the frame was speech (a tonal frame is
+// not) for the gap a later beep needs before it.
+func (a *beepTracker) step(x []int16, total, db float64, speech bool) (tonal, ended bool, frames int) {
+	tonal, ended, frames = a.track(x, total, db, speech)
+	a.speechHist <<= 1
+	if speech && !tonal {
+		a.speechHist |= 1
+	}
+	return tonal, ended, frames
+}
+
+func (a *beepTracker) track(x []int16, total, db float64, speech bool) (tonal, ended bool, frames int) {
 	bin := -1
-	if db >= a.cfg.MinSpeechDBFS && total > 0 {
+	if db >= a.minDBFS && total > 0 {
 		for i, v := range x {
 			a.buf[i] = float64(v) * a.window[i]
 		}
 		a.fft.PowerSpectrum(a.spec, a.buf)
 		binHz := float64(SampleRate) / amdFFTSize
-		lo, hi := int(a.cfg.BeepMinHz/binHz), int(a.cfg.BeepMaxHz/binHz)+1
+		lo, hi := int(a.minHz/binHz), int(a.maxHz/binHz)+1
 		first, last := int(100/binHz), int(3800/binHz)
 		var sum, peak float64
 		k := 0
@@ -456,7 +494,7 @@ func (a *AMDDetector) beep(x []int16, total, db float64, speech bool) (tonal, en
 		for i := max(first, k-2); i <= min(last, k+2); i++ {
 			near += a.spec[i]
 		}
-		if sum > 0 && near >= a.cfg.BeepTonality*sum {
+		if sum > 0 && near >= a.tonality*sum {
 			bin = k
 		}
 	}
@@ -469,6 +507,7 @@ func (a *AMDDetector) beep(x []int16, total, db float64, speech bool) (tonal, en
 		a.beepRun++
 		a.beepPrevDB = db
 		if a.beepRun == beepMaxFrames && a.beepLo >= a.beepHi-beepMaxSwingDB && a.beepGap {
+			a.doneBin = a.beepBin
 			return true, true, a.beepRun
 		}
 		return true, false, 0
@@ -478,7 +517,7 @@ func (a *AMDDetector) beep(x []int16, total, db float64, speech bool) (tonal, en
 		// This frame may still hold the tone's tail, and the pitch
 		// tracker's 40 ms buffer the next one too: the quiet is judged
 		// after them.
-		a.beepDone, a.beepAfter = a.beepRun, -2
+		a.beepDone, a.beepAfter, a.doneBin = a.beepRun, -2, a.beepBin
 	}
 	a.beepRun = 0
 	if bin >= 0 {
