@@ -99,7 +99,9 @@ func ForecastAnswerRate(records []store.CallRecord, opt ForecastOptions) (Foreca
 
 	// grid[day][hour], day 0 = first; today is excluded, being partial.
 	grid := make([][24]cell, days)
-	for _, r := range records {
+	cls := kpi.NewClassifier(opt.Rules)
+	for i := range records {
+		r := &records[i]
 		if r.Disposition == "" {
 			continue
 		}
@@ -107,7 +109,7 @@ func ForecastAnswerRate(records []store.CallRecord, opt ForecastOptions) (Foreca
 		if at.Before(first) || !at.Before(today) {
 			continue
 		}
-		f := kpi.Classify(r, opt.Rules)
+		f := cls.Classify(r)
 		if !f.Seizure {
 			continue
 		}

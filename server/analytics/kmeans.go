@@ -190,25 +190,54 @@ func kmeans(rng *rand.Rand, p points, k, restarts, maxIter int) clustering {
 	return best
 }
 
+// pairDistances holds the distances between the points of a sample, computed
+// once and shared by the silhouettes of every k tried.
+type pairDistances struct {
+	idx []int
+	tri []float32 // condensed upper triangle, row-major
+}
+
+func newPairDistances(p points, sample []int) pairDistances {
+	n := len(sample)
+	pd := pairDistances{idx: sample, tri: make([]float32, n*(n-1)/2)}
+	k := 0
+	for a := 0; a < n; a++ {
+		for b := a + 1; b < n; b++ {
+			pd.tri[k] = float32(math.Sqrt(p.pairDist(sample[a], sample[b])))
+			k++
+		}
+	}
+	return pd
+}
+
+// at is the distance between sample positions a and b, a ≠ b.
+func (pd pairDistances) at(a, b int) float64 {
+	if a > b {
+		a, b = b, a
+	}
+	n := len(pd.idx)
+	return float64(pd.tri[a*(2*n-a-1)/2+b-a-1])
+}
+
 // silhouette is the mean silhouette coefficient (Rousseeuw 1987) over the
-// sample of point indices: for each point, (b − a) / max(a, b) with a its
-// mean distance to its own cluster and b to the nearest other cluster. It is
-// in [−1, 1]; higher means better separated clusters.
-func silhouette(p points, c clustering, sample []int) float64 {
+// sample: for each point, (b − a) / max(a, b) with a its mean distance to its
+// own cluster and b to the nearest other cluster. It is in [−1, 1]; higher
+// means better separated clusters.
+func silhouette(c clustering, pd pairDistances) float64 {
 	if c.k < 2 {
 		return 0
 	}
 	sum := make([]float64, c.k)
 	cnt := make([]int, c.k)
 	total, n := 0.0, 0
-	for _, i := range sample {
+	for ai, i := range pd.idx {
 		clear(sum)
 		clear(cnt)
-		for _, j := range sample {
-			if i == j {
+		for bi, j := range pd.idx {
+			if ai == bi {
 				continue
 			}
-			sum[c.assign[j]] += math.Sqrt(p.pairDist(i, j))
+			sum[c.assign[j]] += pd.at(ai, bi)
 			cnt[c.assign[j]]++
 		}
 		own := c.assign[i]

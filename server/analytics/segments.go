@@ -165,20 +165,20 @@ func Segments(contacts []store.Contact, records []store.CallRecord, opt SegmentO
 	case opt.K > 0:
 		rep.Chosen = "given"
 		best = kmeans(rng, p, min(opt.K, distinct), restarts, maxIter)
-		rep.Silhouette = silhouette(p, best, sampleIndices(rng, n))
+		rep.Silhouette = silhouette(best, newPairDistances(p, sampleIndices(rng, n)))
 	default:
 		rep.Chosen = "silhouette"
-		sample := sampleIndices(rng, n)
+		pd := newPairDistances(p, sampleIndices(rng, n))
 		bestS := math.Inf(-1)
 		for k := kMin; k <= min(kMax, distinct); k++ {
 			c := kmeans(rng, p, k, restarts, maxIter)
-			if s := silhouette(p, c, sample); s > bestS {
+			if s := silhouette(c, pd); s > bestS {
 				best, bestS = c, s
 			}
 		}
 		if best.assign == nil { // kMin above the distinct points
 			best = kmeans(rng, p, distinct, restarts, maxIter)
-			bestS = silhouette(p, best, sample)
+			bestS = silhouette(best, pd)
 		}
 		rep.Silhouette = bestS
 	}
@@ -240,11 +240,13 @@ func cmpOr(v, def int) int {
 // calls converted.
 func outcomes(records []store.CallRecord, rules kpi.Rules) (answered map[int64]int, converted map[int64]bool) {
 	answered, converted = map[int64]int{}, map[int64]bool{}
-	for _, r := range records {
+	cls := kpi.NewClassifier(rules)
+	for i := range records {
+		r := &records[i]
 		if r.Disposition == "" {
 			continue
 		}
-		f := kpi.Classify(r, rules)
+		f := cls.Classify(r)
 		if f.Answered {
 			answered[r.ContactID]++
 		}

@@ -82,25 +82,32 @@ type turnLite struct {
 	FirstWrite time.Time `json:"first_write"`
 }
 
-// classifier turns records into Facts, reusing its decoding buffers across
-// records so a report allocates little per record.
-type classifier struct {
+// Classifier turns records into Facts, reusing its decoding buffers across
+// records so a report allocates little per record. It is not safe for
+// concurrent use; each goroutine makes its own.
+type Classifier struct {
 	rules Rules
 	doc   transcriptDoc
-	// latencies of the last record's turns, valid until the next classify.
+	// latencies of the last record's turns, valid until the next Classify.
 	latencies []time.Duration
 }
 
-func newClassifier(r Rules) *classifier { return &classifier{rules: r.withDefaults()} }
+// NewClassifier returns a Classifier applying rules (zero fields: defaults).
+func NewClassifier(r Rules) *Classifier { return &Classifier{rules: r.withDefaults()} }
 
 // Classify applies the definitions of docs/kpis.md to one finished record.
-// An unparseable transcript counts as no transcript.
+// An unparseable transcript counts as no transcript. For many records, a
+// Classifier allocates less.
 func Classify(rec store.CallRecord, rules Rules) Facts {
-	return newClassifier(rules).classify(&rec)
+	return NewClassifier(rules).Classify(&rec)
 }
 
-// classify fills c.latencies with the record's first-response latencies.
-func (c *classifier) classify(rec *store.CallRecord) Facts {
+// Latencies are the first-response latencies of the last record classified,
+// valid until the next Classify.
+func (c *Classifier) Latencies() []time.Duration { return c.latencies }
+
+// Classify applies the definitions to one finished record.
+func (c *Classifier) Classify(rec *store.CallRecord) Facts {
 	var f Facts
 	c.latencies = c.latencies[:0]
 	answered := rec.SIPCode/100 == 2 || !rec.AnsweredAt.IsZero()
@@ -176,7 +183,7 @@ func (c *classifier) classify(rec *store.CallRecord) Facts {
 // entries-only transcript of a script in which nobody spoke is "null" too, so
 // "null", like an empty or unparseable field, is no transcript; an object
 // (even with no entries) or an array (even empty) is one.
-func (c *classifier) decode(raw json.RawMessage) bool {
+func (c *Classifier) decode(raw json.RawMessage) bool {
 	d := &c.doc
 	d.reset()
 	raw = bytes.TrimSpace(raw)
@@ -210,7 +217,7 @@ func (d *transcriptDoc) reset() {
 	d.Path, d.Transcript, d.Turns = d.Path[:0], d.Transcript[:0], d.Turns[:0]
 }
 
-func (c *classifier) visitedTransferNode() bool {
+func (c *Classifier) visitedTransferNode() bool {
 	if len(c.rules.TransferNodes) == 0 {
 		return false
 	}

@@ -250,13 +250,13 @@ func (r *report) finish() Report {
 // modify records.
 func Compute(records []store.CallRecord, lists ListStats, q Query) Report {
 	r := newReport(q, lists)
-	c := newClassifier(q.Rules)
+	c := NewClassifier(q.Rules)
 	for i := range records {
 		rec := &records[i]
 		if !r.inWindow(rec.CampaignID, rec.Disposition, rec.AttemptAt) {
 			continue
 		}
-		f := c.classify(rec)
+		f := c.Classify(rec)
 		r.add(&f, rec.CampaignID, rec.ContactID, rec.Variant, rec.Trunk, rec.CallerID, rec.AttemptAt, c.latencies)
 	}
 	return r.finish()

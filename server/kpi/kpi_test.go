@@ -367,17 +367,17 @@ func TestClassifyTreatsBadTranscriptAsNone(t *testing.T) {
 }
 
 func TestClassifierDoesNotCarryFieldsBetweenRecords(t *testing.T) {
-	c := newClassifier(Rules{})
+	c := NewClassifier(Rules{})
 	// A message entry first, then a record whose bot entry lacks "message":
 	// the reused buffer must not keep Message true.
 	first := store.CallRecord{SIPCode: 200, Disposition: "answered", AnsweredBy: "human",
 		Transcript: json.RawMessage(`[{"side":"bot","at":0,"message":true},{"side":"bot","at":100000000}]`)}
 	second := store.CallRecord{SIPCode: 200, Disposition: "answered", AnsweredBy: "human",
 		Transcript: json.RawMessage(`[{"side":"bot","at":50000000}]`)}
-	if f := c.classify(&first); f.Greeting != 100*time.Millisecond {
+	if f := c.Classify(&first); f.Greeting != 100*time.Millisecond {
 		t.Fatalf("first greeting %v, want 100ms (the message is not audio)", f.Greeting)
 	}
-	if f := c.classify(&second); !f.HasGreeting || f.Greeting != 50*time.Millisecond {
+	if f := c.Classify(&second); !f.HasGreeting || f.Greeting != 50*time.Millisecond {
 		t.Errorf("second greeting %v (%v), want 50ms", f.Greeting, f.HasGreeting)
 	}
 }

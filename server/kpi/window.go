@@ -16,7 +16,7 @@ type Window struct {
 	q    Query
 
 	mu    sync.Mutex
-	c     *classifier
+	c     *Classifier
 	lists ListStats
 	kept  []windowFact
 }
@@ -33,7 +33,7 @@ type windowFact struct {
 // (5 minutes for the dashboard's live figures). q's campaign, grouping, zone
 // and rules apply; its From and To are replaced at each snapshot.
 func NewWindow(span time.Duration, q Query) *Window {
-	return &Window{span: span, q: q, c: newClassifier(q.Rules)}
+	return &Window{span: span, q: q, c: NewClassifier(q.Rules)}
 }
 
 // SetLists sets the list sizes behind list penetration.
@@ -51,7 +51,7 @@ func (w *Window) Add(rec store.CallRecord) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	f := w.c.classify(&rec)
+	f := w.c.Classify(&rec)
 	var lat []time.Duration
 	if len(w.c.latencies) > 0 {
 		lat = append([]time.Duration(nil), w.c.latencies...)
