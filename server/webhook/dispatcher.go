@@ -427,9 +427,10 @@ func (d *Dispatcher) attempt(ctx context.Context, del store.Delivery) error {
 	case !ok:
 		res.Error = "endpoint no longer configured"
 		log.Error("webhook delivery failed", "err", res.Error)
-		return d.st.MarkDeliveryFailed(sctx, del, res)
-	case ctx.Err() != nil:
-		// Stopped, not the receiver's fault: due again at once.
+		return ignoreLost(d.st.MarkDeliveryFailed(sctx, del, res))
+	case status == 0 && ctx.Err() != nil:
+		// Stopped before an answer came, not the receiver's fault: due again
+		// at once. An answer that did come counts below.
 		res.Error = "dispatcher stopped during the request"
 		return ignoreLost(d.st.RescheduleDelivery(sctx, del, end, res))
 	}
