@@ -42,7 +42,8 @@ func TestEveryRouteRefusesRequestsWithoutAValidToken(t *testing.T) {
 func TestEveryRouteRefusesAPrincipalWithoutItsPermission(t *testing.T) {
 	f := newFixture(t)
 	// A token whose role holds nothing reaches no protected route.
-	f.srv.cfg.Auth.(tokenAuth)["empty"] = &auth.Principal{UserID: 9, User: "nobody", Role: "custom"}
+	f.role("nothing", []string{})
+	f.user("empty", "nothing", nil)
 	n := 0
 	for _, rt := range f.srv.routes {
 		if rt.public || rt.perm == "" {
@@ -63,8 +64,8 @@ func TestEveryRouteRefusesAPrincipalWithoutItsPermission(t *testing.T) {
 	if len(denied) != n || n == 0 {
 		t.Fatalf("%d auth.denied entries for %d refusals", len(denied), n)
 	}
-	if denied[0].User != "nobody" || !denied[0].Remote.IsLoopback() {
-		t.Errorf("denied entry %+v: want user nobody from loopback", denied[0])
+	if denied[0].User != "empty" || denied[0].Remote != "127.0.0.1" {
+		t.Errorf("denied entry %+v: want user empty from loopback", denied[0])
 	}
 }
 
@@ -109,7 +110,7 @@ func TestCampaignRoutes(t *testing.T) {
 		if r.header.Get("Location") != fmt.Sprintf("/api/v1/campaigns/%d", v.ID) {
 			t.Errorf("Location %q", r.header.Get("Location"))
 		}
-		if e := f.audit.find("campaign.create"); len(e) != 1 || e[0].Object != fmt.Sprintf("campaign:%d", v.ID) || e[0].User != "root" {
+		if e := f.audit.find("campaign.create"); len(e) != 1 || e[0].Object != fmt.Sprintf("campaign:%d", v.ID) || e[0].User != tokAdmin {
 			t.Errorf("audit %+v", e)
 		}
 		r = f.do("POST", "/api/v1/campaigns", tokAdmin, "", `{"name":"gamma"}`).must(t, 409)
@@ -250,7 +251,7 @@ func TestBadInputIsRefusedNamingTheField(t *testing.T) {
 		{"contact of another campaign for an agent", "GET", fmt.Sprintf("/api/v1/contacts/%d", f.contacts[phoneB1]), tokAgent, "", "", 404, "id"},
 		{"dnc with bad phone", "POST", "/api/v1/dnc", "", "", `{"phone":"abc"}`, 400, "phone"},
 		{"dnc for an unknown campaign", "POST", "/api/v1/dnc", "", "", `{"phone":"13811112222","campaign_id":999}`, 404, "campaign_id"},
-		{"dnc global for an agent", "POST", "/api/v1/dnc", tokAgent, "", `{"phone":"13811112222"}`, 403, "campaign_id"},
+		{"dnc global for an agent", "POST", "/api/v1/dnc", tokDesk, "", `{"phone":"13811112222"}`, 403, "campaign_id"},
 		{"dnc remove a number not listed", "DELETE", "/api/v1/dnc/13811112222", "", "", "", 404, "phone"},
 		{"dnc list with bad campaign", "GET", "/api/v1/dnc?campaign=-1", "", "", "", 400, "campaign"},
 		{"calls with bad limit", "GET", "/api/v1/calls?limit=5000", "", "", "", 400, "limit"},
@@ -283,12 +284,12 @@ func TestContactRoutes(t *testing.T) {
 	a := fmt.Sprintf("/api/v1/campaigns/%d/contacts", f.alpha)
 	t.Run("JSON import normalises phones and counts duplicates", func(t *testing.T) {
 		var res importResult
-		f.do("POST", a, tokAgent, "", `{"contacts":[{"phone":"138 1111-2222","name":"Chen","priority":5,"tags":["vip"],"custom":{"age":41}},
+		f.do("POST", a, tokDesk, "", `{"contacts":[{"phone":"138 1111-2222","name":"Chen","priority":5,"tags":["vip"],"custom":{"age":41}},
 			{"phone":"13812345678"},{"phone":"13811112222"}]}`).must(t, 200).json(t, &res)
 		if res.Added != 1 || res.Duplicate != 1 {
 			t.Fatalf("import %+v: want 1 added, 1 duplicate (the in-body repeat is dropped before the store)", res)
 		}
-		if e := f.audit.find("contact.import"); len(e) != 1 || e[0].User != "ann" {
+		if e := f.audit.find("contact.import"); len(e) != 1 || e[0].User != tokDesk {
 			t.Fatalf("audit %+v", e)
 		}
 	})
@@ -301,13 +302,13 @@ func TestContactRoutes(t *testing.T) {
 	})
 	t.Run("list pages, filters and masks", func(t *testing.T) {
 		var page pageBody[contactView]
-		f.get(a+"?limit=2&offset=1", tokSuper).must(t, 200).json(t, &page)
+		f.get(a+"?limit=2&offset=1", tokAnalyst).must(t, 200).json(t, &page)
 		if page.Total != 4 || len(page.Items) != 2 || page.Offset != 1 || page.Limit != 2 {
 			t.Fatalf("page %+v", page)
 		}
 		for _, k := range page.Items {
 			if !strings.Contains(k.Phone, "****") {
-				t.Errorf("supervisor sees %q unmasked", k.Phone)
+				t.Errorf("analyst sees %q unmasked", k.Phone)
 			}
 		}
 		f.get(a+"?state=done", tokAdmin).must(t, 200).json(t, &page)
@@ -344,9 +345,9 @@ func TestDoNotCallRoutes(t *testing.T) {
 	if v.Phone != "+8613800009999" || v.CampaignID != 0 {
 		t.Fatalf("added %+v", v)
 	}
-	f.do("POST", "/api/v1/dnc", tokAgent, "", fmt.Sprintf(`{"phone":"13800001234","campaign_id":%d}`, f.alpha)).must(t, 201)
+	f.do("POST", "/api/v1/dnc", tokDesk, "", fmt.Sprintf(`{"phone":"13800001234","campaign_id":%d}`, f.alpha)).must(t, 201)
 	var list listBody[dncView]
-	f.get("/api/v1/dnc", tokSuper).must(t, 200).json(t, &list)
+	f.get("/api/v1/dnc", tokAnalyst).must(t, 200).json(t, &list)
 	if len(list.Items) != 1 || list.Items[0].Phone != "+86****9999" || list.Items[0].Reason != "asked" {
 		t.Fatalf("global list %+v", list.Items)
 	}
@@ -421,7 +422,7 @@ func TestCallRoutes(t *testing.T) {
 		}
 	})
 	t.Run("place and hang up", func(t *testing.T) {
-		r := f.do("POST", "/api/v1/calls", tokSuper, "", `{"to":"139-0000-2222","trunk":"carrier","variables":{"name":"Li"}}`).must(t, 202)
+		r := f.do("POST", "/api/v1/calls", tokAnalyst, "", `{"to":"139-0000-2222","trunk":"carrier","variables":{"name":"Li"}}`).must(t, 202)
 		var c callView
 		r.json(t, &c)
 		if c.ID != "placed-1" || !c.Live || c.Phone != "139****2222" || r.header.Get("Location") != "/api/v1/calls/placed-1" {
@@ -430,15 +431,24 @@ func TestCallRoutes(t *testing.T) {
 		if p := f.calls.placed[0]; p.To != "13900002222" || p.Variables["name"] != "Li" {
 			t.Fatalf("node asked for %+v", p)
 		}
-		f.do("POST", "/api/v1/calls/placed-1/hangup", tokSuper, "", "").must(t, 204)
+		f.do("POST", "/api/v1/calls/placed-1/hangup", tokAnalyst, "", "").must(t, 204)
 		if !slices.Equal(f.calls.hung, []string{"placed-1"}) {
 			t.Fatalf("hung up %v", f.calls.hung)
 		}
 		if len(f.audit.find("call.place")) != 1 || len(f.audit.find("call.hangup")) != 1 {
 			t.Error("place or hangup not audited")
 		}
+		// An agent calls a contact of their campaign by id, never by number.
+		r = f.do("POST", "/api/v1/calls", tokAgent, "", fmt.Sprintf(`{"contact_id":%d}`, f.contacts[phoneA2])).must(t, 202)
+		r.json(t, &c)
+		if p := f.calls.placed[1]; p.To != phoneA2 || p.CampaignID != f.alpha || c.Phone != "139****1111" {
+			t.Fatalf("agent's call %+v, answered %+v", p, c)
+		}
+		f.do("POST", "/api/v1/calls", tokAgent, "", `{"to":"13900002222"}`).must(t, 403)
+		f.do("POST", "/api/v1/calls", tokAgent, "", fmt.Sprintf(`{"contact_id":%d}`, f.contacts[phoneB1])).must(t, 404)
+		f.do("POST", "/api/v1/calls", tokAdmin, "", fmt.Sprintf(`{"contact_id":%d,"to":"13700000001"}`, f.contacts[phoneB1])).must(t, 400)
 		f.calls.err = fmt.Errorf("trunk down")
-		f.do("POST", "/api/v1/calls", tokSuper, "", `{"to":"13900002222"}`).must(t, 502)
+		f.do("POST", "/api/v1/calls", tokAnalyst, "", `{"to":"13900002222"}`).must(t, 502)
 	})
 	t.Run("recordings stream for visible calls only", func(t *testing.T) {
 		r := f.get("/api/v1/recordings/rec-a1", tokAgent).must(t, 200)
@@ -533,11 +543,17 @@ func TestScriptRoutes(t *testing.T) {
 	f.do("PUT", "/api/v1/scripts/loan", tokSuper, mediaYAML, string(good)).must(t, 200)
 }
 
-// tokViewerWith registers a token holding just perms and returns it.
+// tokViewerWith registers a user whose custom role holds just perms and
+// returns its label.
 func tokViewerWith(f *fixture, perms ...auth.Permission) string {
-	tok := "tok-" + fmt.Sprint(perms)
-	f.srv.cfg.Auth.(tokenAuth)[tok] = &auth.Principal{UserID: 10, User: "limited", Perms: perms}
-	return tok
+	name := fmt.Sprintf("limited%d", len(f.tokens))
+	var names []string
+	for _, p := range perms {
+		names = append(names, string(p))
+	}
+	f.role(name, names)
+	f.user(name, name, nil)
+	return name
 }
 
 func TestTrunkRoute(t *testing.T) {

@@ -239,15 +239,32 @@ func (s *Server) placeCall(w http.ResponseWriter, r *http.Request) error {
 		return unavailable("placing calls")
 	}
 	p := principal(r)
-	if p.Campaigns != nil {
-		return &apiError{Status: http.StatusForbidden, Msg: "a user limited to some campaigns cannot place calls outside them"}
-	}
 	var req PlaceRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if req.CampaignID != 0 && req.ContactID == 0 {
+		return badInput("campaign_id", "campaign_id is set from contact_id; give contact_id instead")
+	}
+	if req.ContactID != 0 {
+		k, err := s.cfg.Store.Contact(r.Context(), req.ContactID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !p.SeesCampaign(k.CampaignID)) {
+			return notFound("contact_id", "contact %d not found", req.ContactID)
+		}
+		if err != nil {
+			return fmt.Errorf("load contact %d: %w", req.ContactID, err)
+		}
+		if req.To != "" {
+			if n, err := campaign.NormalizePhone(req.To); err != nil || n != k.Phone {
+				return badInput("to", "to differs from contact %d's phone: give one or the other", req.ContactID)
+			}
+		}
+		req.To, req.CampaignID = k.Phone, k.CampaignID
+	} else if p.Campaigns != nil {
+		return &apiError{Status: http.StatusForbidden, Msg: "a user limited to some campaigns calls their contacts by contact_id", Field: "to"}
+	}
 	if strings.TrimSpace(req.To) == "" {
-		return badInput("to", "to is required")
+		return badInput("to", "to or contact_id is required")
 	}
 	to, err := campaign.NormalizePhone(req.To)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/waihu/waihu/dialog"
+	"github.com/waihu/waihu/server/auth"
 )
 
 // wsDial opens /ws/events with query (token included there or in header).
@@ -20,7 +21,7 @@ func (f *fixture) wsDial(t *testing.T, query, headerToken string) *websocket.Con
 	defer cancel()
 	opts := &websocket.DialOptions{HTTPHeader: http.Header{}}
 	if headerToken != "" {
-		opts.HTTPHeader.Set("Authorization", "Bearer "+headerToken)
+		opts.HTTPHeader.Set("Authorization", "Bearer "+f.tokens[headerToken])
 	}
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(f.ts.URL, "http")+"/ws/events"+query, opts)
 	if err != nil {
@@ -71,9 +72,9 @@ func readEvent(t *testing.T, c *websocket.Conn) wsMessage {
 
 func TestEventsAreFilteredScopedAndMaskedPerSubscriber(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.SnapshotInterval = time.Hour })
-	agent := f.wsDial(t, "?access_token="+tokAgent, "")
+	agent := f.wsDial(t, "?access_token="+f.tokens[tokAgent], "")
 	admin := f.wsDial(t, "", tokAdmin)
-	betaOnly := f.wsDial(t, "?campaign="+itoa(f.beta), tokSuper)
+	betaOnly := f.wsDial(t, "?campaign="+itoa(f.beta), tokAnalyst)
 	f.waitSubscribers(t, 3)
 
 	// A KPI snapshot greets each subscriber that may read KPIs.
@@ -126,7 +127,7 @@ func TestEventsNeedATokenWithEventsRead(t *testing.T) {
 	}{
 		{"", 401},
 		{"?access_token=wrong", 401},
-		{"?access_token=" + tokViewer, 403},
+		{"?access_token=" + f.tokens[tokViewerWith(f, auth.PermKPIRead)], 403},
 	} {
 		_, resp, err := websocket.Dial(ctx, url+tc.query, nil)
 		if err == nil || resp == nil || resp.StatusCode != tc.want {

@@ -102,7 +102,7 @@ func TestOpenAPISchemasFollowTheJSONOfTheBodies(t *testing.T) {
 		required []string
 	}{
 		{"CreateCampaignRequest", []string{"name", "settings"}, []string{"name"}},
-		{"PlaceRequest", []string{"to", "trunk", "caller_id", "script", "variables"}, []string{"to"}},
+		{"PlaceRequest", []string{"to", "contact_id", "trunk", "caller_id", "script", "variables"}, nil},
 		// contactDetail embeds contactView: its fields are flattened as encoding/json does.
 		{"ContactDetail", []string{"id", "phone", "state", "calls"}, []string{"id", "phone", "calls"}},
 		{"CallView", []string{"id", "live", "phone", "transcript", "answered_by"}, []string{"id", "live", "state", "phone"}},

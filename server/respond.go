@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/waihu/waihu/campaign"
 	"github.com/waihu/waihu/server/auth"
 	"github.com/waihu/waihu/store"
 )
@@ -244,12 +243,7 @@ func (s *Server) auditReq(r *http.Request, action, object, detail string) error 
 }
 
 // maskFor returns phone as p may see it.
-func maskFor(p *auth.Principal, phone string) string {
-	if phone == "" || p.Can(auth.PermUnmask) {
-		return phone
-	}
-	return campaign.MaskPhone(phone)
-}
+func maskFor(p *auth.Principal, phone string) string { return p.Phone(phone) }
 
 // seesCampaign is p.SeesCampaign, with campaign 0 (calls outside any
 // campaign) visible only to principals limited to no campaigns.

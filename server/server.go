@@ -28,10 +28,16 @@ type Calls interface {
 	Hangup(ctx context.Context, id string) error
 }
 
-// PlaceRequest asks for one outbound call outside any campaign.
+// PlaceRequest asks for one outbound call.
 type PlaceRequest struct {
 	// To is the number to call, normalised by campaign.NormalizePhone.
-	To string `json:"to"`
+	// With ContactID it may be left out: the server fills in the contact's.
+	To string `json:"to,omitempty"`
+	// ContactID calls a stored contact (CampaignID is then set to its
+	// campaign by the server): the way a user limited to some campaigns,
+	// who may not see full numbers, calls one of their contacts.
+	ContactID  int64 `json:"contact_id,omitempty"`
+	CampaignID int64 `json:"campaign_id,omitempty"`
 	// Trunk names the trunk to dial through; empty means the first one.
 	Trunk string `json:"trunk,omitempty"`
 	// CallerID is the number to present; empty means the trunk's own.

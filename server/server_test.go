@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,50 +23,29 @@ import (
 	"github.com/waihu/waihu/store"
 )
 
-// tokenAuth is the test's Authenticator: a fixed map of tokens.
-type tokenAuth map[string]*auth.Principal
-
-func (a tokenAuth) Authenticate(_ context.Context, token string) (*auth.Principal, error) {
-	if p, ok := a[token]; ok {
-		return p, nil
-	}
-	return nil, fmt.Errorf("token %q: %w", token, auth.ErrUnauthenticated)
+// testAudit is the real audit log, which a test can make fail.
+type testAudit struct {
+	log  *auth.AuditLog
+	fail atomic.Bool
 }
 
-// memAudit keeps entries in memory and can be told to fail.
-type memAudit struct {
-	mu      sync.Mutex
-	entries []auth.AuditEntry
-	fail    bool
-}
-
-func (a *memAudit) Record(_ context.Context, e auth.AuditEntry) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.fail {
+func (a *testAudit) Record(ctx context.Context, e auth.AuditEntry) error {
+	if a.fail.Load() {
 		return errors.New("audit disk full")
 	}
-	a.entries = append(a.entries, e)
-	return nil
+	return a.log.Record(ctx, e)
 }
 
-func (a *memAudit) setFail(v bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.fail = v
-}
+func (a *testAudit) setFail(v bool) { a.fail.Store(v) }
 
-// find returns the entries of one action.
-func (a *memAudit) find(action string) []auth.AuditEntry {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []auth.AuditEntry
-	for _, e := range a.entries {
-		if e.Action == action {
-			out = append(out, e)
-		}
+// find returns the entries of one action, oldest first.
+func (a *testAudit) find(action string) []store.AuditRecord {
+	recs, err := a.log.Search(context.Background(), store.AuditQuery{Action: action, Limit: 1000})
+	if err != nil {
+		panic(fmt.Sprintf("search the audit log: %v", err))
 	}
-	return out
+	slices.SortFunc(recs, func(x, y store.AuditRecord) int { return int(x.Seq - y.Seq) })
+	return recs
 }
 
 // fakeCalls stands in for cmd/waihu's user agent.
@@ -160,18 +140,15 @@ func (m memRecordings) Open(_ context.Context, callID string) (io.ReadCloser, st
 	return io.NopCloser(bytes.NewReader(b)), "audio/wav", nil
 }
 
-// allPerms is every permission the contract defines.
-var allPerms = []auth.Permission{auth.PermTrunksRead, auth.PermScriptsRead, auth.PermScriptsWrite,
-	auth.PermCampaignsRead, auth.PermCampaignsWrite, auth.PermContactsRead, auth.PermContactsWrite,
-	auth.PermCallsRead, auth.PermCallsWrite, auth.PermRecordingsRead, auth.PermKPIRead, auth.PermEventsRead,
-	auth.PermWebhooksWrite, auth.PermUnmask, auth.PermUsersAdmin, auth.PermAuditRead}
-
-// Test tokens. The agent sees campaign one (alpha) only, masked.
+// Test users, by the label the tests pass as a token; fixture.do swaps in
+// the token issued to that user. The agent is assigned campaign alpha.
 const (
-	tokAdmin  = "admin-token"
-	tokSuper  = "supervisor-token"
-	tokAgent  = "agent-token"
-	tokViewer = "viewer-token"
+	tokAdmin   = "admin"      // built-in admin
+	tokSuper   = "supervisor" // built-in supervisor: sees full numbers
+	tokAnalyst = "analyst"    // custom: the supervisor's rights without unmask
+	tokAgent   = "agent"      // built-in agent, alpha only
+	tokDesk    = "desk"       // custom: agent rights plus contacts:write, alpha only
+	tokViewer  = "viewer"     // built-in viewer
 )
 
 // Phones of the seeded contacts.
@@ -182,11 +159,14 @@ const (
 )
 
 type fixture struct {
-	t       *testing.T
-	srv     *Server
-	ts      *httptest.Server
-	st      store.Store
-	audit   *memAudit
+	t        *testing.T
+	srv      *Server
+	ts       *httptest.Server
+	st       store.Store
+	audit    *testAudit
+	accounts *auth.Accounts
+	// tokens maps the labels above to issued tokens.
+	tokens  map[string]string
 	calls   *fakeCalls
 	ctl     *fakeCampaigns
 	scripts string
@@ -208,19 +188,31 @@ func newFixture(t *testing.T, opts ...fixtureOpt) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	f := &fixture{t: t, st: st, audit: &memAudit{}, calls: &fakeCalls{},
-		ctl: &fakeCampaigns{running: map[int64]CampaignStatus{}}, scripts: t.TempDir(), contacts: map[string]int64{}}
+	f := &fixture{t: t, st: st, audit: &testAudit{log: auth.NewAuditLog(auth.AuditConfig{Store: st})},
+		accounts: auth.NewAccounts(auth.AccountsConfig{Store: st, CacheTTL: -1}), tokens: map[string]string{},
+		calls: &fakeCalls{}, ctl: &fakeCampaigns{running: map[int64]CampaignStatus{}}, scripts: t.TempDir(), contacts: map[string]int64{}}
 	f.seed(ctx)
-	toks := tokenAuth{
-		tokAdmin: {UserID: 1, User: "root", Role: "admin", Perms: allPerms},
-		tokSuper: {UserID: 2, User: "sue", Role: "supervisor", Perms: slices.DeleteFunc(slices.Clone(allPerms),
-			func(p auth.Permission) bool { return p == auth.PermUnmask || p == auth.PermUsersAdmin })},
-		tokAgent: {UserID: 3, User: "ann", Role: "agent", Campaigns: []int64{f.alpha}, Perms: []auth.Permission{
-			auth.PermCampaignsRead, auth.PermContactsRead, auth.PermContactsWrite, auth.PermCallsRead,
-			auth.PermRecordingsRead, auth.PermEventsRead, auth.PermKPIRead}},
-		tokViewer: {UserID: 4, User: "vic", Role: "viewer", Perms: []auth.Permission{auth.PermCampaignsRead, auth.PermKPIRead, auth.PermTrunksRead}},
+	var analyst, desk []string
+	for _, p := range auth.AllPermissions() {
+		if perms, _ := auth.BuiltinRole(auth.RoleSupervisor); slices.Contains(perms, p) && p != auth.PermUnmask {
+			analyst = append(analyst, string(p))
+		}
+		if perms, _ := auth.BuiltinRole(auth.RoleAgent); slices.Contains(perms, p) || p == auth.PermContactsWrite {
+			desk = append(desk, string(p))
+		}
 	}
-	cfg := Config{Store: st, Auth: toks, Audit: f.audit, Calls: f.calls, Campaigns: f.ctl,
+	f.role(tokAnalyst, analyst)
+	f.role(tokDesk, desk)
+	for _, u := range []struct {
+		name, role string
+		campaigns  []int64
+	}{
+		{tokAdmin, auth.RoleAdmin, nil}, {tokSuper, auth.RoleSupervisor, nil}, {tokAnalyst, tokAnalyst, nil},
+		{tokAgent, auth.RoleAgent, []int64{f.alpha}}, {tokDesk, tokDesk, []int64{f.alpha}}, {tokViewer, auth.RoleViewer, nil},
+	} {
+		f.user(u.name, u.role, u.campaigns)
+	}
+	cfg := Config{Store: st, Auth: f.accounts, Audit: f.audit, Calls: f.calls, Campaigns: f.ctl,
 		Trunks: func() []TrunkInfo {
 			return []TrunkInfo{{Name: "carrier", Address: "127.0.0.1:5060", Transport: "udp", Registration: "registered"}}
 		},
@@ -243,6 +235,28 @@ func newFixture(t *testing.T, opts ...fixtureOpt) *fixture {
 		srv.Close()
 	})
 	return f
+}
+
+// role stores a custom role.
+func (f *fixture) role(name string, perms []string) {
+	f.t.Helper()
+	if err := f.accounts.PutRole(context.Background(), name, perms); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// user stores a user and issues its token under the label name.
+func (f *fixture) user(name, role string, campaigns []int64) {
+	f.t.Helper()
+	ctx := context.Background()
+	if _, err := f.accounts.AddUser(ctx, name, role, campaigns); err != nil {
+		f.t.Fatal(err)
+	}
+	tok, _, err := f.accounts.IssueToken(ctx, name, "test", 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.tokens[name] = tok
 }
 
 // seed stores two campaigns with contacts, and one finished call in each.
@@ -332,6 +346,9 @@ func (f *fixture) do(method, path, token, contentType, body string) response {
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	if tok, ok := f.tokens[token]; ok {
+		token = tok
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -392,7 +409,7 @@ func TestNewRefusesConfigWithoutStoreAuthOrAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	full := Config{Store: st, Auth: tokenAuth{}, Audit: &memAudit{}}
+	full := Config{Store: st, Auth: auth.NewAccounts(auth.AccountsConfig{Store: st}), Audit: auth.NewAuditLog(auth.AuditConfig{Store: st})}
 	tests := []struct {
 		name string
 		cfg  Config
