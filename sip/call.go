@@ -74,6 +74,7 @@ type Call struct {
 	// mu guards the negotiated state below; never held across network I/O.
 	mu         sync.Mutex
 	sdpb       sdpBuilder
+	srtp       srtpState // SDES keys offered and in force, see srtp.go
 	codec      Codec
 	dtmfPT     uint8
 	remoteAddr netip.AddrPort
@@ -360,6 +361,10 @@ func (c *Call) applyOffer(m *Media) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	sr, err := c.answerSRTP(m)
+	if err != nil {
+		return nil, err
+	}
 	dtmf := m.DTMFPayloadType
 	if err := c.applyMedia(m, codec, dtmf); err != nil {
 		return nil, err
@@ -370,7 +375,8 @@ func (c *Call) applyOffer(m *Media) ([]byte, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sdpb.build(sdpParams{addr: c.leg.LocalAddr(), codecs: []Codec{codec}, dtmfPT: dtmf, direction: dir}), nil
+	return c.sdpb.build(sdpParams{addr: c.leg.LocalAddr(), codecs: []Codec{codec}, dtmfPT: dtmf, direction: dir,
+		savp: sr.savp, crypto: sr.lines()}), nil
 }
 
 // applyMedia pushes negotiated media and hold state to the leg.
@@ -416,7 +422,12 @@ func (c *Call) currentCodecs() []Codec {
 func (c *Call) offer(codecs []Codec) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sdpb.build(sdpParams{addr: c.leg.LocalAddr(), codecs: codecs, dtmfPT: defaultDTMFPayloadType, direction: SendRecv})
+	crypto, savp, err := c.srtp.offer()
+	if err != nil {
+		c.log.Error("no srtp key for the offer", "error", err)
+	}
+	return c.sdpb.build(sdpParams{addr: c.leg.LocalAddr(), codecs: codecs, dtmfPT: defaultDTMFPayloadType, direction: SendRecv,
+		savp: savp, crypto: crypto})
 }
 
 func (c *Call) handleAck(req *sipgosip.Request, tx sipgosip.ServerTransaction) {
@@ -435,6 +446,8 @@ func (c *Call) handleAck(req *sipgosip.Request, tx sipgosip.ServerTransaction) {
 			c.log.Warn("bad SDP in ACK ignored", "error", err)
 		} else if codec, err := m.Negotiate(offered); err != nil {
 			c.log.Warn("ACK answer has no usable codec; media unchanged", "error", err)
+		} else if err := c.acceptSRTP(m); err != nil {
+			c.log.Warn("ACK answer has no usable srtp; media unchanged", "error", err)
 		} else if err := c.applyMedia(m, codec, m.DTMFPayloadType); err != nil {
 			c.log.Warn("apply media from ACK failed", "error", err)
 		}
@@ -518,6 +531,8 @@ func (c *Call) afterRefresh(res *sipgosip.Response, role refresherRole) {
 			c.log.Warn("bad SDP in refresh answer ignored", "error", err)
 		} else if codec, err := m.Negotiate(c.currentCodecs()); err != nil {
 			c.log.Warn("refresh answer has no usable codec; media unchanged", "error", err)
+		} else if err := c.acceptSRTP(m); err != nil {
+			c.log.Warn("refresh answer has no usable srtp; media unchanged", "error", err)
 		} else if err := c.applyMedia(m, codec, m.DTMFPayloadType); err != nil {
 			c.log.Warn("apply media from refresh answer failed", "error", err)
 		}

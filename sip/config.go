@@ -2,6 +2,7 @@ package sip
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -23,9 +24,9 @@ const (
 
 // Listener is one SIP transport socket the UA binds.
 type Listener struct {
-	// Network is "udp", "tcp", "ws" or "wss" (SIP over WebSocket, plain or
-	// over TLS, RFC 7118, for browser softphones; see ws.go). "tls" is
-	// reserved for later.
+	// Network is "udp", "tcp", "tls" (SIP over TLS for trunks, see tls.go),
+	// "ws" or "wss" (SIP over WebSocket, plain or over TLS, RFC 7118, for
+	// browser softphones; see ws.go). "tls" and "wss" need Config.TLS.
 	Network string
 	// Addr is "host:port"; port 0 picks a free port, see UA.Addr.
 	Addr string
@@ -44,9 +45,28 @@ type DigestCredentials struct {
 type Config struct {
 	// Listen lists the sockets to bind. Default: udp and tcp on 0.0.0.0:5060.
 	Listen []Listener
-	// TLS holds the server certificate of "wss" listeners. Default none:
-	// a "wss" listener is an error.
+	// TLS holds the server certificate of "tls" and "wss" listeners; its
+	// certificate is also offered to trunks that ask for a client
+	// certificate. Default none: a "tls" or "wss" listener is an error.
+	// LoadTLSFiles builds it from PEM files.
 	TLS *tls.Config
+	// TLSRootCAs are the authorities trusted to sign the certificates of
+	// TLS servers we dial ("tls" trunks, and callers' Contact addresses for
+	// in-dialog requests). Default nil: the system's roots.
+	TLSRootCAs *x509.CertPool
+	// TLSInsecureSkipVerify accepts any certificate from TLS servers we
+	// dial: the SIP is encrypted but the peer unauthenticated, so a machine
+	// in the middle can read it, SRTP keys included. For labs and tests
+	// only; logged as a warning at start. Default false.
+	TLSInsecureSkipVerify bool
+	// SRTP is the SRTP policy (SDES, RFC 4568) of inbound calls whose
+	// source is no configured trunk; calls from a trunk follow the trunk's.
+	// Default off.
+	SRTP SRTPMode
+	// AllowSDESWithoutTLS lets those calls exchange SRTP keys over udp, tcp
+	// or ws SIP. Default false: there, SRTP is refused as if off. See
+	// Trunk.AllowSDESWithoutTLS for why.
+	AllowSDESWithoutTLS bool
 	// ExternalHost is the host (IP or name) put in Via and Contact. Default:
 	// the listen IP, or the machine's outbound IP when listening on 0.0.0.0.
 	ExternalHost string
@@ -109,8 +129,20 @@ type Trunk struct {
 	Name string
 	// Address is the provider's "host:port" (port default 5060).
 	Address string
-	// Transport is "udp" (default) or "tcp".
+	// Transport is "udp" (default), "tcp" or "tls". A "tls" trunk needs a
+	// "tls" listener (its port goes in our Contact), and its certificate
+	// must be signed by Config.TLSRootCAs and name the host of Address: a
+	// DNS name, or for an IP address an IP SAN.
 	Transport string
+	// SRTP is the trunk's media encryption policy: off (default),
+	// optional or mandatory (see SRTPMode).
+	SRTP SRTPMode
+	// AllowSDESWithoutTLS permits SRTP with SDES keys on a udp or tcp
+	// trunk. The a=crypto keys travel inside the SDP in clear text, so
+	// anyone who can read the SIP can decrypt the audio: SRTP then only
+	// hides the media from those who see RTP but not SIP. Default false:
+	// SRTP on a non-TLS trunk is a configuration error.
+	AllowSDESWithoutTLS bool
 	// Username is the account user, used in From, Contact and digest auth.
 	Username string
 	// Password for digest auth; empty means challenges fail the request.
@@ -222,6 +254,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if err := cfg.SRTP.check(); err != nil {
+		return cfg, err
+	}
+	if cfg.SRTP == "" {
+		cfg.SRTP = SRTPOff
+	}
 	trunks := make([]Trunk, len(cfg.Trunks))
 	seen := map[string]bool{}
 	for i, t := range cfg.Trunks {
@@ -238,8 +276,19 @@ func (cfg Config) withDefaults() (Config, error) {
 		if t.Transport == "" {
 			t.Transport = "udp"
 		}
-		if t.Transport != "udp" && t.Transport != "tcp" {
-			return cfg, fmt.Errorf("trunk %q: transport %q not supported (udp, tcp)", t.Name, t.Transport)
+		if t.Transport != "udp" && t.Transport != "tcp" && t.Transport != "tls" {
+			return cfg, fmt.Errorf("trunk %q: transport %q not supported (udp, tcp, tls)", t.Name, t.Transport)
+		}
+		if err := t.SRTP.check(); err != nil {
+			return cfg, fmt.Errorf("trunk %q: %w", t.Name, err)
+		}
+		if t.SRTP == "" {
+			t.SRTP = SRTPOff
+		}
+		if t.SRTP.on() && t.Transport != "tls" && !t.AllowSDESWithoutTLS {
+			return cfg, fmt.Errorf("trunk %q: srtp %s over transport %s would send the SRTP keys (SDP a=crypto) in clear text: "+
+				"use transport tls, or set AllowSDESWithoutTLS to accept that anyone reading the SIP can decrypt the audio",
+				t.Name, t.SRTP, t.Transport)
 		}
 		if t.RegisterExpiry <= 0 {
 			t.RegisterExpiry = DefaultRegisterExpiry

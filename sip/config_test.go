@@ -30,7 +30,8 @@ func TestConfigRejectsMistakes(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"tls listener not yet", Config{Listen: []Listener{{Network: "tls", Addr: ":5061"}}}, "not supported"},
+		{"tls listener without certificate", Config{Listen: []Listener{{Network: "tls", Addr: ":5061"}}}, "no TLS certificate"},
+		{"unknown listener network", Config{Listen: []Listener{{Network: "sctp", Addr: ":5061"}}}, "not supported"},
 		{"trunk without name", Config{Trunks: []Trunk{{Address: "x"}}}, "empty name"},
 		{"duplicate trunk", Config{Trunks: []Trunk{{Name: "a", Address: "x"}, {Name: "a", Address: "y"}}}, "duplicate"},
 		{"trunk without address", Config{Trunks: []Trunk{{Name: "a"}}}, "empty address"},

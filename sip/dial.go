@@ -113,6 +113,7 @@ func (ua *UA) Dial(ctx context.Context, dr DialRequest) (*Call, error) {
 		done: make(chan struct{}),
 		sdpb: sdpBuilder{sessionID: uint64(time.Now().UnixNano() & 0x7fffffffffff), userAgent: ua.cfg.UserAgent},
 	}
+	c.srtp.policy = ua.policyFor(t, t.Transport)
 	interval := ua.cfg.SessionExpires
 	var res *sipgosip.Response
 	var sess *sipgo.DialogClientSession
@@ -172,6 +173,9 @@ func (ua *UA) Dial(ctx context.Context, dr DialRequest) (*Call, error) {
 	codec, err := m.Negotiate(prefs)
 	if err != nil {
 		return failCall(FailureNotAcceptable, "no common codec in answer", err)
+	}
+	if err := c.acceptSRTP(m); err != nil {
+		return failCall(FailureNotAcceptable, "no usable srtp in answer", err)
 	}
 	if err := c.applyMedia(m, codec, m.DTMFPayloadType); err != nil {
 		return failCall(FailureUnknown, "media leg refused answer", err)
@@ -313,6 +317,8 @@ func (ua *UA) invite(ctx context.Context, dua *sipgo.DialogUA, req *sipgosip.Req
 					c.log.Warn("bad early media SDP ignored", "code", res.StatusCode, "error", err)
 				} else if codec, err := m.Negotiate(c.prefs); err != nil {
 					c.log.Warn("early media has no common codec; ignored", "code", res.StatusCode, "error", err)
+				} else if err := c.acceptSRTP(m); err != nil {
+					c.log.Warn("early media has no usable srtp; ignored", "code", res.StatusCode, "error", err)
 				} else if err := c.applyMedia(m, codec, m.DTMFPayloadType); err != nil {
 					c.log.Warn("early media not applied", "error", err)
 				} else {
@@ -376,9 +382,9 @@ func dialTarget(t *Trunk, to string) (sipgosip.Uri, error) {
 		}
 	}
 	u = sipgosip.Uri{Scheme: "sip", User: to, Host: t.host(), Port: trunkPort(t)}
-	if t.Transport == "tcp" {
+	if t.Transport == "tcp" || t.Transport == "tls" {
 		u.UriParams = sipgosip.NewParams()
-		u.UriParams.Add("transport", "tcp")
+		u.UriParams.Add("transport", t.Transport)
 	}
 	return u, nil
 }

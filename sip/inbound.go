@@ -190,6 +190,7 @@ func (in *Incoming) newCall(leg MediaLeg, prefs []Codec, logAttrs ...any) *Call 
 		done: make(chan struct{}),
 		sdpb: sdpBuilder{sessionID: uint64(time.Now().UnixNano() & 0x7fffffffffff), userAgent: ua.cfg.UserAgent},
 	}
+	c.srtp.policy = ua.policyFor(ua.trunks[in.trunk], in.req.Transport())
 	c.release = func() {
 		in.release()
 		in.cancelCtx()
@@ -361,6 +362,10 @@ func (ua *UA) handleNewInvite(req *sipgosip.Request, tx sipgosip.ServerTransacti
 		codec, err := offer.Negotiate(ua.codecs)
 		if err != nil {
 			reject(488, "Not Acceptable Here", err.Error(), warning(304, "Media type not available"))
+			return
+		}
+		if err := ua.policyFor(ua.trunks[trunk], req.Transport()).checkOffer(offer); err != nil {
+			reject(488, "Not Acceptable Here", err.Error(), warning(305, err.Error())) // SRTP policy, see srtp.go
 			return
 		}
 		in.offer, in.codec = offer, codec

@@ -13,7 +13,7 @@ import (
 // Errors returned by ParseSDP and negotiation. Inbound INVITEs failing with
 // them are answered 400 (parse) or 488 (negotiation).
 var (
-	ErrNoAudio       = errors.New("sdp: no usable audio stream (m=audio RTP/AVP)")
+	ErrNoAudio       = errors.New("sdp: no usable audio stream (m=audio RTP/AVP or RTP/SAVP)")
 	ErrNoConnection  = errors.New("sdp: no connection address (c=) for audio")
 	ErrNoCommonCodec = errors.New("sdp: no common codec")
 )
@@ -87,6 +87,16 @@ type Media struct {
 	Direction MediaDirection
 	// SessionVersion is o= sess-version, to spot unchanged re-offers.
 	SessionVersion uint64
+	// Secure is true for an RTP/SAVP stream: SRTP is required.
+	Secure bool
+	// Crypto lists the well-formed a=crypto attributes (SDES, RFC 4568) in
+	// offer order; see crypto.go. Their keys are secret: log Crypto values
+	// (which hide them), never the SDP body.
+	Crypto []Crypto
+	// CryptoErr is the first malformed a=crypto, nil if none. A bad
+	// attribute only loses itself; negotiation reports it when no other
+	// attribute is usable.
+	CryptoErr error
 }
 
 // OnHold reports whether the peer asks us to stop sending (sendonly,
@@ -150,7 +160,8 @@ func ParseSDP(body []byte) (*Media, error) {
 		if d == nil || d.MediaName.Media != "audio" || d.MediaName.Port.Value == 0 {
 			continue
 		}
-		if !strings.HasPrefix(strings.Join(d.MediaName.Protos, "/"), "RTP/AVP") {
+		proto := strings.Join(d.MediaName.Protos, "/")
+		if !strings.HasPrefix(proto, "RTP/AVP") && proto != "RTP/SAVP" {
 			continue
 		}
 		md = d
@@ -159,7 +170,8 @@ func ParseSDP(body []byte) (*Media, error) {
 	if md == nil {
 		return nil, ErrNoAudio
 	}
-	m := &Media{RTPMap: map[uint8]string{}, Direction: SendRecv, SessionVersion: sd.Origin.SessionVersion}
+	m := &Media{RTPMap: map[uint8]string{}, Direction: SendRecv, SessionVersion: sd.Origin.SessionVersion,
+		Secure: strings.Join(md.MediaName.Protos, "/") == "RTP/SAVP"}
 
 	ci := md.ConnectionInformation
 	if ci == nil {
@@ -206,6 +218,14 @@ func ParseSDP(body []byte) (*Media, error) {
 			if strings.EqualFold(strings.TrimSpace(enc), "telephone-event/8000") {
 				m.DTMFPayloadType = uint8(pt)
 			}
+		case "crypto":
+			if c, err := ParseCrypto(a.Value); err != nil {
+				if m.CryptoErr == nil {
+					m.CryptoErr = err
+				}
+			} else {
+				m.Crypto = append(m.Crypto, c)
+			}
 		case "ptime":
 			if v, err := strconv.Atoi(strings.TrimSpace(a.Value)); err == nil && v > 0 {
 				m.PtimeMs = v
@@ -241,6 +261,8 @@ type sdpParams struct {
 	codecs    []Codec
 	dtmfPT    uint8 // 0: no telephone-event
 	direction MediaDirection
+	savp      bool     // RTP/SAVP instead of RTP/AVP
+	crypto    []Crypto // a=crypto lines (SDES keys)
 }
 
 func (b *sdpBuilder) build(p sdpParams) []byte {
@@ -261,9 +283,13 @@ func (b *sdpBuilder) build(p sdpParams) []byte {
 		},
 		TimeDescriptions: []sdp.TimeDescription{{}},
 	}
+	proto := []string{"RTP", "AVP"}
+	if p.savp {
+		proto = []string{"RTP", "SAVP"}
+	}
 	md := &sdp.MediaDescription{
 		MediaName: sdp.MediaName{
-			Media: "audio", Port: sdp.RangedPort{Value: int(p.addr.Port())}, Protos: []string{"RTP", "AVP"},
+			Media: "audio", Port: sdp.RangedPort{Value: int(p.addr.Port())}, Protos: proto,
 		},
 	}
 	for _, c := range p.codecs {
@@ -280,6 +306,9 @@ func (b *sdpBuilder) build(p sdpParams) []byte {
 	dir := p.direction
 	if dir == "" {
 		dir = SendRecv
+	}
+	for _, c := range p.crypto {
+		md.Attributes = append(md.Attributes, sdp.NewAttribute("crypto", c.Marshal()))
 	}
 	md.Attributes = append(md.Attributes,
 		sdp.NewAttribute("ptime", strconv.Itoa(ptimeMs)),

@@ -108,8 +108,10 @@ func NewUA(cfg Config) (*UA, error) {
 		ua.registrar = newRegistrar(cfg.Registrar, cfg.Edge.Now)
 	}
 	sipLog := log.With("layer", "sipgo")
+	ua.warnClearTextSDES() // SRTP keys over plain-text SIP, see tls.go
 	ua.sua, err = sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
+		sipgo.WithUserAgenTLSConfig(ua.clientTLS()), // dialling tls trunks, see tls.go
 		sipgo.WithUserAgentTransportLayerOptions(sipgosip.WithTransportLayerLogger(sipLog), sipgosip.WithTransportLayerReadFilter(ua.edge.readFilter)),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sipgosip.WithTransactionLayerLogger(sipLog),
@@ -182,6 +184,13 @@ func (ua *UA) Start(ctx context.Context) error {
 			ua.closers = append(ua.closers, ln)
 			ua.recordAddr("tcp", ln.Addr())
 			serve = append(serve, func() { _ = ua.srv.ServeTCP(ln) })
+		case "tls":
+			f, err := ua.listenTLS(ctx, lc, l)
+			if err != nil {
+				ua.closeListeners()
+				return err
+			}
+			serve = append(serve, f)
 		case "ws", "wss":
 			f, err := ua.listenWS(ctx, lc, l)
 			if err != nil {

@@ -41,12 +41,12 @@ func (ua *UA) SetTLS(c *tls.Config) error {
 func (l Listener) check(tlsCfg *tls.Config) error {
 	switch l.Network {
 	case "udp", "tcp", "ws":
-	case "wss":
+	case "wss", "tls":
 		if tlsCfg == nil || (len(tlsCfg.Certificates) == 0 && tlsCfg.GetCertificate == nil) {
-			return fmt.Errorf("listener wss %s: no TLS certificate", l.Addr)
+			return fmt.Errorf("listener %s %s: no TLS certificate", l.Network, l.Addr)
 		}
 	default:
-		return fmt.Errorf("listener %s %s: network %q not supported (udp, tcp, ws, wss)", l.Network, l.Addr, l.Network)
+		return fmt.Errorf("listener %s %s: network %q not supported (udp, tcp, tls, ws, wss)", l.Network, l.Addr, l.Network)
 	}
 	return nil
 }
