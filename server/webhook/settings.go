@@ -42,13 +42,17 @@ type EndpointSettings struct {
 	Events []string `yaml:"events"`
 }
 
-// Config resolves the secrets and returns base with the section's values
-// set; base carries what the file cannot (Store, Logger, Client, Node). An
-// error names the endpoint and what is wrong, never the secret.
+// Config resolves the secrets and returns base with the section's endpoints
+// and every value the file sets (a key left out keeps base's value); base
+// carries what the file cannot (Store, Logger, Client, Node). An error names
+// the endpoint and what is wrong, never the secret.
 func (s Settings) Config(base Config) (Config, error) {
 	cfg := base
-	cfg.PublicURL, cfg.Timeout, cfg.Concurrency = s.PublicURL, s.Timeout, s.Concurrency
-	cfg.GiveUpAfter, cfg.Retention = s.GiveUpAfter, s.Retention
+	set(&cfg.PublicURL, s.PublicURL)
+	set(&cfg.Timeout, s.Timeout)
+	set(&cfg.Concurrency, s.Concurrency)
+	set(&cfg.GiveUpAfter, s.GiveUpAfter)
+	set(&cfg.Retention, s.Retention)
 	cfg.Endpoints = nil
 	for i, e := range s.Endpoints {
 		what := fmt.Sprintf("webhooks: endpoint %d (%s)", i+1, redact(e.URL))
@@ -91,4 +95,12 @@ func (e EndpointSettings) secret() (string, error) {
 		return "", fmt.Errorf("environment variable %s (secret_env) is unset or empty", e.SecretEnv)
 	}
 	return e.Secret, nil
+}
+
+// set overwrites *dst with v unless v is the zero value (the key was left out).
+func set[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
 }

@@ -76,6 +76,15 @@ webhooks:
 	if _, err := New(cfg); err != nil {
 		t.Fatalf("New from the settings: %v", err)
 	}
+	// Keys left out keep what the program set.
+	empty, err := decode(t, "webhooks: {}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := empty.Config(Config{Timeout: 3 * time.Second, PublicURL: "http://127.0.0.1:8080"})
+	if err != nil || kept.Timeout != 3*time.Second || kept.PublicURL != "http://127.0.0.1:8080" || len(kept.Endpoints) != 0 {
+		t.Fatalf("empty section: %+v, %v", kept, err)
+	}
 }
 
 func TestSettingsNameTheEndpointAndNeverTheSecret(t *testing.T) {

@@ -73,12 +73,12 @@ func (s Secret) Sign(id string, ts time.Time, body []byte) string {
 
 func (s Secret) mac(id, ts string, body []byte) []byte {
 	m := hmac.New(sha256.New, s)
-	m.Write([]byte(id))
-	m.Write([]byte{'.'})
-	m.Write([]byte(ts))
-	m.Write([]byte{'.'})
+	// One write of "id.ts." from a stack buffer: no conversion per part.
+	var buf [128]byte
+	head := append(append(append(append(buf[:0], id...), '.'), ts...), '.')
+	m.Write(head)
 	m.Write(body)
-	return m.Sum(nil)
+	return m.Sum(make([]byte, 0, sha256.Size))
 }
 
 // Verify checks a received webhook as a receiver must: the three headers are
