@@ -66,6 +66,8 @@ type Store interface {
 	// CallRecords lists a campaign's call records in attempt order; contactID 0
 	// lists every contact's.
 	CallRecords(ctx context.Context, campaignID, contactID int64) ([]CallRecord, error)
+	// CallRecordsBetween lists the records attempted in [from, to) (zero: open) of a campaign (0: all), in attempt order.
+	CallRecordsBetween(ctx context.Context, campaignID int64, from, to time.Time) ([]CallRecord, error)
 
 	// AddDNC puts a number on the do-not-call list: globally when CampaignID is 0,
 	// else as one campaign's suppression. Adding it again is not an error.

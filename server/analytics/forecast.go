@@ -82,18 +82,14 @@ func ForecastAnswerRate(records []store.CallRecord, opt ForecastOptions) (Foreca
 	if measure != kpi.AnswerSeizureRatio && measure != kpi.HumanContactRate {
 		return Forecast{}, fmt.Errorf("forecast: measure %q: want %s or %s", measure, kpi.AnswerSeizureRatio, kpi.HumanContactRate)
 	}
-	loc := opt.Location
-	if loc == nil {
-		loc = time.UTC
-	}
+	loc := opt.location()
 	days := cmpOr(opt.HistoryDays, 56)
 	minSeizures := cmpOr(opt.MinSeizures, 3)
 	z := opt.Z
 	if z <= 0 {
 		z = 1.96
 	}
-	y, m, d := opt.Now.In(loc).Date()
-	today := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	today := opt.today()
 	first := today.AddDate(0, 0, -days)
 	out := Forecast{Measure: measure, Start: today.AddDate(0, 0, 1), Hours: []HourForecast{}}
 
@@ -212,4 +208,25 @@ func clamp01(v float64) float64 {
 		return 0
 	}
 	return max(0, min(1, v))
+}
+
+func (opt ForecastOptions) location() *time.Location {
+	if opt.Location == nil {
+		return time.UTC
+	}
+	return opt.Location
+}
+
+// today is the start of Now's day in the options' zone.
+func (opt ForecastOptions) today() time.Time {
+	y, m, d := opt.Now.In(opt.location()).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, opt.location())
+}
+
+// historyStart is the first instant of history the forecast reads.
+func (opt ForecastOptions) historyStart() time.Time {
+	if opt.Now.IsZero() {
+		return time.Time{}
+	}
+	return opt.today().AddDate(0, 0, -cmpOr(opt.HistoryDays, 56))
 }

@@ -38,8 +38,9 @@ type SeriesFit struct {
 	Checked int     `json:"checked"`
 	// Forecast holds the next horizon values.
 	Forecast []float64 `json:"forecast"`
-	// Sigma[h] is the standard error of Forecast[h]: RMSE grown with the
-	// horizon as for exponential smoothing, σ·√(1 + (h)·α²).
+	// Sigma[h-1] is the standard error of the h-step forecast Forecast[h-1]:
+	// the RMSE grown with the horizon as for exponential smoothing,
+	// σ·√(1 + (h−1)·α²); for the mean, the sample standard deviation.
 	Sigma []float64 `json:"sigma"`
 }
 

@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/waihu/waihu/store"
 )
@@ -31,28 +32,14 @@ func SegmentsFromStore(ctx context.Context, st store.Store, campaignID int64, op
 // ForecastFromStore forecasts next week's answer rate per hour of day from one
 // campaign's call records, or every campaign's when campaignID is 0.
 func ForecastFromStore(ctx context.Context, st store.Store, campaignID int64, opt ForecastOptions) (Forecast, error) {
-	var ids []int64
 	if campaignID != 0 {
 		if _, err := st.Campaign(ctx, campaignID); err != nil {
 			return Forecast{}, fmt.Errorf("forecast of campaign %d: %w", campaignID, err)
 		}
-		ids = []int64{campaignID}
-	} else {
-		cs, err := st.Campaigns(ctx)
-		if err != nil {
-			return Forecast{}, fmt.Errorf("forecast of every campaign: %w", err)
-		}
-		for _, c := range cs {
-			ids = append(ids, c.ID)
-		}
 	}
-	var records []store.CallRecord
-	for _, id := range ids {
-		recs, err := st.CallRecords(ctx, id, 0)
-		if err != nil {
-			return Forecast{}, fmt.Errorf("forecast: load call records of campaign %d: %w", id, err)
-		}
-		records = append(records, recs...)
+	records, err := st.CallRecordsBetween(ctx, campaignID, opt.historyStart(), time.Time{})
+	if err != nil {
+		return Forecast{}, fmt.Errorf("forecast: %w", err)
 	}
 	f, err := ForecastAnswerRate(records, opt)
 	if err != nil {

@@ -8,8 +8,9 @@ import (
 )
 
 // FromStore loads the call records and list sizes q needs and computes its
-// report: one campaign's, or every campaign's when q.CampaignID is 0. An
-// unknown campaign is store.ErrNotFound.
+// report: one campaign's, or every campaign's when q.CampaignID is 0. Only
+// the records attempted in the query's window are read. An unknown campaign
+// is store.ErrNotFound.
 func FromStore(ctx context.Context, st store.Store, q Query) (Report, error) {
 	var ids []int64
 	if q.CampaignID != 0 {
@@ -26,9 +27,13 @@ func FromStore(ctx context.Context, st store.Store, q Query) (Report, error) {
 			ids = append(ids, c.ID)
 		}
 	}
-	lists, records, err := load(ctx, st, ids)
+	lists, err := ListsFromStore(ctx, st, ids...)
 	if err != nil {
-		return Report{}, err
+		return Report{}, fmt.Errorf("kpis: %w", err)
+	}
+	records, err := st.CallRecordsBetween(ctx, q.CampaignID, q.From, q.To)
+	if err != nil {
+		return Report{}, fmt.Errorf("kpis: %w", err)
 	}
 	return Compute(records, lists, q), nil
 }
@@ -48,20 +53,4 @@ func ListsFromStore(ctx context.Context, st store.Store, campaignIDs ...int64) (
 		lists[id] = n
 	}
 	return lists, nil
-}
-
-func load(ctx context.Context, st store.Store, ids []int64) (ListStats, []store.CallRecord, error) {
-	lists, err := ListsFromStore(ctx, st, ids...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kpis: %w", err)
-	}
-	var records []store.CallRecord
-	for _, id := range ids {
-		recs, err := st.CallRecords(ctx, id, 0)
-		if err != nil {
-			return nil, nil, fmt.Errorf("kpis: load call records of campaign %d: %w", id, err)
-		}
-		records = append(records, recs...)
-	}
-	return lists, records, nil
 }
