@@ -283,36 +283,53 @@ func (f *fixture) seed(ctx context.Context) {
 		callID   string
 	}{{a.ID, phoneA1, "rec-a1"}, {b.ID, phoneB1, "rec-b1"}} {
 		at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
-		claimed, err := f.st.ClaimContacts(ctx, store.ClaimRequest{CampaignID: c.campaign, Node: "n1", Now: at.Add(time.Hour), Limit: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range claimed {
-			f.contacts[k.Phone] = k.ID
-			if k.Phone != c.phone {
-				if err := f.st.Release(ctx, k.ID, at); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			rec := store.CallRecord{CampaignID: c.campaign, ContactID: k.ID, Phone: k.Phone, Node: "n1", Trunk: "carrier",
-				SIPCallID: c.callID, AttemptAt: at}
-			id, err := f.st.BeginAttempt(ctx, rec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec.ID = id
-			rec.AnsweredAt, rec.EndedAt = at.Add(5*time.Second), at.Add(65*time.Second)
-			rec.SIPCode, rec.Disposition, rec.AnsweredBy, rec.Outcome = 200, "answered", "human", "interested"
-			rec.Transcript = json.RawMessage(`[{"side":"caller","text":"yes please"}]`)
-			if err := f.st.FinishAttempt(ctx, rec, store.ContactUpdate{State: store.StateDone, LastDisposition: "answered"}); err != nil {
-				t.Fatal(err)
-			}
-			if c.callID == "rec-a1" {
-				f.recordID = id
-			}
+		id := f.call(ctx, c.campaign, c.phone, c.callID, at, "interested")
+		if c.callID == "rec-a1" {
+			f.recordID = id
 		}
 	}
+}
+
+// call claims phone's contact in campaignID, dials it at at and stores a
+// finished record: answered by a human who spoke, with outcome ("" for a
+// call that rang out unanswered). It returns the record's id.
+func (f *fixture) call(ctx context.Context, campaignID int64, phone, callID string, at time.Time, outcome string) int64 {
+	t := f.t
+	claimed, err := f.st.ClaimContacts(ctx, store.ClaimRequest{CampaignID: campaignID, Node: "n1", Now: at.Add(time.Hour), Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	for _, k := range claimed {
+		f.contacts[k.Phone] = k.ID
+		if k.Phone != phone {
+			if err := f.st.Release(ctx, k.ID, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		rec := store.CallRecord{CampaignID: campaignID, ContactID: k.ID, Phone: k.Phone, Node: "n1", Trunk: "carrier",
+			SIPCallID: callID, AttemptAt: at}
+		if id, err = f.st.BeginAttempt(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.ID = id
+		rec.EndedAt = at.Add(65 * time.Second)
+		if outcome == "" {
+			rec.SIPCode, rec.Disposition, rec.RingingAt = 480, "no_answer", at.Add(time.Second)
+		} else {
+			rec.AnsweredAt = at.Add(5 * time.Second)
+			rec.SIPCode, rec.Disposition, rec.AnsweredBy, rec.Outcome = 200, "answered", "human", outcome
+			rec.Transcript = json.RawMessage(`[{"side":"caller","text":"yes please"}]`)
+		}
+		if err := f.st.FinishAttempt(ctx, rec, store.ContactUpdate{State: store.StateDone, LastDisposition: rec.Disposition}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if id == 0 {
+		t.Fatalf("contact %s of campaign %d was not due", phone, campaignID)
+	}
+	return id
 }
 
 // response is one answered request.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/waihu/waihu/server/analytics"
 	"github.com/waihu/waihu/server/auth"
 	"github.com/waihu/waihu/server/kpi"
 	"github.com/waihu/waihu/store"
@@ -130,5 +132,111 @@ func (s *Server) getKPIs(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("compute kpis: %w", err)
 	}
 	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+var segmentParams = []param{
+	{"campaign", "integer", "the campaign whose contacts are segmented (required)"},
+	{"k", "integer", "number of segments; absent chooses 2 to 8 by silhouette"},
+	{"fields", "string", "comma-separated custom fields to segment by; default every numeric one"},
+	{"seed", "integer", "seed of the k-means++ starts, for a reproducible result"},
+}
+
+var forecastParams = []param{
+	{"campaign", "integer", "one campaign's history; absent means every campaign the caller sees"},
+	{"measure", "string", "answer_seizure_ratio (default) or human_contact_rate"},
+	{"tz", "string", "IANA time zone of days and hours; default UTC"},
+	{"history_days", "integer", "days of history to read (default 56)"},
+}
+
+func (s *Server) getSegments(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Query().Get("campaign") == "" {
+		return badInput("campaign", "campaign is required")
+	}
+	id, err := queryInt(r, "campaign", 0, 1, 1<<62)
+	if err != nil {
+		return err
+	}
+	k, err := queryInt(r, "k", 0, 1, 50)
+	if err != nil {
+		return err
+	}
+	seed, err := queryInt(r, "seed", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	opt := analytics.SegmentOptions{K: int(k), Seed: uint64(seed), Rules: s.cfg.KPIRules}
+	if v := r.URL.Query().Get("fields"); v != "" {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				opt.Fields = append(opt.Fields, f)
+			}
+		}
+	}
+	if _, err := s.campaignFor(r, id); err != nil {
+		return notFound("campaign", "campaign %d not found", id)
+	}
+	rep, err := analytics.SegmentsFromStore(r.Context(), s.cfg.Store, id, opt)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("campaign", "campaign %d not found", id)
+		}
+		// What remains is about the data: too few contacts, a field no
+		// contact has.
+		return &apiError{Status: http.StatusUnprocessableEntity, Msg: err.Error()}
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Server) getForecast(w http.ResponseWriter, r *http.Request) error {
+	qs := r.URL.Query()
+	id, err := queryInt(r, "campaign", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	days, err := queryInt(r, "history_days", 0, 1, 3660)
+	if err != nil {
+		return err
+	}
+	opt := analytics.ForecastOptions{Now: s.cfg.Now(), HistoryDays: int(days), Rules: s.cfg.KPIRules}
+	switch m := kpi.Name(qs.Get("measure")); m {
+	case "", kpi.AnswerSeizureRatio, kpi.HumanContactRate:
+		opt.Measure = m
+	default:
+		return badInput("measure", "measure must be %s or %s, not %q", kpi.AnswerSeizureRatio, kpi.HumanContactRate, m)
+	}
+	if v := qs.Get("tz"); v != "" {
+		if opt.Location, err = time.LoadLocation(v); err != nil {
+			return badInput("tz", "unknown time zone %q", v)
+		}
+	}
+	p := principal(r)
+	if id != 0 {
+		if _, err := s.campaignFor(r, id); err != nil {
+			return notFound("campaign", "campaign %d not found", id)
+		}
+	}
+	var f analytics.Forecast
+	if id != 0 || p.Campaigns == nil {
+		f, err = analytics.ForecastFromStore(r.Context(), s.cfg.Store, id, opt)
+	} else {
+		var recs []store.CallRecord
+		for _, cid := range p.Campaigns {
+			list, lerr := s.cfg.Store.CallRecords(r.Context(), cid, 0)
+			if lerr != nil {
+				return fmt.Errorf("forecast: call records of campaign %d: %w", cid, lerr)
+			}
+			recs = append(recs, list...)
+		}
+		f, err = analytics.ForecastAnswerRate(recs, opt)
+	}
+	if errors.Is(err, analytics.ErrNoHistory) {
+		return &apiError{Status: http.StatusUnprocessableEntity, Msg: "no call history to forecast from yet", Field: "campaign"}
+	}
+	if err != nil {
+		return fmt.Errorf("forecast: %w", err)
+	}
+	writeJSON(w, http.StatusOK, f)
 	return nil
 }
