@@ -141,10 +141,10 @@ func (s *Server) routeTable() []*route {
 			query: kpiParams, status: 200, resp: typeOf[kpi.Report](), h: s.getKPIs},
 		{method: "GET", path: "/api/v1/analytics/segments", perm: auth.PermKPIRead, tag: "kpis",
 			summary: "Segments of a campaign's contacts by k-means over their numeric fields, best converting first.",
-			query: segmentParams, status: 200, resp: typeOf[analytics.SegmentReport](), h: s.getSegments},
+			query:   segmentParams, status: 200, resp: typeOf[analytics.SegmentReport](), h: s.getSegments},
 		{method: "GET", path: "/api/v1/analytics/forecast", perm: auth.PermKPIRead, tag: "kpis",
 			summary: "Next week's answer rate per hour of day, forecast from history (Holt-Winters).",
-			query: forecastParams, status: 200, resp: typeOf[analytics.Forecast](), h: s.getForecast},
+			query:   forecastParams, status: 200, resp: typeOf[analytics.Forecast](), h: s.getForecast},
 	}
 }
 
