@@ -487,3 +487,27 @@ func BenchmarkWindowSnapshot100k(b *testing.B) {
 		w.Snapshot(t0.Add(24 * time.Hour))
 	}
 }
+
+func TestWindowTakesRecordsWhileSnapshotting(t *testing.T) {
+	records, lists := fixture(t)
+	w := NewWindow(24*time.Hour, Query{Rules: fixtureRules})
+	w.SetLists(lists)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			for _, r := range records {
+				w.Add(r)
+			}
+		}
+	}()
+	for range 50 {
+		w.Snapshot(at(4, 0, 0))
+	}
+	<-done
+	// 50 copies of the 13 finished records: every count is 50 times the fixture's.
+	rep := w.Snapshot(at(4, 0, 0))
+	if rep.Total.Calls != 50*13 || rep.Total.KPIs.AnswerSeizureRatio.Numerator != 50*8 {
+		t.Errorf("calls %d answered %v, want %d and %d", rep.Total.Calls, rep.Total.KPIs.AnswerSeizureRatio.Numerator, 50*13, 50*8)
+	}
+}

@@ -43,8 +43,9 @@ func (w *Window) SetLists(lists ListStats) {
 	w.mu.Unlock()
 }
 
-// Add takes a finished record. Records of another campaign, still in
-// progress, or older than the span before the newest snapshot are ignored.
+// Add takes a finished record. Records of another campaign or still in
+// progress are ignored; records attempted before the next snapshot's span
+// are dropped by it.
 func (w *Window) Add(rec store.CallRecord) {
 	if rec.Disposition == "" || (w.q.CampaignID != 0 && rec.CampaignID != w.q.CampaignID) {
 		return
