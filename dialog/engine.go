@@ -177,6 +177,9 @@ var DefaultBackchannels = []string{
 // Engine runs calls through one script. It is safe for concurrent Runs.
 type Engine struct {
 	cfg Config
+	// voicemail is set when the script has voicemail nodes: calls then
+	// listen for answering-machine beeps.
+	voicemail bool
 }
 
 // ErrConfig is wrapped by New's errors.
@@ -233,7 +236,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Engine{cfg: cfg}, nil
+	voicemail := slices.ContainsFunc(cfg.Script.Nodes, func(n *Node) bool { return n.Kind == KindVoicemail })
+	return &Engine{cfg: cfg, voicemail: voicemail}, nil
 }
 
 // frames converts a duration to whole 20 ms frames, at least one.
@@ -530,6 +534,8 @@ func (c *conv) step(ctx context.Context, n *Node) (next string, done bool, err e
 			return "", false, engineError{fmt.Errorf("transfer to %s: %w", to, err)}
 		}
 		return "", true, nil
+	case KindVoicemail:
+		return c.voicemail(ctx, n)
 	case KindHangup:
 		text, prompt, _ := c.words(n)
 		if text != "" || prompt != "" {

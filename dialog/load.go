@@ -376,12 +376,13 @@ func (l *loader) weight(n *yaml.Node, line int) float64 {
 
 // nodeFields are the fields each kind allows, besides id and kind.
 var nodeFields = map[Kind][]string{
-	KindSay:      {"text", "prompt", "interruptible", "next", "variants"},
-	KindListen:   {"text", "prompt", "interruptible", "variants", "grammar", "timeout", "retries", "no_input", "no_match", "on_no_input", "on_no_match", "branches"},
-	KindSet:      {"tags", "variables", "next"},
-	KindTransfer: {"mode", "to", "on_fail", "text", "prompt", "interruptible", "summary"},
-	KindMessage:  {"text", "to", "next", "on_fail"},
-	KindHangup:   {"outcome", "text", "prompt", "interruptible"},
+	KindSay:       {"text", "prompt", "interruptible", "next", "variants"},
+	KindListen:    {"text", "prompt", "interruptible", "variants", "grammar", "timeout", "retries", "no_input", "no_match", "on_no_input", "on_no_match", "branches"},
+	KindSet:       {"tags", "variables", "next"},
+	KindTransfer:  {"mode", "to", "on_fail", "text", "prompt", "interruptible", "summary"},
+	KindMessage:   {"text", "to", "next", "on_fail"},
+	KindHangup:    {"outcome", "text", "prompt", "interruptible"},
+	KindVoicemail: {"text", "prompt", "outcome", "beep_timeout", "on_no_beep"},
 }
 
 func (l *loader) node(n *yaml.Node) *Node {
@@ -425,6 +426,8 @@ func (l *loader) node(n *yaml.Node) *Node {
 	node.OnFail = l.str(f["on_fail"], "on_fail")
 	node.Brief, node.Summary = l.summary(f["summary"])
 	node.Outcome = l.str(f["outcome"], "outcome")
+	node.BeepTimeout = l.dur(f["beep_timeout"], "beep_timeout")
+	node.OnNoBeep = l.str(f["on_no_beep"], "on_no_beep")
 	if v := f["variants"]; v != nil {
 		node.Variants = l.nodeVariants(v, node.ID)
 	}

@@ -99,6 +99,11 @@ func TestParseRejectsBadScriptsNamingFileAndLine(t *testing.T) {
 		{"slot compares non-number", strings.Replace(base, "intent: yes", "slot: {name: amount, op: \">\", value: lots}", 1), `bad.yaml:11: slot condition amount > "lots" compares numbers`},
 		{"bad weight", strings.Replace(base, "nodes:\n", "variants:\n  - name: a\n    weight: 0\n    start: ask\nnodes:\n", 1), "bad.yaml:8: weight must be a number above 0"},
 		{"bad transfer mode", strings.Replace(base, "    kind: hangup\n    outcome: interested\n", "    kind: transfer\n    to: sip:a@b\n    mode: carrier\n", 1), `bad.yaml:13: transfer node "done": mode "carrier"`},
+		{"voicemail without a message", strings.Replace(base, "    kind: hangup\n    outcome: interested\n", "    kind: voicemail\n    beep_timeout: 10s\n", 1), `bad.yaml:13: voicemail node "done" has neither text nor prompt`},
+		{"voicemail on_no_beep to nowhere", strings.Replace(base, "    kind: hangup\n    outcome: interested\n", "    kind: voicemail\n    text: call us\n    on_no_beep: gone\n", 1), `bad.yaml:13: node "done": on_no_beep "gone" is not a node`},
+		{"voicemail bad beep_timeout", strings.Replace(base, "    kind: hangup\n    outcome: interested\n", "    kind: voicemail\n    text: call us\n    beep_timeout: soon\n", 1), `bad.yaml:16: beep_timeout "soon" is not a positive duration`},
+		{"voicemail unknown field", strings.Replace(base, "    kind: hangup\n    outcome: interested\n", "    kind: voicemail\n    text: call us\n    next: ask\n", 1), `bad.yaml:16: unknown field "next" in voicemail node "done"`},
+		{"summary neither bool nor text", strings.Replace(base, "    kind: hangup\n    outcome: interested\n", "    kind: transfer\n    to: sip:a@b\n    summary: \"\"\n", 1), `bad.yaml:16: summary must be true, false or the text`},
 		{"bad boolean", strings.Replace(base, "    text: ok?\n", "    text: ok?\n    interruptible: sometimes\n", 1), `bad.yaml:10: interruptible "sometimes" is not true or false`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

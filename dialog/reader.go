@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/waihu/waihu/dsp"
 	"github.com/waihu/waihu/speech"
 )
 
@@ -21,6 +22,7 @@ const (
 	evUtterance                        // a whole turn, recognised
 	evTimeout                          // the listen deadline passed in silence
 	evError                            // the leg or the recogniser failed
+	evBeep                             // an answering machine's beep ended
 )
 
 // event is what the reader tells the call's goroutine.
@@ -74,10 +76,14 @@ type reader struct {
 	cuts       atomic.Uint64 // barge-in cuts so far
 	deadline   atomic.Int64  // frame at which evTimeout fires; 0 none
 	deadSeq    atomic.Uint64 // sequence of the current deadline
+	hard       atomic.Bool   // the deadline fires even while the caller speaks
+	beepAt     atomic.Int64  // frame of the latest beep; 0 none
+	speechAt   atomic.Int64  // frame of the latest VAD speech start
 	phrases    atomic.Pointer[[]string]
 
 	// Owned by the reader goroutine.
-	preroll   [][]int16 // ring of recent frames
+	beep      *dsp.BeepDetector // nil unless the script leaves voicemail
+	preroll   [][]int16         // ring of recent frames
 	head      int
 	cur       *recognition
 	asrBroken bool
@@ -105,6 +111,12 @@ type recognition struct {
 
 func newReader(c *conv, vad VAD) *reader {
 	r := &reader{c: c, vad: vad, events: make(chan event, 64)}
+	if c.e.voicemail {
+		// From the first frame: a script may reach its voicemail node
+		// only after the greeting (and its beep) that told it a machine
+		// answered.
+		r.beep = dsp.NewBeepDetector(dsp.AMDConfig{})
+	}
 	r.preroll = make([][]int16, frames(c.cfg.PreRoll))
 	for i := range r.preroll {
 		r.preroll[i] = make([]int16, speech.FrameSamples)
@@ -132,9 +144,17 @@ func (r *reader) setDeadline(at int64) uint64 {
 	return seq
 }
 
+// setHardDeadline is setDeadline for a deadline that fires whether or not
+// the caller (or a machine's greeting) is speaking.
+func (r *reader) setHardDeadline(at int64) uint64 {
+	r.hard.Store(true)
+	return r.setDeadline(at)
+}
+
 func (r *reader) clearDeadline() {
 	r.deadSeq.Add(1)
 	r.deadline.Store(0)
+	r.hard.Store(false)
 }
 
 func (r *reader) send(ctx context.Context, ev event) {
@@ -160,6 +180,12 @@ func (r *reader) run(ctx context.Context, hangUp context.CancelFunc) {
 		if r.c.call.Cues != nil {
 			r.c.call.Cues.Write(buf)
 		}
+		if r.beep != nil {
+			if _, ok := r.beep.Process(buf); ok {
+				r.beepAt.Store(n)
+				r.send(ctx, event{kind: evBeep, frame: n})
+			}
+		}
 		copy(r.preroll[r.head], buf)
 		r.head = (r.head + 1) % len(r.preroll)
 		if err := r.frame(ctx, n, buf); err != nil {
@@ -174,6 +200,7 @@ func (r *reader) run(ctx context.Context, hangUp context.CancelFunc) {
 func (r *reader) frame(ctx context.Context, n int64, buf []int16) error {
 	switch r.vad.Process(buf) {
 	case VADSpeechStart:
+		r.speechAt.Store(n)
 		if r.cur == nil {
 			barged := false
 			if r.armed.Load() {
@@ -219,7 +246,9 @@ func (r *reader) frame(ctx context.Context, n int64, buf []int16) error {
 		}
 	}
 	if r.cur != nil {
-		return r.poll(ctx, n)
+		if err := r.poll(ctx, n); err != nil || !r.hard.Load() {
+			return err
+		}
 	}
 	if d := r.deadline.Load(); d > 0 && n >= d {
 		seq := r.deadSeq.Load()

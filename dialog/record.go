@@ -54,6 +54,9 @@ type Record struct {
 	Transcript []Entry `json:"transcript"`
 	// Turns are the caller's answers with the latency of each stage.
 	Turns []Turn `json:"turns,omitempty"`
+	// BeepAt is when a voicemail node heard the answering machine's beep,
+	// in frame time like Entry.At; zero when it heard none.
+	BeepAt time.Duration `json:"beep_at,omitempty"`
 	// Error is why the fallback ran, if it did.
 	Error string `json:"error,omitempty"`
 }

@@ -23,9 +23,13 @@ const (
 	KindMessage Kind = "message"
 	// KindHangup ends the call with an outcome, optionally saying goodbye.
 	KindHangup Kind = "hangup"
+	// KindVoicemail leaves a message on an answering machine: it waits for
+	// the beep that ends the greeting, speaks Text, and hangs up with
+	// Outcome (voicemail by default).
+	KindVoicemail Kind = "voicemail"
 )
 
-var kinds = []Kind{KindSay, KindListen, KindSet, KindTransfer, KindMessage, KindHangup}
+var kinds = []Kind{KindSay, KindListen, KindSet, KindTransfer, KindMessage, KindHangup, KindVoicemail}
 
 // Outcomes a hangup node or the fallback may give. "call_back" takes a time
 // after a colon ("call_back:${slot.datetime}", "call_back:tomorrow 3pm").
@@ -197,8 +201,18 @@ type Node struct {
 	// script's fallback for a transfer and Next for a message.
 	OnFail string
 
-	// Outcome is a hangup's outcome, with ${variables} expanded.
+	// Outcome is a hangup's outcome, with ${variables} expanded; a
+	// voicemail's, when not "voicemail".
 	Outcome string
+
+	// BeepTimeout is how long a voicemail node waits for the machine's
+	// beep, from when the node starts (or its prompt before ends); 0 means
+	// 20 s.
+	BeepTimeout time.Duration
+	// OnNoBeep is where a voicemail node goes when no beep came within
+	// BeepTimeout; empty means leaving the message anyway, as many
+	// machines record after their greeting without a beep.
+	OnNoBeep string
 }
 
 // Listen is what a listen node expects.

@@ -92,6 +92,14 @@ func (l *loader) validateKind(s *Script, n *Node, intents map[string]bool, targe
 		} else if !outcomeKnown(n.Outcome) {
 			l.errf(n.Line, "hangup node %q: unknown outcome %q (known: %s)", n.ID, n.Outcome, strings.Join(Outcomes, ", "))
 		}
+	case KindVoicemail:
+		if !hasWords {
+			l.errf(n.Line, "voicemail node %q has neither text nor prompt: the message to leave", n.ID)
+		}
+		if n.Outcome != "" && !outcomeKnown(n.Outcome) {
+			l.errf(n.Line, "voicemail node %q: unknown outcome %q (known: %s)", n.ID, n.Outcome, strings.Join(Outcomes, ", "))
+		}
+		target(n.Line, n.ID, "on_no_beep", n.OnNoBeep)
 	case KindListen:
 		ls := n.Listen
 		target(n.Line, n.ID, "on_no_input", ls.OnNoInput)
@@ -136,6 +144,7 @@ func (l *loader) reachable(s *Script) {
 		seen[id] = true
 		walk(n.Next)
 		walk(n.OnFail)
+		walk(n.OnNoBeep)
 		for _, v := range n.Variants {
 			walk(v.Next)
 		}
