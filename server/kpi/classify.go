@@ -53,7 +53,7 @@ type Facts struct {
 	// and whether it was handed over.
 	TransferTried, TransferOK bool
 	// Talk (answer → end) and Handle (attempt → end, plus wrap-up) are set
-	// when Timed: answered with an end time.
+	// when Timed: answered with answer and end times.
 	Timed        bool
 	Talk, Handle time.Duration
 	// Greeting is answer → first bot audio, when HasGreeting.
@@ -127,12 +127,11 @@ func (c *Classifier) Classify(rec *store.CallRecord) Facts {
 	if !answered {
 		return f
 	}
-	if !rec.EndedAt.IsZero() {
+	// A record missing either time would count as a zero-length call and
+	// drag the means down; it is left out of them instead.
+	if !rec.AnsweredAt.IsZero() && !rec.EndedAt.IsZero() && !rec.EndedAt.Before(rec.AnsweredAt) {
 		f.Timed = true
 		f.Talk = rec.EndedAt.Sub(rec.AnsweredAt)
-		if rec.AnsweredAt.IsZero() {
-			f.Talk = 0
-		}
 		f.Handle = rec.EndedAt.Sub(rec.AttemptAt) + c.rules.WrapUp
 	}
 
@@ -153,7 +152,7 @@ func (c *Classifier) Classify(rec *store.CallRecord) Facts {
 		f.HasGreeting, f.Greeting = true, firstBot
 	}
 	for _, t := range c.doc.Turns {
-		if t.VADEnd.IsZero() || t.FirstWrite.IsZero() {
+		if t.VADEnd.IsZero() || t.FirstWrite.IsZero() || t.FirstWrite.Before(t.VADEnd) {
 			continue
 		}
 		c.latencies = append(c.latencies, t.FirstWrite.Sub(t.VADEnd))
