@@ -602,10 +602,10 @@ func (s *sqlStore) SearchAudit(ctx context.Context, q AuditQuery) ([]AuditRecord
 }
 
 func (s *sqlStore) VerifyAudit(ctx context.Context) (AuditReport, error) {
-	// One read transaction: a consistent snapshot of head, anchor and rows
-	// while other nodes keep appending (SQLite's reader sees a WAL snapshot;
-	// PostgreSQL's repeatable read pins one).
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.name == "postgres", Isolation: s.verifyIsolation()})
+	// One read-only transaction: a consistent snapshot of head, anchor and
+	// rows while other nodes keep appending, without blocking them (SQLite's
+	// deferred reader sees a WAL snapshot; PostgreSQL's repeatable read pins one).
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: s.verifyIsolation()})
 	if err != nil {
 		return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
 	}

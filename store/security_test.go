@@ -238,6 +238,36 @@ func TestAuditConcurrentAppendsFromTwoNodesStayOneChain(t *testing.T) {
 	})
 }
 
+func TestAuditVerifyWhileAnotherNodeAppendsSeesAConsistentChain(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() Store) {
+		writer, reader := open(), open()
+		done := make(chan error, 1)
+		go func() {
+			for i := range 100 {
+				if _, err := writer.AppendAudit(testCtx(t), AuditRecord{User: "w", Action: "contact.read", Object: fmt.Sprint(i)}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		for finished := false; !finished; {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				finished = true
+			default:
+			}
+			rep, err := reader.VerifyAudit(testCtx(t))
+			if err != nil || !rep.OK {
+				t.Fatalf("verify during appends: %+v %v", rep, err)
+			}
+		}
+	})
+}
+
 func TestAuditRetentionKeepsTheChainVerifiable(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func() Store) {
 		s, ctx := open(), testCtx(t)
