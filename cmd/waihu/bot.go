@@ -142,12 +142,15 @@ func (l recordingLeg) ReadFrame(ctx context.Context, dst []int16) error {
 // xfer, when not nil, carries out the script's transfer and message nodes for
 // this call; nil makes them fail to their on_fail paths.
 // leg is an RTP or a WebRTC leg, digits its caller's keys.
-func (b *bot) run(ctx context.Context, log *slog.Logger, id, caller string, leg dialog.Leg, digits <-chan dialog.Digit, rec *audiofile.Recorder, xfer *transfer) {
+// events receives the conversation's live events (nil: none); the returned
+// record says how the script ended.
+func (b *bot) run(ctx context.Context, log *slog.Logger, id, caller string, leg dialog.Leg, digits <-chan dialog.Digit, rec *audiofile.Recorder, xfer *transfer, events dialog.EventSink) dialog.Record {
 	call := dialog.Call{
 		ID:        id,
 		Leg:       recordingLeg{Leg: leg, rec: rec},
 		DTMF:      digits,
 		Variables: map[string]string{"caller": caller},
+		Events:    events,
 	}
 	if c, err := newCues(false); err != nil {
 		log.Warn("no emotion cues for this call", "err", err)
@@ -167,6 +170,7 @@ func (b *bot) run(ctx context.Context, log *slog.Logger, id, caller string, leg 
 		// until the customer or the agent hangs up.
 		xfer.relay(ctx, recordingLeg{Leg: leg, rec: rec})
 	}
+	return r
 }
 
 // botFor builds the bot the config asks for. The default demo bot degrades to

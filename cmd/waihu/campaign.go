@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ import (
 	"github.com/waihu/waihu/campaign"
 	"github.com/waihu/waihu/dialog"
 	"github.com/waihu/waihu/rtp"
+	httpapi "github.com/waihu/waihu/server"
 	"github.com/waihu/waihu/sip"
 	"github.com/waihu/waihu/store"
 )
@@ -26,12 +28,11 @@ func init() { register(campaignCommand) }
 // campaignFlags are the flags every campaign subcommand shares: where the store is.
 type campaignFlags struct {
 	flagOverrides
-	dsn string
 }
 
 func (f *campaignFlags) bind(cmd *cobra.Command) {
 	f.flagOverrides.bind(cmd)
-	cmd.Flags().StringVar(&f.dsn, "dsn", "", "PostgreSQL DSN of a store shared by several nodes (default: SQLite in the data directory)")
+	cmd.Flags().StringVar(&f.dsn, "dsn", "", "PostgreSQL DSN of a store shared by several nodes (default: store.dsn of the config, else SQLite in the data directory)")
 }
 
 // open loads the config and opens the same store the server uses.
@@ -40,7 +41,7 @@ func (f *campaignFlags) open(ctx context.Context) (Config, store.Store, error) {
 	if err != nil {
 		return cfg, nil, err
 	}
-	st, err := store.Open(ctx, store.Config{DataDir: cfg.Data, DSN: f.dsn})
+	st, err := store.Open(ctx, store.Config{DataDir: cfg.Data, DSN: cfg.Store.DSN})
 	return cfg, st, err
 }
 
@@ -442,7 +443,7 @@ func runCampaign(ctx context.Context, cfg Config, st store.Store, id int64, node
 	}
 	defer stop()
 	d.ua, d.engine = ua, engine
-	r, err := campaign.NewRunner(ctx, campaign.Config{Store: st, Dialer: d, CampaignID: id, Node: node, Logger: log})
+	r, err := newCampaignRunner(ctx, st, id, node, d, nil, log)
 	if err != nil {
 		return err
 	}
@@ -468,8 +469,18 @@ func runCampaign(ctx context.Context, cfg Config, st store.Store, id int64, node
 	}
 }
 
+// newCampaignRunner is the one way waihu builds a campaign's Runner, for
+// `waihu campaign start` and for the campaigns `waihu serve` dials. trunks
+// is the node's shared trunk limits (nil: this campaign's alone).
+func newCampaignRunner(ctx context.Context, st store.Store, id int64, node string, d *sipDialer,
+	trunks *campaign.Trunks, log *slog.Logger) (*campaign.Runner, error) {
+	return campaign.NewRunner(ctx, campaign.Config{Store: st, Dialer: d, CampaignID: id, Node: node, Trunks: trunks, Logger: log})
+}
+
 // sipDialer is campaign.Dialer on the SIP UA: one RTP leg per call and, once
-// answered, the bot's script or else the prompt, then BYE.
+// answered, the bot's script or else the prompt, then BYE. `waihu serve`
+// also places single calls through it (Place), so campaign calls and API
+// calls share one path, one event stream and one live-call list.
 type sipDialer struct {
 	ua      *sip.UA
 	engine  *rtp.Engine
@@ -477,17 +488,66 @@ type sipDialer struct {
 	prompt  []int16
 	maxCall time.Duration
 	log     *slog.Logger
+
+	// events receives every call's dialing, ringing, answered and ended
+	// and the bot's events; nil: none.
+	events dialog.EventSink
+	// live lists the calls in progress for the API; nil: not listed.
+	live *liveCalls
+	// metrics counts SIP results and RTP quality; nil: not counted.
+	metrics *metricsFeed
+	// recDir, when set, records each answered call's far end there as
+	// CALL-ID.wav, as inbound calls are.
+	recDir string
 }
 
+// Dial implements campaign.Dialer.
 func (d *sipDialer) Dial(ctx context.Context, req campaign.DialRequest) campaign.Result {
-	leg, err := d.engine.NewLeg(fmt.Sprintf("campaign-%d-contact-%d", req.CampaignID, req.Contact.ID))
+	return d.dial(ctx, req, sip.NewCallID(), d.bot, "")
+}
+
+// dial places one call with Call-ID id and runs b (nil: the prompt) on it
+// once answered. script names b for the live list.
+func (d *sipDialer) dial(ctx context.Context, req campaign.DialRequest, id string, b *bot, script string) campaign.Result {
+	ev := callEvents{sink: d.events, callID: id, campaignID: req.CampaignID, contactID: req.Contact.ID, phone: req.Contact.Phone}
+	// Hanging a call up from the API cancels this context: CANCEL while it
+	// rings, the script's end and a BYE once answered.
+	ctx, hangup := context.WithCancel(ctx)
+	defer hangup()
+	if b != nil && script == "" {
+		script = b.script.Name
+	}
+	d.live.add(httpapi.CallInfo{ID: id, CampaignID: req.CampaignID, ContactID: req.Contact.ID, Phone: req.Contact.Phone,
+		Trunk: req.Trunk, Script: script}, hangup)
+	defer d.live.remove(id)
+	res := d.call(ctx, req, id, b, ev)
+	ev.emit(dialog.EventEnded, func(e *dialog.Event) {
+		e.Outcome = res.Outcome
+		if e.Outcome == "" {
+			e.Outcome = string(res.Disposition)
+		}
+		e.AnsweredBy, e.Code = res.AnsweredBy, res.SIPCode
+		if res.Err != nil {
+			e.Reason = res.Err.Error()
+		}
+	})
+	return res
+}
+
+func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id string, b *bot, ev callEvents) campaign.Result {
+	leg, err := d.engine.NewLeg(id)
 	if err != nil {
-		return campaign.Result{Disposition: campaign.Failed, Err: fmt.Errorf("new RTP leg: %w", err)}
+		return campaign.Result{Disposition: campaign.Failed, SIPCallID: id, Err: fmt.Errorf("new RTP leg: %w", err)}
 	}
 	defer leg.Close()
-	var res campaign.Result
-	dr := sip.DialRequest{Trunk: req.Trunk, To: req.Contact.Phone, Media: leg, RingTimeout: req.RingTimeout,
+	res := campaign.Result{SIPCallID: id}
+	var rang sync.Once
+	dr := sip.DialRequest{Trunk: req.Trunk, To: req.Contact.Phone, Media: leg, RingTimeout: req.RingTimeout, CallID: id,
 		OnProgress: func(p sip.Progress) {
+			rang.Do(func() {
+				d.live.setState(id, "ringing")
+				ev.emit(dialog.EventRinging, func(e *dialog.Event) { e.Code = p.Code })
+			})
 			if req.Ringing != nil {
 				req.Ringing()
 			}
@@ -495,18 +555,24 @@ func (d *sipDialer) Dial(ctx context.Context, req campaign.DialRequest) campaign
 	if req.CallerID != "" {
 		dr.CallerID = &sip.CallerID{User: req.CallerID}
 	}
+	ev.emit(dialog.EventDialing, nil)
 	call, err := d.ua.Dial(ctx, dr)
 	if err != nil {
 		var ce *sip.CallError
 		if !errors.As(err, &ce) {
-			return campaign.Result{Disposition: campaign.Failed, Err: err}
+			d.metrics.dialed(req.Trunk, 0)
+			return campaign.Result{Disposition: campaign.Failed, SIPCallID: id, Err: err}
 		}
-		res.SIPCode, res.SIPCallID, res.Err = ce.Code, ce.CallID, err
+		d.metrics.dialed(req.Trunk, ce.Code)
+		res.SIPCode, res.Err = ce.Code, err
 		res.Disposition = dispositionOf(ce.Kind)
 		return res
 	}
-	res.Disposition, res.SIPCode, res.SIPCallID = campaign.Answered, 200, call.ID()
+	d.metrics.dialed(req.Trunk, 200)
+	res.Disposition, res.SIPCode = campaign.Answered, 200
 	res.AnsweredAt, res.AnsweredBy, res.Outcome = time.Now(), "unknown", "completed"
+	d.live.setState(id, "answered")
+	ev.emit(dialog.EventAnswered, nil)
 	callCtx, cancel := context.WithTimeout(ctx, d.maxCall)
 	defer cancel()
 	go func() {
@@ -517,9 +583,11 @@ func (d *sipDialer) Dial(ctx context.Context, req campaign.DialRequest) campaign
 		}
 	}()
 	log := d.log.With("call_id", call.ID(), "contact_id", req.Contact.ID)
-	if d.bot != nil {
+	rec := openRecording(d.recDir, id, log)
+	defer closeRecording(rec, log)
+	if b != nil {
 		digits := dialog.DigitsFrom(callCtx, leg.DTMF(), func(ev rtp.DTMFEvent) (rune, time.Time) { return ev.Digit, ev.At })
-		dc := dialog.Call{ID: call.ID(), Leg: leg, DTMF: digits, Variables: contactVariables(req.Contact)}
+		dc := dialog.Call{ID: call.ID(), Leg: recordingLeg{Leg: leg, rec: rec}, DTMF: digits, Variables: contactVariables(req.Contact), Events: ev}
 		// Answering-machine detection runs from answer while the bot talks,
 		// so scripts can branch on amd: machine (voicemail) or human.
 		amd, err := newCues(true)
@@ -528,11 +596,12 @@ func (d *sipDialer) Dial(ctx context.Context, req campaign.DialRequest) campaign
 		} else {
 			dc.Cues = amd
 		}
-		rec, err := d.bot.engine.Run(callCtx, dc)
+		rec, err := b.engine.Run(callCtx, dc)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			log.Warn("script ended with an error", "err", err)
 		}
 		res.Outcome, res.Variant = rec.Outcome, rec.Variant
+		d.metrics.turns(rec.Turns)
 		if amd != nil {
 			res.AnsweredBy = amd.answeredBy()
 		}
@@ -543,7 +612,7 @@ func (d *sipDialer) Dial(ctx context.Context, req campaign.DialRequest) campaign
 			res.AnsweredBy = "machine"
 		}
 	} else {
-		playRecord(callCtx, log, leg, d.prompt, nil, cancel)
+		playRecord(callCtx, log, leg, d.prompt, rec, cancel)
 	}
 	select {
 	case <-call.Done():
@@ -556,6 +625,7 @@ func (d *sipDialer) Dial(ctx context.Context, req campaign.DialRequest) campaign
 		hcancel()
 	}
 	res.EndedAt = time.Now()
+	d.metrics.leg(leg.Stats())
 	return res
 }
 

@@ -29,7 +29,39 @@ type Config struct {
 	Inbound InboundConfig `yaml:"inbound"`
 	Bot     BotConfig     `yaml:"bot"`
 	Log     LogConfig     `yaml:"log"`
+	// Store is where campaigns, contacts, call records, users and the audit
+	// log live.
+	Store StoreConfig `yaml:"store"`
+	// HTTP is the control plane: REST API, live events, metrics, the
+	// dashboard and the softphone page.
+	HTTP HTTPConfig `yaml:"http"`
 }
+
+// StoreConfig chooses the database.
+type StoreConfig struct {
+	// DSN, when set, is a PostgreSQL store shared by several nodes
+	// (postgres://user@host/db). Default "": SQLite in the data directory.
+	DSN string `yaml:"dsn"`
+}
+
+// HTTPConfig is the control plane's part of the file.
+type HTTPConfig struct {
+	// Listen is the HTTP address, host:port. Default 127.0.0.1:8080, so the
+	// API is not on the network until someone asks; "off" serves nothing.
+	Listen string `yaml:"listen"`
+	// OpenMetrics serves /metrics without a token, for a Prometheus on a
+	// trusted network. Default false.
+	OpenMetrics bool `yaml:"open_metrics"`
+	// AllowOrigins are other origins (host patterns) allowed to open the
+	// live event WebSocket. Default: the page's own origin only.
+	AllowOrigins []string `yaml:"allow_origins"`
+	// AdminTokenFile is where the first start writes the admin's API token
+	// (mode 0600). Default DATA/admin-token.
+	AdminTokenFile string `yaml:"admin_token_file"`
+}
+
+// httpOff is the http.listen value that turns the control plane off.
+const httpOff = "off"
 
 // SIPConfig is the SIP user agent's part of the file.
 type SIPConfig struct {
@@ -115,7 +147,8 @@ func defaultConfig() Config {
 		Inbound: InboundConfig{
 			MaxDuration: 10 * time.Minute,
 		},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Log:  LogConfig{Level: "info", Format: "text"},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
 	}
 }
 
@@ -188,6 +221,14 @@ func (c *Config) validate() error {
 		case "", "sphinx", "vosk", "whisper", "flite", "espeak", "prompts", "http":
 		default:
 			return fmt.Errorf("%s %q: unknown engine (docs/speech.md lists them)", e.key, e.v)
+		}
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = defaultConfig().HTTP.Listen
+	}
+	if c.HTTP.Listen != httpOff {
+		if _, _, err := splitHostPort(c.HTTP.Listen); err != nil {
+			return fmt.Errorf("http.listen %q: %w (or %q)", c.HTTP.Listen, err, httpOff)
 		}
 	}
 	if c.Inbound.MaxDuration <= 0 {

@@ -89,10 +89,16 @@ func playAndRecord(ctx context.Context, log *slog.Logger, leg frameLeg, prompt [
 // openRecording starts the recording of call id, or returns nil when recording
 // is off or the file cannot be made (the call goes on without it).
 func (s *server) openRecording(id string, log *slog.Logger) *audiofile.Recorder {
-	if s.recDir == "" {
+	return openRecording(s.recDir, id, log)
+}
+
+// openRecording starts dir/CALL-ID.wav; nil when dir is "" (recording off)
+// or the file cannot be made.
+func openRecording(dir, id string, log *slog.Logger) *audiofile.Recorder {
+	if dir == "" {
 		return nil
 	}
-	rec, err := audiofile.Create(filepath.Join(s.recDir, safeFileName(id)+".wav"))
+	rec, err := audiofile.Create(filepath.Join(dir, safeFileName(id)+".wav"))
 	if err != nil {
 		log.Error("recording disabled for this call", "err", err)
 		return nil

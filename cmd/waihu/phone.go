@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -25,10 +24,9 @@ import (
 )
 
 // phoneFlags are serve's flags for browser softphones: SIP over WebSocket
-// for signalling, an HTTP port for the page itself.
+// for signalling, and the certificate that secures it and the HTTP address.
 type phoneFlags struct {
 	ws      string // SIP over WebSocket address; "" = none
-	http    string // address serving /phone; "" = none
 	tlsCert string // PEM certificate: HTTPS and secure WebSocket
 	tlsKey  string // its PEM private key
 
@@ -37,29 +35,28 @@ type phoneFlags struct {
 
 func (p *phoneFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&p.ws, "ws", "", "SIP over WebSocket address host:port for browser softphones (default off)")
-	cmd.Flags().StringVar(&p.http, "http", "", "HTTP address host:port serving the browser softphone at /phone (needs --ws)")
-	cmd.Flags().StringVar(&p.tlsCert, "tls-cert", "", "PEM certificate: serve the softphone over HTTPS and secure WebSocket (browsers allow the microphone off localhost only then)")
+	cmd.Flags().StringVar(&p.tlsCert, "tls-cert", "", "PEM certificate: serve HTTP (dashboard, API, softphone) over HTTPS and SIP over secure WebSocket (browsers allow the microphone off localhost only then)")
 	cmd.Flags().StringVar(&p.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 }
 
-// attach adds the WebSocket listener to srv's UA; it runs before srv.start.
+// attach loads the certificate and adds the WebSocket listener to srv's UA;
+// it runs before srv.start.
 func (p *phoneFlags) attach(srv *server) error {
-	if p.ws == "" {
-		if p.http != "" || p.tlsCert != "" {
-			return errors.New("--http and --tls-cert serve a softphone that signals over --ws: set --ws")
-		}
-		return nil
-	}
-	if _, _, err := net.SplitHostPort(p.ws); err != nil {
-		return fmt.Errorf("--ws %q: %w", p.ws, err)
-	}
-	network := "ws"
 	if p.tlsCert != "" || p.tlsKey != "" {
 		cert, err := tls.LoadX509KeyPair(p.tlsCert, p.tlsKey)
 		if err != nil {
 			return fmt.Errorf("--tls-cert %q, --tls-key %q: %w", p.tlsCert, p.tlsKey, err)
 		}
 		p.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if p.ws == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(p.ws); err != nil {
+		return fmt.Errorf("--ws %q: %w", p.ws, err)
+	}
+	network := "ws"
+	if p.tls != nil {
 		if err := srv.ua.SetTLS(p.tls); err != nil {
 			return fmt.Errorf("--tls-cert: %w", err)
 		}
@@ -71,68 +68,22 @@ func (p *phoneFlags) attach(srv *server) error {
 	return nil
 }
 
-// start serves the softphone page once srv runs; the returned phone is nil
-// without --http.
-func (p *phoneFlags) start(ctx context.Context, srv *server) (*phone, error) {
-	if p.http == "" {
-		return nil, nil
-	}
+// wsScheme is the softphone's signalling scheme, ws or wss.
+func (p *phoneFlags) wsScheme() string {
 	if p.tls != nil {
-		return startPhone(ctx, p.http, "wss", srv.ua.Addr("wss").Port(), p.tls, srv.log)
+		return "wss"
 	}
-	return startPhone(ctx, p.http, "ws", srv.ua.Addr("ws").Port(), nil, srv.log)
+	return "ws"
 }
 
-// phone is the HTTP server of the softphone page.
-type phone struct {
-	srv  *http.Server
-	addr netip.AddrPort
-	done chan struct{}
-}
-
-// startPhone serves the page on addr (over TLS when tlsCfg is set) and
-// tells it to signal to wsScheme://HOST:wsPort.
-func startPhone(ctx context.Context, addr, wsScheme string, wsPort uint16, tlsCfg *tls.Config, log *slog.Logger) (*phone, error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("softphone http %s: %w", addr, err)
-	}
-	scheme := "http"
-	p := &phone{
-		srv: &http.Server{
-			Handler:           phoneHandler(wsScheme, wsPort),
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		},
-		addr: netip.MustParseAddrPort(ln.Addr().String()),
-		done: make(chan struct{}),
-	}
-	if tlsCfg != nil {
-		ln, scheme = tls.NewListener(ln, tlsCfg), "https"
-	}
-	go func() {
-		defer close(p.done)
-		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("softphone http server stopped", "err", err)
+// phonePort reports the port of srv's SIP WebSocket, 0 without --ws.
+func (p *phoneFlags) phonePort(srv *server) func() uint16 {
+	return func() uint16 {
+		if p.ws == "" {
+			return 0
 		}
-	}()
-	log.Info("softphone page served", "url", scheme+"://"+p.addr.String()+"/phone/", "sip_"+wsScheme, wsPort)
-	return p, nil
-}
-
-// close stops the page server; a nil phone is fine.
-func (p *phone) close() error {
-	if p == nil {
-		return nil
+		return srv.ua.Addr(p.wsScheme()).Port()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := p.srv.Shutdown(ctx)
-	<-p.done
-	if err != nil {
-		return fmt.Errorf("stop softphone http: %w", err)
-	}
-	return nil
 }
 
 // phoneConfig tells the page where to signal. The host is the one the
@@ -146,14 +97,20 @@ type phoneConfig struct {
 
 // phoneHandler serves /phone/ (the page), /phone/phone.js (the JsSIP
 // bundle) and /phone/config.json, which points at wsScheme ("ws" or "wss")
-// on wsPort.
-func phoneHandler(wsScheme string, wsPort uint16) http.Handler {
+// on the port ws reports. Without a SIP WebSocket (ws reports 0) the page
+// says how to get one instead of failing to connect.
+func phoneHandler(wsScheme string, ws func() uint16) http.Handler {
 	mux := http.NewServeMux()
 	page, _ := fs.ReadFile(web.Phone, "phone.html")
 	script, _ := fs.ReadFile(web.Phone, "dist/phone.js")
 	mux.Handle("GET /phone", http.RedirectHandler("/phone/", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /phone/{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if ws() == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(noSoftphonePage))
+			return
+		}
 		_, _ = w.Write(page)
 	})
 	mux.HandleFunc("GET /phone/phone.js", func(w http.ResponseWriter, _ *http.Request) {
@@ -161,12 +118,17 @@ func phoneHandler(wsScheme string, wsPort uint16) http.Handler {
 		_, _ = w.Write(script)
 	})
 	mux.HandleFunc("GET /phone/config.json", func(w http.ResponseWriter, r *http.Request) {
+		port := ws()
+		if port == 0 {
+			http.Error(w, "the softphone needs SIP over WebSocket: start waihu serve with --ws HOST:PORT", http.StatusServiceUnavailable)
+			return
+		}
 		host := r.Host
 		if h, _, err := net.SplitHostPort(r.Host); err == nil {
 			host = h
 		}
 		cfg := phoneConfig{
-			WS:     wsScheme + "://" + net.JoinHostPort(host, strconv.Itoa(int(wsPort))),
+			WS:     wsScheme + "://" + net.JoinHostPort(host, strconv.Itoa(int(port))),
 			Domain: host,
 			Target: "demo",
 		}
@@ -176,6 +138,19 @@ func phoneHandler(wsScheme string, wsPort uint16) http.Handler {
 	})
 	return mux
 }
+
+// noSoftphonePage stands in for the softphone when serve runs without --ws.
+const noSoftphonePage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>waihu phone</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 2rem auto">
+<h1>waihu phone</h1>
+<p id="status">The softphone signals with SIP over WebSocket, which this server does not offer.
+Start it with <code>waihu serve --ws 127.0.0.1:5066</code> (and <code>--tls-cert</code>/<code>--tls-key</code>
+for browsers off this machine).</p>
+<p lang="zh-CN">软电话需要 SIP over WebSocket：请用 <code>waihu serve --ws 127.0.0.1:5066</code> 启动。</p>
+<p><a href="/">Dashboard / 看板</a></p>
+</body></html>
+`
 
 // answerWebRTC runs one call whose INVITE carried a WebRTC offer (a browser
 // softphone): the media leg is pion's, and the SDP answer is the leg's. The
@@ -205,6 +180,8 @@ func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byt
 	rec := s.openRecording(id, log)
 	callCtx, cancelCall := context.WithTimeout(ctx, s.cfg.Inbound.MaxDuration)
 	defer cancelCall()
+	ev := s.inboundAnswered(id, in.From().User, cancelCall)
+	defer s.live.remove(id)
 	go func() {
 		select {
 		case <-call.Done():
@@ -216,11 +193,12 @@ func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byt
 		}
 		cancelCall()
 	}()
+	outcome := "completed"
 	if s.bot != nil {
 		// The dialog engine cannot tell a browser from a phone: same frames,
 		// same keys, same script.
 		digits := dialog.DigitsFrom(callCtx, leg.DTMF(), func(d webrtc.Digit) (rune, time.Time) { return d.Digit, d.At })
-		s.bot.run(callCtx, log, id, in.From().User, leg, digits, rec, s.transferFor(call, log))
+		outcome = s.bot.run(callCtx, log, id, in.From().User, leg, digits, rec, s.transferFor(call, log), ev).Outcome
 		hangupCall(call, log)
 	} else {
 		var wg sync.WaitGroup
@@ -230,6 +208,7 @@ func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byt
 	}
 	<-call.Done()
 	closeRecording(rec, log)
+	s.inboundEnded(ev, outcome, call)
 	st := leg.Stats()
 	log.Info("call finished", "reason", call.Reason().String(), "duration", time.Since(start).Round(time.Millisecond).String(),
 		"recorded", rec != nil, "rtp_received", st.PacketsReceived, "rtp_sent", st.PacketsSent)

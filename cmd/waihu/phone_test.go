@@ -45,7 +45,7 @@ var (
 )
 
 func TestPhonePageServesTheBundleAndWhereToSignal(t *testing.T) {
-	h := phoneHandler("ws", 5066)
+	h := phoneHandler("ws", func() uint16 { return 5066 })
 	tests := []struct {
 		name, method, path, host string
 		wantCode                 int
@@ -82,13 +82,27 @@ func TestPhoneConfigPointsAtTheSecureWebSocketOverHTTPS(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", "/phone/config.json", nil)
 	req.Host = "pbx.example"
-	phoneHandler("wss", 5067).ServeHTTP(rec, req)
+	phoneHandler("wss", func() uint16 { return 5067 }).ServeHTTP(rec, req)
 	if !strings.Contains(rec.Body.String(), `"ws":"wss://pbx.example:5067"`) {
 		t.Errorf("config %s: want wss://pbx.example:5067", rec.Body.String())
 	}
 }
 
-func TestPhoneFlagsNeedTheWebSocketForThePage(t *testing.T) {
+// TestPhonePageWithoutWebSocketSaysHowToGetOne: serve's HTTP address is on
+// by default, --ws is not; the page must explain rather than fail to
+// connect.
+func TestPhonePageWithoutWebSocketSaysHowToGetOne(t *testing.T) {
+	h := phoneHandler("ws", func() uint16 { return 0 })
+	for _, path := range []string{"/phone/", "/phone/config.json"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != 503 || !strings.Contains(rec.Body.String(), "--ws") {
+			t.Errorf("GET %s: %d %q, want 503 naming --ws", path, rec.Code, rec.Body.String())
+		}
+	}
+}
+
+func TestPhoneFlagsRefuseABadWebSocketOrCertificate(t *testing.T) {
 	srv := startServer(t, "")
 	defer srv.close()
 	cert, key := writeCert(t)
@@ -96,10 +110,9 @@ func TestPhoneFlagsNeedTheWebSocketForThePage(t *testing.T) {
 		name  string
 		flags phoneFlags
 	}{
-		{"--http without --ws", phoneFlags{http: "127.0.0.1:0"}},
-		{"--tls-cert without --ws", phoneFlags{tlsCert: cert, tlsKey: key}},
 		{"--ws without a port", phoneFlags{ws: "no-port"}},
 		{"--tls-cert that is not there", phoneFlags{ws: "127.0.0.1:0", tlsCert: cert + ".missing", tlsKey: key}},
+		{"--tls-key without --tls-cert", phoneFlags{tlsKey: key}},
 		{"--ws after the server started", phoneFlags{ws: "127.0.0.1:0"}},
 	}
 	for _, tt := range tests {
@@ -341,8 +354,8 @@ type driveResult struct {
 // chromiumRig is a server with the softphone attached, as `waihu serve
 // --ws --http` runs it, and what Chromium needs to call it.
 type chromiumRig struct {
+	n        *node // the whole `waihu serve`: SIP, media, control plane
 	srv      *server
-	page     *phone
 	tmp      string
 	capture  string  // 48 kHz WAV Chromium's fake microphone plays
 	ref      []int16 // the same speech at 8 kHz
@@ -419,26 +432,17 @@ func startChromiumRigWith(t *testing.T, trunks []TrunkConfig, secure bool) *chro
 	if os.Getenv("WAIHU_TEST_LOG") != "" {
 		w = io.MultiWriter(r.log, os.Stderr)
 	}
-	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(w, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ph := phoneFlags{ws: "127.0.0.1:0", http: "127.0.0.1:0"}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	ph := phoneFlags{ws: "127.0.0.1:0"}
 	if secure {
 		ph.tlsCert, ph.tlsKey = writeCert(t)
 		r.scheme = "https"
 	}
-	if err := ph.attach(srv); err != nil {
+	n, err := startNode(context.Background(), cfg, ph, slog.New(slog.NewTextHandler(w, nil)))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	r.srv = srv
-	if r.page, err = ph.start(context.Background(), srv); err != nil {
-		srv.close()
-		t.Fatal(err)
-	}
+	r.n, r.srv = n, n.srv
 	t.Cleanup(r.stop)
 	return r
 }
@@ -447,8 +451,7 @@ func startChromiumRigWith(t *testing.T, trunks []TrunkConfig, secure bool) *chro
 func (r *chromiumRig) stop() {
 	if !r.stopped {
 		r.stopped = true
-		r.page.close()
-		r.srv.close()
+		r.n.close()
 	}
 }
 
@@ -463,7 +466,7 @@ func (r *chromiumRig) call(t *testing.T, target string, talkSeconds int, digits 
 		scheme = r.scheme
 		extra = append(extra, "--insecure", "1") // our self-signed certificate
 	}
-	url := scheme + "://" + r.page.addr.String() + "/phone/?raw=1&target=" + target
+	url := scheme + "://" + r.n.control.addr.String() + "/phone/?raw=1&target=" + target
 	args := []string{filepath.Join(r.webDir, "test", "drive.mjs"),
 		"--url", url, "--wav", r.capture, "--talk", strconv.Itoa(talkSeconds), "--digits", digits, "--chromium", r.chromium}
 	cmd := exec.CommandContext(ctx, r.node, append(args, extra...)...)

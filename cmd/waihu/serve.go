@@ -15,8 +15,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/waihu/waihu/dialog"
 	"github.com/waihu/waihu/internal/audiofile"
 	"github.com/waihu/waihu/rtp"
+	httpapi "github.com/waihu/waihu/server"
 	"github.com/waihu/waihu/sip"
 )
 
@@ -28,17 +30,24 @@ func init() { register(serveCommand) }
 // flagOverrides are the flags that win over the config file.
 type flagOverrides struct {
 	config, listen, data, rtpPorts, logFormat, logLevel, prompt string
+	http, dsn                                                   string
 }
 
 func serveCommand() *cobra.Command {
 	var f flagOverrides
-	var ph phoneFlags // --ws, --http: browser softphones, see phone.go
+	var ph phoneFlags // --ws, --tls-cert: browser softphones, see phone.go
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the SIP/RTP server: register trunks, answer calls",
 		Long: `Run waihu's SIP user agent and media engine. With no config file it listens on
 0.0.0.0:5060 (UDP and TCP), answers every call with a greeting and records the
-caller to DATA/recordings/CALL-ID.wav.`,
+caller to DATA/recordings/CALL-ID.wav.
+
+The control plane listens on --http (default 127.0.0.1:8080): the dashboard at /,
+the softphone at /phone/ (with --ws), the REST API under /api/v1, live events at
+/ws/events, /metrics and /openapi.json. Campaigns set running are dialled from here.
+The first start creates an admin user and writes its API token to
+DATA/admin-token (mode 0600); see docs/configuration.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load()
@@ -52,6 +61,8 @@ caller to DATA/recordings/CALL-ID.wav.`,
 	ph.bind(cmd)
 	cmd.Flags().StringVar(&f.listen, "listen", "", "SIP address host:port (default 0.0.0.0:5060)")
 	cmd.Flags().StringVar(&f.prompt, "prompt", "", "WAV file played to every inbound caller (default: embedded greeting)")
+	cmd.Flags().StringVar(&f.http, "http", "", `control plane address host:port: dashboard, API, events, metrics, softphone page (default 127.0.0.1:8080; "off" for none)`)
+	cmd.Flags().StringVar(&f.dsn, "dsn", "", "PostgreSQL DSN of a store shared by several nodes (default: SQLite in the data directory)")
 	return cmd
 }
 
@@ -77,6 +88,12 @@ func (f *flagOverrides) load() (Config, error) {
 	}
 	if f.prompt != "" {
 		cfg.Inbound.Prompt = f.prompt
+	}
+	if f.http != "" {
+		cfg.HTTP.Listen = f.http
+	}
+	if f.dsn != "" {
+		cfg.Store.DSN = f.dsn
 	}
 	if f.logFormat != "" {
 		cfg.Log.Format = f.logFormat
@@ -108,26 +125,68 @@ func loadPrompt(path string) ([]int16, error) {
 
 func serve(ctx context.Context, cfg Config, ph phoneFlags) error {
 	log := newLogger(os.Stderr, cfg.Log)
-	srv, err := newServer(cfg, log)
+	n, err := startNode(ctx, cfg, ph, log)
 	if err != nil {
-		return err
-	}
-	if err := ph.attach(srv); err != nil { // the softphone's SIP WebSocket, phone.go
-		srv.engine.Close()
-		return err
-	}
-	if err := srv.start(ctx); err != nil {
-		srv.engine.Close()
-		return err
-	}
-	page, err := ph.start(ctx, srv) // the softphone page, phone.go
-	if err != nil {
-		srv.close()
 		return err
 	}
 	<-ctx.Done()
-	page.close()
-	return srv.close()
+	return n.close()
+}
+
+// node is a whole `waihu serve`: SIP and media (server) and, unless
+// http.listen is off, the control plane.
+type node struct {
+	srv     *server
+	control *controlPlane // nil when http.listen is off
+}
+
+// startNode starts SIP, media and the control plane; tests start several
+// in one process.
+func startNode(ctx context.Context, cfg Config, ph phoneFlags, log *slog.Logger) (*node, error) {
+	srv, err := newServer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	n := &node{srv: srv}
+	if err := ph.attach(srv); err != nil { // the softphone's SIP WebSocket, phone.go
+		srv.engine.Close()
+		return nil, err
+	}
+	if cfg.HTTP.Listen != httpOff {
+		if n.control, err = newControlPlane(ctx, srv, &ph); err != nil {
+			srv.engine.Close()
+			return nil, err
+		}
+	}
+	if err := srv.start(ctx); err != nil {
+		srv.engine.Close()
+		n.control.close()
+		return nil, err
+	}
+	if n.control != nil {
+		if err := n.control.listen(ctx, &ph); err != nil {
+			n.control.mgr.close()
+			srv.close()
+			n.control.close()
+			return nil, err
+		}
+	} else if ph.ws != "" {
+		log.Warn("--ws without the control plane: the softphone page is served on --http only")
+	}
+	return n, nil
+}
+
+// close stops the campaigns, hangs up every call, then stops HTTP and the
+// store.
+func (n *node) close() error {
+	if n.control != nil {
+		n.control.mgr.close()
+	}
+	err := n.srv.close()
+	if cerr := n.control.close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // server is `waihu serve` as a value, so tests can run several in one process.
@@ -140,6 +199,13 @@ type server struct {
 	ua     *sip.UA
 	bot    *bot // nil: play the prompt and record
 
+	// events and metrics receive every call's live events and figures once
+	// the control plane runs; nil before (and without) it.
+	events  dialog.EventSink
+	metrics *metricsFeed
+	// live lists calls in progress, inbound and outbound, for the API.
+	live *liveCalls
+
 	// Calls run under their own context so that shutdown can hang them up (BYE)
 	// through the UA before their media stops.
 	callCtx   context.Context
@@ -148,7 +214,7 @@ type server struct {
 }
 
 func newServer(cfg Config, log *slog.Logger) (*server, error) {
-	s := &server{cfg: cfg, log: log}
+	s := &server{cfg: cfg, log: log, live: newLiveCalls()}
 	var err error
 	if s.prompt, err = loadPrompt(cfg.Inbound.Prompt); err != nil {
 		return nil, fmt.Errorf("inbound prompt: %w", err)
@@ -237,6 +303,8 @@ func (s *server) answerInbound(in *sip.Incoming) {
 	rec := s.openRecording(id, log)
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.Inbound.MaxDuration)
 	defer cancel()
+	ev := s.inboundAnswered(id, in.From().User, cancel)
+	defer s.live.remove(id)
 	go func() {
 		select {
 		case <-call.Done():
@@ -245,8 +313,11 @@ func (s *server) answerInbound(in *sip.Incoming) {
 		}
 		cancel()
 	}()
+	outcome := "completed"
 	if s.bot != nil {
-		s.bot.run(callCtx, log, id, in.From().User, leg, rtpDigits(callCtx, leg), rec, s.transferFor(call, log))
+		r := s.bot.run(callCtx, log, id, in.From().User, leg, rtpDigits(callCtx, leg), rec, s.transferFor(call, log), ev)
+		outcome = r.Outcome
+		s.metrics.turns(r.Turns)
 		// The script said goodbye and hung up, or the caller left: either way
 		// the SIP side must end too.
 		hangupCall(call, log)
@@ -256,8 +327,29 @@ func (s *server) answerInbound(in *sip.Incoming) {
 	<-call.Done()
 	closeRecording(rec, log)
 	st := leg.Stats()
+	s.metrics.leg(st)
+	s.inboundEnded(ev, outcome, call)
 	log.Info("call finished", "reason", call.Reason().String(), "duration", time.Since(start).Round(time.Millisecond).String(),
 		"recorded", rec != nil, "rtp_received", st.PacketsReceived, "rtp_lost", st.PacketsLost)
+}
+
+// inboundAnswered lists an answered inbound call (hangup ends it) and
+// reports it answered; the returned sink carries its events.
+func (s *server) inboundAnswered(id, caller string, hangup context.CancelFunc) callEvents {
+	info := httpapi.CallInfo{ID: id, Phone: caller, Direction: "inbound"}
+	if s.bot != nil {
+		info.Script = s.bot.script.Name
+	}
+	s.live.add(info, hangup)
+	s.live.setState(id, "answered")
+	ev := callEvents{sink: s.events, callID: id, phone: caller}
+	ev.emit(dialog.EventAnswered, nil)
+	return ev
+}
+
+// inboundEnded reports the end of an inbound call.
+func (s *server) inboundEnded(ev callEvents, outcome string, call *sip.Call) {
+	ev.emit(dialog.EventEnded, func(e *dialog.Event) { e.Outcome, e.Reason = outcome, call.Reason().String() })
 }
 
 // safeFileName keeps a Call-ID (chosen by the remote side) from escaping the

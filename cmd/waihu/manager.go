@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/waihu/waihu/campaign"
+	httpapi "github.com/waihu/waihu/server"
+	"github.com/waihu/waihu/store"
+)
+
+// campaignManager is httpapi.Campaigns for `waihu serve`: it runs one
+// campaign.Runner per running campaign on this node, built exactly as
+// `waihu campaign start` builds it (newCampaignRunner) and dialling through
+// the server's own UA (sipDialer). The Runners follow the stored state:
+// pause makes them wait, stop and completion end them. It also picks up,
+// every poll, campaigns set running elsewhere (another node's API, the CLI),
+// so a fleet sharing a PostgreSQL store dials them together.
+type campaignManager struct {
+	st     store.Store
+	dialer *sipDialer
+	node   string
+	trunks *campaign.Trunks // shared by every campaign of the node
+	log    *slog.Logger
+	poll   time.Duration
+
+	ctx  context.Context // runners' lifetime: ends at close
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	runners map[int64]*campaign.Runner
+}
+
+var _ httpapi.Campaigns = (*campaignManager)(nil)
+
+func newCampaignManager(st store.Store, d *sipDialer, node string, log *slog.Logger) *campaignManager {
+	m := &campaignManager{st: st, dialer: d, node: node, trunks: campaign.NewTrunks(nil),
+		log: log.With("component", "campaigns"), poll: 2 * time.Second, runners: map[int64]*campaign.Runner{}}
+	m.ctx, m.stop = context.WithCancel(context.Background())
+	return m
+}
+
+// run resumes the campaigns left running (after a restart or a crash: the
+// Runner recovers this node's claims first) and keeps watching for ones
+// started elsewhere, until close.
+func (m *campaignManager) run() {
+	m.wg.Go(func() {
+		t := time.NewTicker(m.poll)
+		defer t.Stop()
+		for {
+			m.adopt()
+			select {
+			case <-m.ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+}
+
+// adopt starts a Runner for each running or paused campaign without one.
+func (m *campaignManager) adopt() {
+	list, err := m.st.Campaigns(m.ctx)
+	if err != nil {
+		if m.ctx.Err() == nil {
+			m.log.Warn("list campaigns", "err", err)
+		}
+		return
+	}
+	for _, c := range list {
+		if c.State != store.CampaignRunning {
+			continue
+		}
+		if err := m.Start(m.ctx, c.ID); err != nil && m.ctx.Err() == nil {
+			m.log.Warn("campaign not dialled on this node", "campaign_id", c.ID, "err", err)
+		}
+	}
+}
+
+// Start implements httpapi.Campaigns. Starting a campaign that already dials
+// here is not an error.
+func (m *campaignManager) Start(ctx context.Context, id int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ctx.Err() != nil {
+		return errors.New("server is shutting down")
+	}
+	if _, ok := m.runners[id]; ok {
+		return nil
+	}
+	r, err := newCampaignRunner(ctx, m.st, id, m.node, m.dialer, m.trunks, m.log)
+	if err != nil {
+		return fmt.Errorf("campaign %d: %w", id, err)
+	}
+	m.runners[id] = r
+	m.log.Info("campaign dialling on this node", "campaign_id", id, "node", m.node)
+	m.wg.Go(func() {
+		err := r.Run(m.ctx)
+		m.mu.Lock()
+		delete(m.runners, id)
+		m.mu.Unlock()
+		switch {
+		case err == nil:
+			m.log.Info("campaign finished on this node", "campaign_id", id)
+		case m.ctx.Err() == nil:
+			m.log.Error("campaign runner stopped", "campaign_id", id, "err", err)
+		}
+	})
+	return nil
+}
+
+// Pause implements httpapi.Campaigns: the Runner sees the stored state
+// within its poll interval and lets calls in progress finish.
+func (m *campaignManager) Pause(context.Context, int64) error { return nil }
+
+// Stop implements httpapi.Campaigns: the Runner sees the stored state, lets
+// calls in progress finish and returns.
+func (m *campaignManager) Stop(context.Context, int64) error { return nil }
+
+// Status implements httpapi.Campaigns.
+func (m *campaignManager) Status(id int64) (httpapi.CampaignStatus, bool) {
+	m.mu.Lock()
+	r, ok := m.runners[id]
+	m.mu.Unlock()
+	if !ok {
+		return httpapi.CampaignStatus{}, false
+	}
+	return httpapi.StatusFromStats(r.Stats()), true
+}
+
+// close cancels every Runner (calls in progress are hung up) and waits for
+// them to record their ends.
+func (m *campaignManager) close() {
+	m.mu.Lock()
+	m.stop()
+	m.mu.Unlock()
+	m.wg.Wait()
+}
