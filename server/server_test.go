@@ -159,7 +159,7 @@ const (
 )
 
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *Server
 	ts       *httptest.Server
 	st       store.Store
@@ -179,7 +179,7 @@ type fixture struct {
 
 type fixtureOpt func(*Config)
 
-func newFixture(t *testing.T, opts ...fixtureOpt) *fixture {
+func newFixture(t testing.TB, opts ...fixtureOpt) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
