@@ -152,6 +152,23 @@ var migrations = []migration{
 			anchor_hash TEXT NOT NULL)`,
 		`INSERT INTO audit_head (id, seq, hash, anchor_seq, anchor_hash) VALUES (1, 0, '` + zeroHash + `', 0, '` + zeroHash + `')`,
 	}},
+	{version: 4, name: "caller-ID pool: per-number rest and hourly usage", stmts: []string{
+		// One row per number presented as the caller, shared by every campaign
+		// and node: reserving a number locks its row, so caps hold across nodes.
+		`CREATE TABLE caller_ids (
+			number TEXT PRIMARY KEY,
+			rest_until BIGINT NOT NULL DEFAULT 0,
+			rest_reason TEXT NOT NULL DEFAULT '',
+			updated_at BIGINT NOT NULL)`,
+		// Attempts and answers per number per clock hour (hour = Unix ms of the
+		// hour's start): hourly and daily caps and the health score read these.
+		`CREATE TABLE caller_id_usage (
+			number TEXT NOT NULL,
+			hour BIGINT NOT NULL,
+			attempts INTEGER NOT NULL DEFAULT 0,
+			answered INTEGER NOT NULL DEFAULT 0,
+			PRIMARY KEY (number, hour))`,
+	}},
 }
 
 // zeroHash is the audit chain's genesis: the previous hash of row 1.

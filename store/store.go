@@ -86,6 +86,9 @@ type Store interface {
 	// Security holds users, roles, API tokens and the audit log (security.go).
 	Security
 
+	// CallerIDs is the caller-ID pool's durable usage (dialer.go).
+	CallerIDs
+
 	// Close releases the database.
 	Close() error
 }
@@ -196,7 +199,8 @@ type CallRecord struct {
 	// SIPCode is the final response code (200 when answered, 0 when none came).
 	SIPCode     int
 	Disposition string
-	// AnsweredBy is human, machine or unknown.
+	// AnsweredBy is human, machine_start, machine_end_beep,
+	// machine_end_silence, machine_end_other, fax or unknown.
 	AnsweredBy  string
 	Outcome     string
 	IntentGrade string
