@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -731,4 +733,54 @@ func rotateRecordings(ctx context.Context, v *vault.Vault, dir string) (rotation
 		return res, fmt.Errorf("rotate recordings in %s: %w", dir, err)
 	}
 	return res, nil
+}
+
+// recordingVault is what serve needs to keep recordings encrypted: nil
+// when no key is configured, and then every method passes plain files
+// through, so callers need no branch of their own.
+type recordingVault struct{ v *vault.Vault }
+
+// newRecordingVault loads the recording keys as loadRecordingKeys finds them
+// and logs where they came from and the current key id (never a key).
+func newRecordingVault(cfg Config, keyFile string, log *slog.Logger) (*recordingVault, error) {
+	keys, source, err := loadRecordingKeys(cfg, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	if keys == nil {
+		log.Warn("recordings are stored unencrypted: no recording key (waihu keys generate, docs/security.md)")
+		return nil, nil
+	}
+	v, err := vault.New(vault.Config{Keys: keys})
+	if err != nil {
+		return nil, fmt.Errorf("recording keys from %s: %w", source, err)
+	}
+	log.Info("recordings encrypted at rest", "keys_from", source, "current_key", v.CurrentKey())
+	return &recordingVault{v: v}, nil
+}
+
+// seal encrypts a finished recording (path is the closed WAV) and removes
+// the plain file; on failure the plain file stays, so the audio is not lost,
+// and the error is logged.
+func (rv *recordingVault) seal(path string, log *slog.Logger) {
+	if rv == nil {
+		return
+	}
+	if _, err := rv.v.SealFile(path); err != nil {
+		log.Error("recording left unencrypted", "err", err)
+	}
+}
+
+// open opens call id's recording in dir, decrypting it if it is encrypted.
+// The encrypted file is preferred; a plain one (from before keys were set,
+// or whose sealing failed) is served as it is.
+func (rv *recordingVault) open(dir, callID string) (io.ReadCloser, error) {
+	path := filepath.Join(dir, safeFileName(callID)+".wav")
+	if rv != nil {
+		r, err := rv.v.Open(path + vault.Ext)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return r, err
+		}
+	}
+	return os.Open(path)
 }

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -199,5 +204,77 @@ func TestParseTTLAcceptsDaysAndDurations(t *testing.T) {
 		if (err != nil) != tc.wantErr || got != tc.want {
 			t.Errorf("parseTTL(%q) = %v, %v", tc.in, got, err)
 		}
+	}
+}
+
+func TestRecordingVaultSealsAndOpensRecordings(t *testing.T) {
+	t.Setenv(recordingKeyEnv, "")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	data := t.TempDir()
+	cfg := defaultConfig()
+	cfg.Data = data
+	dir := filepath.Join(data, "recordings")
+	os.MkdirAll(dir, 0o750)
+	audio := []byte("RIFF....WAVEfmt " + strings.Repeat("x", 5000))
+	write := func(id string) string {
+		p := filepath.Join(dir, safeFileName(id)+".wav")
+		if err := os.WriteFile(p, audio, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	read := func(rv *recordingVault, id string) ([]byte, error) {
+		r, err := rv.open(dir, id)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return io.ReadAll(r)
+	}
+
+	// No key: recordings stay plain and are served as they are.
+	none, err := newRecordingVault(cfg, "", log)
+	if err != nil || none != nil {
+		t.Fatalf("without keys: %v %v", none, err)
+	}
+	none.seal(write("plain-call"), log)
+	if got, err := read(none, "plain-call"); err != nil || !bytes.Equal(got, audio) {
+		t.Fatalf("plain: %d bytes %v", len(got), err)
+	}
+
+	if _, err := waihuCLI(t, "keys", "generate", "--id", "k1", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	rv, err := newRecordingVault(cfg, "", log)
+	if err != nil || rv == nil {
+		t.Fatalf("with a key file: %v %v", rv, err)
+	}
+	p := write("call/1")
+	rv.seal(p, log)
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatal("plain recording kept after sealing")
+	}
+	if raw, _ := os.ReadFile(p + vault.Ext); bytes.Contains(raw, []byte("WAVEfmt")) {
+		t.Fatal("sealed recording holds plain audio")
+	}
+	if got, err := read(rv, "call/1"); err != nil || !bytes.Equal(got, audio) {
+		t.Fatalf("sealed: %d bytes %v", len(got), err)
+	}
+	if got, err := read(rv, "plain-call"); err != nil || !bytes.Equal(got, audio) {
+		t.Fatalf("older plain recording: %d bytes %v", len(got), err)
+	}
+	if _, err := read(rv, "missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing recording: %v", err)
+	}
+	raw, _ := os.ReadFile(p + vault.Ext)
+	raw[len(raw)-3] ^= 0x40
+	os.WriteFile(p+vault.Ext, raw, 0o640)
+	if _, err := read(rv, "call/1"); !errors.Is(err, vault.ErrTampered) {
+		t.Fatalf("tampered recording: %v", err)
+	}
+
+	os.Chmod(filepath.Join(data, "recording.keys"), 0o644)
+	if _, err := newRecordingVault(cfg, "", log); err == nil {
+		t.Fatal("world-readable key file accepted")
 	}
 }
