@@ -458,6 +458,16 @@ func TestCallRoutes(t *testing.T) {
 		if e := f.audit.find("recording.download"); len(e) != 1 || e[0].Object != "call:rec-a1" {
 			t.Fatalf("audit %+v", e)
 		}
+		// Webhooks link recordings by call record id.
+		r = f.get(fmt.Sprintf("/api/v1/recordings/%d", f.recordID), tokAdmin).must(t, 200)
+		if string(r.body) != "RIFF-alpha" {
+			t.Fatalf("recording by record id %q", r.body)
+		}
+		// A call outside every campaign (inbound) is downloaded by Call-ID.
+		if r := f.get("/api/v1/recordings/inbound-1", tokSuper).must(t, 200); string(r.body) != "RIFF-in" {
+			t.Fatalf("inbound recording %q", r.body)
+		}
+		f.get("/api/v1/recordings/inbound-1", tokAgent).must(t, 404)
 	})
 }
 
@@ -610,4 +620,44 @@ func TestAFailedAuditWriteFailsTheRequest(t *testing.T) {
 	}
 	// Reads without personal data need no audit entry.
 	f.get("/api/v1/campaigns", tokAdmin).must(t, 200)
+}
+
+func TestAuditRoutesSearchAndVerifyTheChain(t *testing.T) {
+	f := newFixture(t)
+	f.get(fmt.Sprintf("/api/v1/contacts/%d", f.contacts[phoneA1]), tokAgent).must(t, 200)
+	f.do("POST", "/api/v1/campaigns", tokAdmin, "", `{"name":"audited"}`).must(t, 201)
+	f.get("/api/v1/dnc", tokSuper).must(t, 200)
+
+	var page auditPage
+	f.get("/api/v1/audit?action=contact.", tokAdmin).must(t, 200).json(t, &page)
+	if len(page.Items) != 1 || page.Items[0].User != tokAgent || page.Items[0].Remote != "127.0.0.1" || len(page.Items[0].Hash) != 64 {
+		t.Fatalf("contact actions %+v", page.Items)
+	}
+	f.get("/api/v1/audit?user="+tokAdmin, tokAdmin).must(t, 200).json(t, &page)
+	if len(page.Items) != 2 || page.Items[0].Action != "audit.read" || page.Items[1].Action != "campaign.create" {
+		t.Fatalf("admin's actions %+v: want the earlier search and the create, newest first", page.Items)
+	}
+	f.get("/api/v1/audit?limit=2", tokAdmin).must(t, 200).json(t, &page)
+	if len(page.Items) != 2 || page.NextBefore != page.Items[1].Seq {
+		t.Fatalf("first page %+v", page)
+	}
+	older := page.NextBefore
+	f.get(fmt.Sprintf("/api/v1/audit?limit=2&before=%d", older), tokAdmin).must(t, 200).json(t, &page)
+	if len(page.Items) == 0 || page.Items[0].Seq >= older {
+		t.Fatalf("second page %+v", page.Items)
+	}
+	f.get("/api/v1/audit?from=2030-01-01T00:00:00Z", tokAdmin).must(t, 200).json(t, &page)
+	if len(page.Items) != 0 {
+		t.Fatalf("future range %+v", page.Items)
+	}
+	var v auditVerify
+	f.get("/api/v1/audit/verify", tokAdmin).must(t, 200).json(t, &v)
+	if !v.OK || v.Rows < 5 || v.Head == "" {
+		t.Fatalf("verify %+v", v)
+	}
+	f.get("/api/v1/audit", tokSuper).must(t, 403)
+	runBadInput(t, f, []badInputCase{
+		{"audit with a bad time", "GET", "/api/v1/audit?to=today", "", "", "", 400, "to"},
+		{"audit with a bad limit", "GET", "/api/v1/audit?limit=0", "", "", "", 400, "limit"},
+	})
 }

@@ -326,13 +326,18 @@ func (s *Server) getRecording(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := r.PathValue("call_id")
 	p := principal(r)
-	if p.Campaigns != nil {
+	// The id may be a SIP Call-ID or a call record's id (webhooks link by
+	// record); recordings are filed by Call-ID.
+	callID := id
+	v, err := s.findCall(r.Context(), p, id)
+	switch {
+	case err == nil:
+		callID = v.ID
+	case p.Campaigns != nil:
 		// A limited principal downloads only calls it can see.
-		if _, err := s.findCall(r.Context(), p, id); err != nil {
-			return notFound("call_id", "no recording of call %q", id)
-		}
+		return notFound("call_id", "no recording of call %q", id)
 	}
-	rc, ct, err := s.cfg.Recordings.Open(r.Context(), id)
+	rc, ct, err := s.cfg.Recordings.Open(r.Context(), callID)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, store.ErrNotFound) {
 		return notFound("call_id", "no recording of call %q", id)
 	}
@@ -340,14 +345,14 @@ func (s *Server) getRecording(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("open recording of call %q: %w", id, err)
 	}
 	defer rc.Close()
-	if err := s.auditReq(r, "recording.download", "call:"+id, ""); err != nil {
+	if err := s.auditReq(r, "recording.download", "call:"+callID, ""); err != nil {
 		return err
 	}
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
 	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", sanitizeFilename(id)+".wav"))
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", sanitizeFilename(callID)+".wav"))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	if _, err := io.Copy(w, rc); err != nil {

@@ -137,6 +137,13 @@ func (s *Server) routeTable() []*route {
 		{method: "GET", path: "/api/v1/recordings/{call_id}", perm: auth.PermRecordingsRead, tag: "calls", summary: "Download a call's recording (decrypted).",
 			status: 200, respType: "audio/wav", h: s.getRecording},
 
+		{method: "GET", path: "/api/v1/audit", perm: auth.PermAuditRead, tag: "audit",
+			summary: "Search the audit log by time range, user and action, newest first; the search is itself audited.",
+			query:   auditParams, status: 200, resp: typeOf[auditPage](), h: s.searchAudit},
+		{method: "GET", path: "/api/v1/audit/verify", perm: auth.PermAuditRead, tag: "audit",
+			summary: "Walk the audit log's hash chain and report the first row that was edited, deleted or inserted.",
+			status:  200, resp: typeOf[auditVerify](), h: s.verifyAudit},
+
 		{method: "GET", path: "/api/v1/kpis", perm: auth.PermKPIRead, tag: "kpis", summary: "The KPIs over a time range, optionally per campaign.",
 			query: kpiParams, status: 200, resp: typeOf[kpi.Report](), h: s.getKPIs},
 		{method: "GET", path: "/api/v1/analytics/segments", perm: auth.PermKPIRead, tag: "kpis",

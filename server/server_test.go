@@ -217,7 +217,7 @@ func newFixture(t testing.TB, opts ...fixtureOpt) *fixture {
 			return []TrunkInfo{{Name: "carrier", Address: "127.0.0.1:5060", Transport: "udp", Registration: "registered"}}
 		},
 		ScriptsDir: f.scripts,
-		Recordings: memRecordings{"rec-a1": []byte("RIFF-alpha"), "rec-b1": []byte("RIFF-beta")},
+		Recordings: memRecordings{"rec-a1": []byte("RIFF-alpha"), "rec-b1": []byte("RIFF-beta"), "inbound-1": []byte("RIFF-in")},
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:        func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) },
 	}
