@@ -46,10 +46,14 @@ var ErrSRTPKey = errors.New("rtp: srtp key does not fit the profile")
 type SRTPStats struct {
 	// Profile is the suite in use, ProfileNone when the leg is plain RTP.
 	Profile srtp.ProtectionProfile
-	// AuthFailures counts received SRTP and SRTCP packets dropped because
-	// their authentication tag did not verify (tampered, wrong key, or plain
-	// RTP where SRTP was agreed).
+	// AuthFailures counts received SRTP packets dropped because their
+	// authentication tag did not verify (tampered, wrong key, or plain RTP
+	// where SRTP was agreed).
 	AuthFailures int64
+	// RTCPAuthFailures is AuthFailures for SRTCP. Some peers send their
+	// last RTCP BYE in clear after tearing SRTP down (baresip 1.0 does);
+	// it is dropped like any unauthenticated packet.
+	RTCPAuthFailures int64
 	// Replayed counts received packets dropped as replays of an index
 	// already seen.
 	Replayed int64
@@ -81,7 +85,7 @@ type srtpLeg struct {
 	tx      *srtpSender   // guarded by sendMu
 	rx      *srtpReceiver // guarded by recv.mu
 
-	authFailures, replayed, protectErrors atomic.Int64
+	authFailures, rtcpAuthFailures, replayed, protectErrors atomic.Int64
 }
 
 // SetSRTP turns SRTP on with profile (srtp.ProtectionProfileAes128CmHmacSha1_80
@@ -149,10 +153,11 @@ func (l *Leg) SetSRTP(profile srtp.ProtectionProfile, sendKey, recvKey []byte) e
 func (l *Leg) SRTPStats() SRTPStats {
 	s := &l.srtp
 	return SRTPStats{
-		Profile:       srtp.ProtectionProfile(s.profile.Load()),
-		AuthFailures:  s.authFailures.Load(),
-		Replayed:      s.replayed.Load(),
-		ProtectErrors: s.protectErrors.Load(),
+		Profile:          srtp.ProtectionProfile(s.profile.Load()),
+		AuthFailures:     s.authFailures.Load(),
+		RTCPAuthFailures: s.rtcpAuthFailures.Load(),
+		Replayed:         s.replayed.Load(),
+		ProtectErrors:    s.protectErrors.Load(),
 	}
 }
 
@@ -243,6 +248,9 @@ func (r *receiver) unprotectRTCP(buf []byte, src netip.AddrPort, now time.Time) 
 // srtpFailed counts a packet SRTP refused. Called with r.mu held.
 func (r *receiver) srtpFailed(err error, proto string, src netip.AddrPort, now time.Time) {
 	switch {
+	case errors.Is(err, srtp.ErrFailedToVerifyAuthTag) && proto == "srtcp":
+		r.leg.srtp.rtcpAuthFailures.Add(1)
+		r.bad(proto+" authentication failed", src, now)
 	case errors.Is(err, srtp.ErrFailedToVerifyAuthTag):
 		r.leg.srtp.authFailures.Add(1)
 		r.bad(proto+" authentication failed", src, now)

@@ -397,3 +397,40 @@ func BenchmarkSRTPUnprotect(b *testing.B) {
 		})
 	}
 }
+
+func TestSRTCPFromThePeerIsVerified(t *testing.T) {
+	src := netip.AddrPortFrom(loopback, 4001)
+	now := time.Unix(1_700_000_000, 0)
+	l := detachedLeg(t)
+	recvKey := srtpKey(t, testProfile)
+	if err := l.SetSRTP(testProfile, srtpKey(t, testProfile), recvKey); err != nil {
+		t.Fatal(err)
+	}
+	report, err := buildReport(senderInfo{ssrc: 0x5eed}, nil, "peer@test", true, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kl, _ := testProfile.KeyLen()
+	peer, err := srtp.CreateContext(recvKey[:kl], recvKey[kl:], testProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := peer.EncryptRTCP(nil, report, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.recv.handleRTCP(sealed, src, now, false)
+	if st := l.Stats(); st.RTCPReceived != 1 || !st.RemoteBye {
+		t.Fatalf("sealed report not accepted: %+v", st)
+	}
+	// The same report in clear, as baresip sends its last BYE, is dropped.
+	l2 := detachedLeg(t)
+	if err := l2.SetSRTP(testProfile, srtpKey(t, testProfile), recvKey); err != nil {
+		t.Fatal(err)
+	}
+	l2.recv.handleRTCP(report, src, now, false)
+	st, sst := l2.Stats(), l2.SRTPStats()
+	if st.RTCPReceived != 0 || st.RemoteBye || sst.RTCPAuthFailures != 1 || sst.AuthFailures != 0 {
+		t.Errorf("plain RTCP on an SRTP leg: %+v %+v; want dropped, one SRTCP auth failure", st, sst)
+	}
+}

@@ -32,6 +32,21 @@ type BaresipConfig struct {
 	RTPPort int
 	// Codecs is the account's audio_codecs list; default "PCMU,PCMA".
 	Codecs string
+	// TLSCertificate is a PEM file holding baresip's certificate followed
+	// by its private key (sip_certificate). baresip serves SIP over TLS on
+	// SIPPort+1 (TLSPort) whether or not it is set, but without it the
+	// handshake fails.
+	TLSCertificate string
+	// TLSCAFile is the PEM file of authorities baresip trusts when it dials
+	// a TLS server (sip_cafile).
+	TLSCAFile string
+	// MediaEnc is the account's media encryption, which loads baresip's
+	// srtp module: "srtp" (best effort: RTP/AVP with a=crypto), "srtp-mand"
+	// (RTP/SAVP, calls without SRTP fail) or "srtp-mandf". Empty: plain RTP.
+	MediaEnc string
+	// Record writes each call's audio, sent and received, to WAV files in
+	// Dir (module sndfile); Recordings lists them.
+	Record bool
 }
 
 // BaresipEvent is one event baresip reports over ctrl_tcp.
@@ -116,6 +131,12 @@ func startBaresip(ctx context.Context, t testing.TB, cfg BaresipConfig) (*Baresi
 	if err := WriteWAV(wav, src, SampleRate); err != nil {
 		t.Fatal(err)
 	}
+	// The account module reads the accounts file as it loads, so the
+	// media encryption it names must be loaded before it.
+	srtpModule := ""
+	if cfg.MediaEnc != "" {
+		srtpModule = "module\tsrtp.so\n"
+	}
 	config := fmt.Sprintf(`poll_method	epoll
 sip_listen	127.0.0.1:%d
 sip_transports	udp
@@ -127,15 +148,28 @@ module_path	/usr/lib/baresip/modules
 module	g711.so
 module	aufile.so
 module	alsa.so
-module	account.so
+%smodule	account.so
 module	menu.so
 module	ctrl_tcp.so
 ctrl_tcp_listen	127.0.0.1:%d
-`, cfg.SIPPort, wav, cfg.RTPPort, cfg.RTPPort+9, cfg.CtrlPort)
+`, cfg.SIPPort, wav, cfg.RTPPort, cfg.RTPPort+9, srtpModule, cfg.CtrlPort)
+	if cfg.TLSCertificate != "" {
+		config += "sip_certificate\t" + cfg.TLSCertificate + "\n"
+	}
+	if cfg.TLSCAFile != "" {
+		config += "sip_cafile\t" + cfg.TLSCAFile + "\n"
+	}
+	if cfg.Record {
+		config += "module\tsndfile.so\nsnd_path\t" + dir + "\n"
+	}
 	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	account := fmt.Sprintf("<sip:baresip@127.0.0.1:%d>;regint=0;audio_codecs=%s\n", cfg.SIPPort, cfg.Codecs)
+	account := fmt.Sprintf("<sip:baresip@127.0.0.1:%d>;regint=0;audio_codecs=%s", cfg.SIPPort, cfg.Codecs)
+	if cfg.MediaEnc != "" {
+		account += ";mediaenc=" + cfg.MediaEnc
+	}
+	account += "\n"
 	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -299,6 +333,31 @@ func (b *Baresip) Dial(ctx context.Context, uri string) error {
 func (b *Baresip) SendDTMF(ctx context.Context, digits string) error {
 	_, err := b.Command(ctx, "sndcode", digits)
 	return err
+}
+
+// TLSPort is where baresip serves SIP over TLS: baresip 1.0.0 binds its
+// TLS transport on the port after sip_listen's.
+func (b *Baresip) TLSPort() int { return b.Config.SIPPort + 1 }
+
+// Accept waits for an incoming call and answers it.
+func (b *Baresip) Accept(ctx context.Context) error {
+	if _, err := b.WaitEvent(ctx, "CALL_INCOMING"); err != nil {
+		return err
+	}
+	if _, err := b.Command(ctx, "accept", ""); err != nil {
+		return err
+	}
+	_, err := b.WaitEvent(ctx, "CALL_ESTABLISHED")
+	return err
+}
+
+// Recordings lists the WAV files sndfile wrote (BaresipConfig.Record):
+// per call one of the audio baresip sent ("-enc.wav") and one of the
+// audio it received and decoded ("-dec.wav").
+func (b *Baresip) Recordings() (sent, received []string) {
+	sent, _ = filepath.Glob(filepath.Join(b.Dir, "*-enc.wav"))
+	received, _ = filepath.Glob(filepath.Join(b.Dir, "*-dec.wav"))
+	return sent, received
 }
 
 // Hangup ends the current call and waits for it to close.
