@@ -1,8 +1,12 @@
 package sip
 
 import (
+	"bufio"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -309,5 +313,80 @@ func BenchmarkEdgeCheck(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		e.check(srcs[i&1023], "REGISTER", "Zoiper")
+	}
+}
+
+// tcpConn sends raw requests over one TCP connection and reads answers.
+type tcpConn struct {
+	t    *testing.T
+	conn net.Conn
+	rd   *bufio.Reader
+}
+
+func dialTCP(t *testing.T, to netip.AddrPort) *tcpConn {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", to.String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &tcpConn{t: t, conn: conn, rd: bufio.NewReader(conn)}
+}
+
+// do sends an OPTIONS and returns the status of the answer, 0 when none
+// came in wait, -1 when the server closed the connection.
+func (c *tcpConn) do(userAgent string, wait time.Duration) int {
+	c.t.Helper()
+	local := c.conn.LocalAddr().String()
+	req := fmt.Sprintf("OPTIONS sip:%s;transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK%016x\r\nFrom: <sip:a@%s>;tag=1\r\nTo: <sip:b@%s>\r\nCall-ID: %016x\r\nCSeq: 1 OPTIONS\r\nUser-Agent: %s\r\nContent-Length: 0\r\n\r\n",
+		c.conn.RemoteAddr(), local, rand.Uint64(), local, c.conn.RemoteAddr(), rand.Uint64(), userAgent)
+	if _, err := c.conn.Write([]byte(req)); err != nil {
+		return -1
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(wait))
+	status := 0
+	for {
+		line, err := c.rd.ReadString('\n')
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				return status
+			}
+			return -1
+		}
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "SIP/2.0 ") {
+			fmt.Sscanf(line, "SIP/2.0 %d", &status)
+		}
+		if line == "" && status != 0 {
+			return status // headers done; OPTIONS answers carry no body
+		}
+		if status == 503 && strings.HasPrefix(line, "Retry-After:") {
+			status = 5030 // 503 with Retry-After
+		}
+	}
+}
+
+func TestEdgeOverTCPRefusesWith503AndClosesBannedConnections(t *testing.T) {
+	ua := startUA(t, Config{
+		Listen: []Listener{{Network: "tcp", Addr: "127.0.0.1:0"}},
+		Edge:   EdgeConfig{LimitLoopback: true, RatePerSecond: 0.001, Burst: 2, BanAfter: 3},
+	})
+	c := dialTCP(t, ua.Addr("tcp"))
+	for i, want := range []int{200, 200, 5030, 5030} {
+		if got := c.do("Zoiper", time.Second); got != want {
+			t.Fatalf("request %d: %d, want %d (5030 = 503 with Retry-After)", i, got, want)
+		}
+	}
+	// Three scanner requests ban the source; its connections are closed.
+	for range 3 {
+		if got := c.do("friendly-scanner", 200*time.Millisecond); got != 0 && got != -1 {
+			t.Fatalf("scanner request answered %d", got)
+		}
+	}
+	if st := ua.EdgeStats(); st.Bans != 1 || st.DroppedRate != 2 || st.DroppedScanner != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	if got := dialTCP(t, ua.Addr("tcp")).do("Zoiper", time.Second); got != -1 {
+		t.Fatalf("banned source's new connection: %d, want closed", got)
 	}
 }

@@ -233,8 +233,8 @@ type goodCall struct {
 	start  time.Time
 	leg    *rtp.Leg
 	server *rtp.Leg // the server's side of the call
-	call  *sip.Call
-	ua    *sip.UA
+	call   *sip.Call
+	ua     *sip.UA
 }
 
 func startGoodCall(ctx context.Context, t *testing.T, server netip.AddrPort, log *slog.Logger) *goodCall {
