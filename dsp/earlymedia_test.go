@@ -69,7 +69,7 @@ func TestEarlyMediaClassifiesTonesAnnouncementsAndSilence(t *testing.T) {
 		{"空号 through G.711 A-law", china, testaudio.G711(vacantZH, "alaw"), []EarlyMediaKind{EarlyMediaAnnouncement}, []time.Duration{ms(2500)}},
 		{"ringback through G.711 μ-law", na, testaudio.G711(naRing, "ulaw"), []EarlyMediaKind{EarlyMediaRingback}, []time.Duration{ms(2600)}},
 		{"silence", china, testaudio.Silence(8 * time.Second), []EarlyMediaKind{EarlyMediaSilence}, []time.Duration{ms(5100)}},
-		{"line noise is silence", china, hiss(8*time.Second), []EarlyMediaKind{EarlyMediaSilence}, []time.Duration{ms(5100)}},
+		{"line noise is silence", china, hiss(8 * time.Second), []EarlyMediaKind{EarlyMediaSilence}, []time.Duration{ms(5100)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := classify(t, tc.cfg, tc.x)
