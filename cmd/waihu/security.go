@@ -114,11 +114,11 @@ Give the user a token with: waihu token create NAME.`,
 
 func userSetCommand() *cobra.Command {
 	var (
-		f                 campaignFlags
-		role              string
-		campaigns         []string
-		disable, enable   bool
-		clearAssignements bool
+		f                campaignFlags
+		role             string
+		campaigns        []string
+		disable, enable  bool
+		clearAssignments bool
 	)
 	cmd := &cobra.Command{
 		Use:   "set NAME",
@@ -142,7 +142,7 @@ func userSetCommand() *cobra.Command {
 				if disable || enable {
 					u.Disabled = disable
 				}
-				if clearAssignements {
+				if clearAssignments {
 					u.Campaigns = nil
 				}
 				if len(campaigns) > 0 {
@@ -165,7 +165,7 @@ func userSetCommand() *cobra.Command {
 	f.bind(cmd)
 	cmd.Flags().StringVar(&role, "role", "", "new role")
 	cmd.Flags().StringArrayVar(&campaigns, "campaign", nil, "assigned campaign (ID or name, repeatable; replaces the list)")
-	cmd.Flags().BoolVar(&clearAssignements, "no-campaigns", false, "clear the campaign assignments")
+	cmd.Flags().BoolVar(&clearAssignments, "no-campaigns", false, "clear the campaign assignments")
 	cmd.Flags().BoolVar(&disable, "disable", false, "refuse the user's tokens")
 	cmd.Flags().BoolVar(&enable, "enable", false, "accept the user's tokens again")
 	return cmd
