@@ -286,8 +286,8 @@ func TestContactRoutes(t *testing.T) {
 		var res importResult
 		f.do("POST", a, tokDesk, "", `{"contacts":[{"phone":"138 1111-2222","name":"Chen","priority":5,"tags":["vip"],"custom":{"age":41}},
 			{"phone":"13812345678"},{"phone":"13811112222"}]}`).must(t, 200).json(t, &res)
-		if res.Added != 1 || res.Duplicate != 1 {
-			t.Fatalf("import %+v: want 1 added, 1 duplicate (the in-body repeat is dropped before the store)", res)
+		if res.Added != 1 || res.Duplicate != 2 {
+			t.Fatalf("import %+v: want 1 added, 2 duplicates (one in the campaign, one repeated in the body)", res)
 		}
 		if e := f.audit.find("contact.import"); len(e) != 1 || e[0].User != tokDesk {
 			t.Fatalf("audit %+v", e)

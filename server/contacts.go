@@ -84,6 +84,7 @@ func (s *Server) importContacts(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{Status: http.StatusConflict, Msg: fmt.Sprintf("campaign %q is %s: it takes no new contacts", c.Name, c.State)}
 	}
 	var list []store.Contact
+	repeats := 0
 	switch mt := mediaType(r); mt {
 	case mediaCSV:
 		list, err = campaign.ImportCSV(http.MaxBytesReader(w, r.Body, s.cfg.MaxImportBytes), "body")
@@ -102,6 +103,7 @@ func (s *Server) importContacts(w http.ResponseWriter, r *http.Request) error {
 		if list, err = contactsFromJSON(req); err != nil {
 			return err
 		}
+		repeats = len(req.Contacts) - len(list)
 	default:
 		return &apiError{Status: http.StatusUnsupportedMediaType, Msg: fmt.Sprintf("Content-Type %s is not accepted: send %s or %s", mt, mediaJSON, mediaCSV), Field: "Content-Type"}
 	}
@@ -109,6 +111,7 @@ func (s *Server) importContacts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("import %d contacts into campaign %d: %w", len(list), id, err)
 	}
+	dup += repeats
 	if err := s.auditReq(r, "contact.import", fmt.Sprintf("campaign:%d", id), fmt.Sprintf("%d added, %d duplicate", added, dup)); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -144,4 +145,22 @@ func keys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+func TestDocsDescribeEveryRoute(t *testing.T) {
+	b, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	f := newFixture(t)
+	for _, rt := range f.srv.routes {
+		want := rt.pattern()
+		if strings.HasPrefix(rt.path, "/api/") && !strings.Contains(doc, want) {
+			t.Errorf("docs/api.md does not describe %s", want)
+		}
+		if !strings.Contains(doc, rt.path) {
+			t.Errorf("docs/api.md never mentions %s", rt.path)
+		}
+	}
 }
