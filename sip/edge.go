@@ -36,9 +36,10 @@ const (
 // DefaultScannerUserAgents are the User-Agent substrings of well-known SIP
 // scanners, matched case-insensitively. Scanners can send any User-Agent:
 // this list only saves work, the rate limit and bans are the defence.
+// Diagnostic tools that operators monitor with (sipsak, sipp) are not in it.
 var DefaultScannerUserAgents = []string{
 	"friendly-scanner", "sipvicious", "sipcli", "vaxsipuseragent", "sip-scan",
-	"sipsak", "iWar", "sundayddr", "pplsip", "smap", "sipptk", "voiper",
+	"iwar", "sundayddr", "pplsip", "sipptk", "voiper",
 }
 
 // EdgeConfig shapes the SIP edge. The zero value is a sensible edge for a
