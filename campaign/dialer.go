@@ -22,9 +22,13 @@ type DialRequest struct {
 	// Attempt counts from 1.
 	Attempt int
 	Trunk   string
-	// CallerID is the number to present, from the campaign's caller_ids;
-	// empty means the trunk's own.
-	CallerID    string
+	// CallerID is the number to present, chosen from the campaign's
+	// caller-ID pool; empty means the trunk's own.
+	CallerID string
+	// Variant is the script variant the dialler assigned the contact (the
+	// campaign's variants); empty when the campaign has none. The Dialer runs
+	// the script in this variant.
+	Variant     string
 	RingTimeout time.Duration
 	// Ringing, when the Dialer calls it, marks the first 18x (it may be nil-checked).
 	Ringing func()
@@ -42,17 +46,56 @@ type Result struct {
 
 	RingingAt  time.Time
 	AnsweredAt time.Time
-	EndedAt    time.Time
+	// GreetedAt is when the bot's first audio reached the answered call (zero:
+	// never); the abandon cap measures it from AnsweredAt.
+	GreetedAt time.Time
+	EndedAt   time.Time
 
-	// AnsweredBy is human, machine or unknown.
+	// AnsweredBy is human, machine_start, machine_end_beep,
+	// machine_end_silence, machine_end_other, fax or unknown (AnsweredByValues).
 	AnsweredBy string
 	// Outcome is the conversation's outcome (dialog.Record.Outcome);
 	// OutcomeDoNotCall puts the number on the do-not-call list.
-	Outcome     string
+	Outcome string
+	// IntentGrade is the call's grade A–F; empty: the Runner grades it by
+	// the campaign's rules from Outcome, Intents, Tags and Turns.
 	IntentGrade string
+	// Intents are the caller's understood intents (nil: read from the
+	// Transcript), Tags the script's tags on the contact, Turns the caller's
+	// understood answers.
+	Intents []string
+	Tags    []string
+	Turns   int
 	// CallbackAt, when set on an answered call, schedules the contact again then.
 	CallbackAt time.Time
 	Transcript json.RawMessage
 	// Err is what went wrong, for the log; Disposition still says what to do.
 	Err error
+}
+
+// AnsweredByValues are the answered_by values a call record may carry: who or
+// what took an answered call, as answering-machine detection tells it.
+var AnsweredByValues = []string{"human", "machine_start", "machine_end_beep", "machine_end_silence",
+	"machine_end_other", "fax", "unknown"}
+
+// NormalizeAnsweredBy maps what a Dialer reports onto AnsweredByValues: a known
+// value is kept, a bare "machine" (a machine whose kind is not known, such as a
+// script's voicemail outcome) is machine_end_other, a person is human, and
+// anything else, or nothing, on an answered call is unknown.
+func NormalizeAnsweredBy(v string, answered bool) string {
+	for _, k := range AnsweredByValues {
+		if v == k {
+			return v
+		}
+	}
+	switch v {
+	case "machine", "voicemail", "answering_machine":
+		return "machine_end_other"
+	case "person":
+		return "human"
+	}
+	if !answered {
+		return ""
+	}
+	return "unknown"
 }

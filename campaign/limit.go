@@ -98,6 +98,17 @@ func pace(ctx context.Context, buckets ...*Bucket) error {
 	return nil
 }
 
+// ready waits, without taking a token or holding the bucket's gate, until the
+// bucket's interval has passed since its previous dispatch: a caller about to
+// pace several buckets waits for a slow one first, so it does not hold the
+// faster buckets' gates (and every other call behind them) meanwhile.
+func (b *Bucket) ready(ctx context.Context) error {
+	b.gate.Lock()
+	at := b.last.Add(b.interval)
+	b.gate.Unlock()
+	return sleep(ctx, time.Until(at))
+}
+
 // Waiting is the number of callers queued for a token.
 func (b *Bucket) Waiting() int {
 	b.mu.Lock()
@@ -159,6 +170,9 @@ type Trunks struct {
 	trunks  map[string]*trunkState
 	changed chan struct{} // closed and replaced whenever a slot frees
 	waiting int
+	// callers are the caller-ID pool's per-number CPS buckets: a number's
+	// rate holds across the node's campaigns, as a trunk's does.
+	callers map[string]*Bucket
 }
 
 type trunkState struct {
@@ -184,6 +198,21 @@ func (t *Trunks) Add(limits ...TrunkLimit) {
 			t.trunks[l.Name] = &trunkState{name: l.Name, limit: l.Concurrency, bucket: NewBucket(l.CPS, 1)}
 		}
 	}
+}
+
+// callerBucket is number's CPS bucket, made at cps on first use.
+func (t *Trunks) callerBucket(number string, cps float64) *Bucket {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.callers == nil {
+		t.callers = map[string]*Bucket{}
+	}
+	b, ok := t.callers[number]
+	if !ok {
+		b = NewBucket(cps, 1)
+		t.callers[number] = b
+	}
+	return b
 }
 
 // acquire takes a call slot on the least busy of names (ties: the first listed),

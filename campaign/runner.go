@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,9 +47,16 @@ type Runner struct {
 	slots    *Semaphore
 	cps      *Bucket
 
+	pool     *callerIDs // nil: the trunk's own caller ID
+	throttle *Throttle
+	golden   *golden
+	seed     string // of variant assignment
+
 	inFlight atomic.Int64
 	dialled  atomic.Int64
-	callerID atomic.Uint64 // round-robin position in settings.CallerIDs
+
+	slowMu       sync.Mutex // held while the abandon throttle spaces a dispatch
+	lastDispatch time.Time
 }
 
 // NewRunner reads the campaign and its settings and prepares its limits.
@@ -84,13 +94,30 @@ func NewRunner(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	gold, err := newGolden(st.GoldenHours)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %q: %w", c.Name, err)
+	}
 	r := &Runner{cfg: cfg, settings: st, schedule: sched, trunks: cfg.Trunks,
 		slots: NewSemaphore(st.Concurrency), cps: NewBucket(st.CPS, 1),
+		throttle: NewThrottle(st.Abandon), golden: gold, seed: st.VariantSeed,
 		log: cfg.Logger.With("component", "campaign", "campaign_id", c.ID, "campaign", c.Name)}
+	if r.seed == "" {
+		r.seed = strconv.FormatInt(c.ID, 10)
+	}
 	if r.trunks == nil {
 		r.trunks = NewTrunks(st.Trunks)
 	} else {
 		r.trunks.Add(st.Trunks...)
+	}
+	if len(st.CallerIDs) > 0 {
+		r.pool = &callerIDs{pool: st.CallerIDPool, st: cfg.Store, buckets: r.trunks}
+		for _, n := range st.CallerIDs {
+			p, _ := NormalizePhone(n) // checked by ParseSettings
+			if !slices.Contains(r.pool.numbers, p) {
+				r.pool.numbers = append(r.pool.numbers, p)
+			}
+		}
 	}
 	for _, t := range st.Trunks {
 		r.names = append(r.names, t.Name)
@@ -107,6 +134,11 @@ type Stats struct {
 	WaitingCPS   int
 	WaitingTrunk int
 	Trunks       []TrunkStats
+	// AbandonRate is the share of abandoned calls in the abandon cap's window
+	// (of AbandonCalls calls); Throttle the factor on CPS and concurrency.
+	AbandonRate  float64
+	AbandonCalls int
+	Throttle     float64
 }
 
 // QueueDepth is how many claimed contacts wait for a trunk slot or a CPS token.
@@ -121,8 +153,11 @@ func (s Stats) QueueDepth() int {
 // Stats reports the Runner's load now.
 func (r *Runner) Stats() Stats {
 	trunks, waiting := r.trunks.Stats()
+	now := r.cfg.Now()
+	rate, calls := r.throttle.Rate(now)
 	return Stats{InFlight: int(r.inFlight.Load()), Dialled: int(r.dialled.Load()),
-		WaitingCPS: r.cps.Waiting(), WaitingTrunk: waiting, Trunks: trunks}
+		WaitingCPS: r.cps.Waiting(), WaitingTrunk: waiting, Trunks: trunks,
+		AbandonRate: rate, AbandonCalls: calls, Throttle: r.throttle.Factor(now)}
 }
 
 // Run dials until the campaign is completed or stopped (returns nil) or ctx ends
@@ -158,6 +193,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.log.Info("campaign ended", "state", c.State)
 			wg.Wait()
 			return nil
+		}
+		if err := r.throttleConcurrency(ctx); err != nil {
+			return err
 		}
 		if err := r.slots.Acquire(ctx); err != nil {
 			return err
@@ -239,7 +277,46 @@ func (r *Runner) admit(ctx context.Context, k store.Contact) (*time.Location, bo
 	if !r.deferIfClosed(ctx, k, loc) {
 		return nil, false
 	}
+	if at, ok := r.golden.deferral(r.schedule, k.Priority, r.cfg.Now(), loc); ok {
+		log.Debug("deferred by golden hours", "priority", k.Priority, "next", at)
+		r.release(ctx, k, at)
+		return nil, false
+	}
 	return loc, true
+}
+
+// throttleConcurrency waits while the campaign's calls in flight reach its
+// concurrency times the abandon throttle's factor (at least one call).
+func (r *Runner) throttleConcurrency(ctx context.Context) error {
+	for {
+		f := r.throttle.Factor(r.cfg.Now())
+		limit := max(1, int(math.Ceil(float64(r.settings.Concurrency)*f)))
+		if f >= 1 || r.inFlight.Load() < int64(limit) {
+			return nil
+		}
+		if err := sleep(ctx, min(r.cfg.PollInterval, 100*time.Millisecond)); err != nil {
+			return err
+		}
+	}
+}
+
+// dispatch spaces the INVITEs: the campaign's, the trunk's and the caller
+// ID's CPS (pace), and, while the abandon throttle's factor f is below 1, at
+// least 1/(CPS·f) since the campaign's previous dispatch.
+func (r *Runner) dispatch(ctx context.Context, buckets ...*Bucket) error {
+	r.slowMu.Lock()
+	defer r.slowMu.Unlock()
+	if f := r.throttle.Factor(r.cfg.Now()); f < 1 && !r.lastDispatch.IsZero() {
+		gap := time.Duration(float64(time.Second) / (r.settings.CPS * f))
+		if err := sleep(ctx, time.Until(r.lastDispatch.Add(gap))); err != nil {
+			return err
+		}
+	}
+	if err := pace(ctx, buckets...); err != nil {
+		return err
+	}
+	r.lastDispatch = time.Now()
+	return nil
 }
 
 // deferIfClosed releases the contact to its next calling window when now is outside
@@ -305,30 +382,56 @@ func (r *Runner) attempt(ctx context.Context, k store.Contact, loc *time.Locatio
 		return
 	}
 	rec := store.CallRecord{CampaignID: r.cfg.CampaignID, ContactID: k.ID, Phone: k.Phone, Node: r.cfg.Node,
-		Trunk: ts.name, AttemptAt: time.Now()}
-	if ids := r.settings.CallerIDs; len(ids) > 0 {
-		rec.CallerID = ids[(r.callerID.Add(1)-1)%uint64(len(ids))]
+		Trunk: ts.name, Variant: AssignVariant(r.settings.Variants, r.seed, k.ID)}
+	buckets := []*Bucket{r.cps, ts.bucket}
+	reservedAt := r.cfg.Now()
+	if r.pool != nil {
+		number, retry, err := r.pool.pick(ctx, k.Phone, reservedAt)
+		if err != nil {
+			log.Error("caller-ID pool; contact released", "err", err)
+			r.release(ctx, k, r.cfg.Now().Add(r.cfg.PollInterval))
+			return
+		}
+		if number == "" {
+			log.Info("no caller ID free (caps or rests); contact deferred", "next", retry)
+			r.release(ctx, k, retry)
+			return
+		}
+		rec.CallerID = number
+		if b := r.pool.bucket(number); b != nil {
+			// Queue for the number's token, then let its spacing pass before
+			// pacing holds the campaign's and trunk's gates.
+			if b.Wait(ctx) != nil || b.ready(ctx) != nil {
+				r.release(ctx, k, k.NextAttemptAt)
+				return
+			}
+			buckets = append(buckets, b)
+		}
 	}
+	rec.AttemptAt = time.Now()
 	if rec.ID, err = r.cfg.Store.BeginAttempt(ctx, rec); err != nil {
 		log.Error("begin attempt; contact released", "err", err)
 		r.release(ctx, k, k.NextAttemptAt)
 		return
 	}
 	attempt := k.Attempts + 1
-	if err := pace(ctx, r.cps, ts.bucket); err != nil {
+	if err := r.dispatch(ctx, buckets...); err != nil {
 		// The attempt is open and will never be dialled: close it as cancelled.
-		r.finish(ctx, log, k, loc, rec, attempt, Result{Disposition: Cancelled, Err: err}, 0)
+		r.finish(ctx, log, k, loc, rec, attempt, Result{Disposition: Cancelled, Err: err}, 0, reservedAt)
 		return
 	}
 	r.dialled.Add(1)
 	var ringing atomic.Int64
 	res := r.cfg.Dialer.Dial(ctx, DialRequest{CampaignID: r.cfg.CampaignID, Contact: k, Attempt: attempt, Trunk: ts.name,
-		CallerID: rec.CallerID, RingTimeout: time.Duration(r.settings.RingTimeout),
+		CallerID: rec.CallerID, Variant: rec.Variant, RingTimeout: time.Duration(r.settings.RingTimeout),
 		Ringing: func() { ringing.CompareAndSwap(0, time.Now().UnixNano()) }})
-	r.finish(ctx, log, k, loc, rec, attempt, res, ringing.Load())
+	r.finish(ctx, log, k, loc, rec, attempt, res, ringing.Load(), reservedAt)
 }
 
-func (r *Runner) finish(ctx context.Context, log *slog.Logger, k store.Contact, loc *time.Location, rec store.CallRecord, attempt int, res Result, ringingNs int64) {
+// finish stores how an attempt ended and what it teaches the dialler: the
+// contact's next state, the grade, the abandon cap's sample and the caller
+// ID's health. reservedAt is when the caller ID was reserved.
+func (r *Runner) finish(ctx context.Context, log *slog.Logger, k store.Contact, loc *time.Location, rec store.CallRecord, attempt int, res Result, ringingNs int64, reservedAt time.Time) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if res.Disposition == "" {
@@ -350,9 +453,29 @@ func (r *Runner) finish(ctx context.Context, log *slog.Logger, k store.Contact, 
 	if res.RingingAt.IsZero() && ringingNs != 0 {
 		res.RingingAt = time.Unix(0, ringingNs)
 	}
-	rec.SIPCallID, rec.Variant = res.SIPCallID, res.Variant
+	rec.SIPCallID = res.SIPCallID
+	if res.Variant != "" {
+		rec.Variant = res.Variant // what the script ran, should it differ
+	}
+	poolNumber := rec.CallerID
 	if res.CallerID != "" {
 		rec.CallerID = res.CallerID
+	}
+	answered := !res.AnsweredAt.IsZero() || res.SIPCode == 200
+	res.AnsweredBy = NormalizeAnsweredBy(res.AnsweredBy, answered)
+	if res.IntentGrade == "" && res.Disposition != Cancelled {
+		res.IntentGrade = Grade(r.settings.Grades, res)
+	}
+	now := r.cfg.Now()
+	r.throttle.Observe(now, res)
+	// An attempt cancelled before any answer from the network says nothing
+	// of the number's health.
+	if r.pool != nil && poolNumber != "" && (res.Disposition != Cancelled || res.SIPCode != 0) {
+		if reason, err := r.pool.settle(ctx, poolNumber, reservedAt, now, answered, res.SIPCode); err != nil {
+			log.Error("caller-ID usage", "err", err)
+		} else if reason != "" {
+			log.Warn("caller ID rests", "caller_id", MaskPhone(poolNumber), "reason", reason)
+		}
 	}
 	rec.RingingAt, rec.AnsweredAt, rec.EndedAt = res.RingingAt, res.AnsweredAt, res.EndedAt
 	rec.SIPCode, rec.Disposition, rec.AnsweredBy = res.SIPCode, string(res.Disposition), res.AnsweredBy

@@ -61,7 +61,8 @@ func (f *fakeDialer) Dial(ctx context.Context, req DialRequest) Result {
 		return Result{Disposition: Cancelled, Err: ctx.Err()}
 	}
 	if f.behave == nil {
-		return Result{Disposition: Answered, SIPCode: 200, AnsweredAt: time.Now()}
+		now := time.Now()
+		return Result{Disposition: Answered, SIPCode: 200, AnsweredAt: now, GreetedAt: now}
 	}
 	return f.behave(req.Contact.Phone, req.Attempt)
 }

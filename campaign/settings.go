@@ -56,9 +56,24 @@ type Settings struct {
 	DoNotCallScope string `json:"do_not_call_scope,omitempty"`
 	// RingTimeout is how long a call may ring. Default 30 s.
 	RingTimeout Duration `json:"ring_timeout,omitempty"`
-	// CallerIDs are the numbers presented to the called person, used in turn
-	// (round robin) per attempt. Default: the trunk's own caller ID.
+	// CallerIDs are the numbers presented to the called person (the caller-ID
+	// pool); CallerIDPool says how one is chosen per attempt. Default: the
+	// trunk's own caller ID.
 	CallerIDs []string `json:"caller_ids,omitempty"`
+	// CallerIDPool are the pool's caps, CPS and health rules (callerid.go).
+	CallerIDPool CallerIDPool `json:"caller_id_pool,omitempty"`
+	// Abandon is the abandon-rate cap that slows the dialler (abandon.go).
+	Abandon AbandonCap `json:"abandon,omitempty"`
+	// Grades are the intent-grade rules (grade.go). Default: DefaultGradeRules.
+	Grades []GradeRule `json:"grades,omitempty"`
+	// Variants are the script variants the dialler assigns by weight, the same
+	// one to every attempt on a contact (variant.go). Default: none.
+	Variants []Variant `json:"variants,omitempty"`
+	// VariantSeed makes one campaign's assignment differ from another's.
+	// Default: the campaign's ID.
+	VariantSeed string `json:"variant_seed,omitempty"`
+	// GoldenHours favour high-value contacts (golden.go). Default: none.
+	GoldenHours GoldenHours `json:"golden_hours,omitempty"`
 }
 
 // TrunkLimit is one trunk with its limits.
@@ -120,6 +135,12 @@ func (s Settings) withDefaults() Settings {
 			s.Trunks[i].Concurrency = defaultConcurrency
 		}
 	}
+	s.CallerIDPool = s.CallerIDPool.withDefaults()
+	s.Abandon = s.Abandon.withDefaults()
+	if len(s.Grades) == 0 {
+		s.Grades = DefaultGradeRules()
+	}
+	s.GoldenHours = s.GoldenHours.withDefaults()
 	r := &s.Retry
 	if r.MaxAttempts <= 0 {
 		r.MaxAttempts = defaultMaxAttempts
@@ -191,6 +212,23 @@ func (s Settings) Validate() error {
 		if _, err := NormalizePhone(n); err != nil {
 			return fmt.Errorf("campaign settings: caller_ids[%d]: %w", i, err)
 		}
+	}
+	if err := s.CallerIDPool.validate(); err != nil {
+		return fmt.Errorf("campaign settings: caller_id_pool: %w", err)
+	}
+	if err := s.Abandon.validate(); err != nil {
+		return fmt.Errorf("campaign settings: abandon: %w", err)
+	}
+	for i, g := range s.Grades {
+		if err := g.validate(); err != nil {
+			return fmt.Errorf("campaign settings: grades[%d]: %w", i, err)
+		}
+	}
+	if err := validateVariants(s.Variants); err != nil {
+		return fmt.Errorf("campaign settings: %w", err)
+	}
+	if err := s.GoldenHours.validate(); err != nil {
+		return fmt.Errorf("campaign settings: golden_hours: %w", err)
 	}
 	if s.CPS < 0 || s.Concurrency < 0 || s.Retry.MaxAttempts < 0 {
 		return fmt.Errorf("campaign settings: cps, concurrency and retry.max_attempts must not be negative")
