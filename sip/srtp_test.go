@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -367,4 +368,83 @@ func TestSRTPOverUDPWhenExplicitlyAllowed(t *testing.T) {
 		t.Error("keys not exchanged over UDP although allowed")
 	}
 	_ = c.Hangup(ctx)
+}
+
+// savpOffer is an RTP/SAVP offer carrying the given a=crypto values.
+func savpOffer(version int, port int, crypto ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "v=0\r\no=- 1 %d IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/SAVP 0 101\r\n"+
+		"a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n", version, port)
+	for _, c := range crypto {
+		b.WriteString("a=crypto:" + c + "\r\n")
+	}
+	b.WriteString("a=sendrecv\r\n")
+	return b.String()
+}
+
+func TestSRTPReinviteKeepsOrChangesKeys(t *testing.T) {
+	calleeLeg := newSRTPLeg(31000)
+	caller, calls := srtpTLSPair(t, SRTPMandatory, SRTPMandatory, func() MediaLeg { return calleeLeg })
+	callerLeg := newSRTPLeg(30000)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "100", Media: callerLeg, RingTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Hangup(ctx)
+	remote := <-calls
+	_, calleeSend, _, _ := calleeLeg.keys()
+	_, ourSend, _, sets := callerLeg.keys()
+	newKey, err := newCrypto(1, SuiteAES128SHA1_80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key32, err := newCrypto(3, SuiteAES128SHA1_32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := func(c Crypto) string { return c.Marshal() }
+	steps := []struct {
+		name        string
+		offer       string
+		wantCode    int
+		wantProfile srtp.ProtectionProfile
+		wantRecv    []byte
+		wantNewSend bool
+		wantSet     bool
+	}{
+		{"same key again keeps both contexts", savpOffer(2, 31000, line(Crypto{Tag: 1, Suite: SuiteAES128SHA1_80, Key: calleeSend})),
+			200, srtp.ProtectionProfileAes128CmHmacSha1_80, calleeSend, false, false},
+		{"peer re-keys: new receive key, our key kept", savpOffer(3, 31000, line(newKey)),
+			200, srtp.ProtectionProfileAes128CmHmacSha1_80, newKey.Key, false, true},
+		{"new suite: both keys new", savpOffer(4, 31000, line(key32)),
+			200, srtp.ProtectionProfileAes128CmHmacSha1_32, key32.Key, true, true},
+		{"plain re-offer on a mandatory call is refused", offerSDP(5, "127.0.0.1", 31000, "sendrecv"),
+			488, srtp.ProtectionProfileAes128CmHmacSha1_32, key32.Key, false, false},
+	}
+	prevSend := ourSend
+	for _, st := range steps {
+		res := reinvite(t, remote, st.offer)
+		if res.StatusCode != st.wantCode {
+			t.Fatalf("%s: re-INVITE got %d, want %d", st.name, res.StatusCode, st.wantCode)
+		}
+		p, send, recv, n := callerLeg.keys()
+		if p != st.wantProfile || !bytes.Equal(recv, st.wantRecv) {
+			t.Errorf("%s: leg has %v, receive key changed=%v; want %v and the offered key", st.name, p, !bytes.Equal(recv, st.wantRecv), st.wantProfile)
+		}
+		if newSend := !bytes.Equal(send, prevSend); newSend != st.wantNewSend {
+			t.Errorf("%s: our send key changed=%v, want %v", st.name, newSend, st.wantNewSend)
+		}
+		if set := n != sets; set != st.wantSet {
+			t.Errorf("%s: SetSRTP called=%v, want %v", st.name, set, st.wantSet)
+		}
+		if st.wantCode == 200 {
+			m, err := ParseSDP(res.Body())
+			if err != nil || len(m.Crypto) != 1 || !bytes.Equal(m.Crypto[0].Key, send) || !m.Secure {
+				t.Errorf("%s: answer does not carry our send key in RTP/SAVP (err %v)", st.name, err)
+			}
+		}
+		prevSend, sets = send, n
+	}
 }

@@ -273,3 +273,22 @@ func TestLoadTLSFiles(t *testing.T) {
 		})
 	}
 }
+
+func TestTLSTrunkRegistersWithDigestAuth(t *testing.T) {
+	pki := newTestPKI(t)
+	registrar := &RegistrarConfig{Extensions: []Extension{{User: "10001", Password: "secret"}}}
+	caller, callee := tlsPair(t, pki, Config{Registrar: registrar}, Config{}, func(tr *Trunk) {
+		tr.Username, tr.Password, tr.Register, tr.RegisterExpiry = "10001", "secret", true, time.Minute
+	}, func(context.Context, *Incoming) {})
+	eventually(t, 10*time.Second, "registered over TLS", func() bool { return caller.Registration("callee").Status == Registered })
+	if st := caller.Registration("callee"); st.Code != 200 {
+		t.Errorf("registration %+v, want 200", st)
+	}
+	var binding, transport string
+	for _, b := range callee.Lookup("sip:10001@127.0.0.1") {
+		binding, transport = b.Contact, b.Transport
+	}
+	if !strings.Contains(binding, "transport=tls") || !strings.EqualFold(transport, "tls") {
+		t.Errorf("registrar's binding %q came over %q: want a TLS REGISTER with a TLS contact", binding, transport)
+	}
+}
