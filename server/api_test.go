@@ -284,7 +284,7 @@ func TestContactRoutes(t *testing.T) {
 	a := fmt.Sprintf("/api/v1/campaigns/%d/contacts", f.alpha)
 	t.Run("JSON import normalises phones and counts duplicates", func(t *testing.T) {
 		var res importResult
-		f.do("POST", a, tokDesk, "", `{"contacts":[{"phone":"138 1111-2222","name":"Chen","priority":5,"tags":["vip"],"custom":{"age":41}},
+		f.do("POST", a, tokDesk, "", `{"contacts":[{"phone":"138 1111-2222","name":"Chen","priority":5,"tags":["vip"],"custom":{"age":41,"alt_phone":"13799998888"}},
 			{"phone":"13812345678"},{"phone":"13811112222"}]}`).must(t, 200).json(t, &res)
 		if res.Added != 1 || res.Duplicate != 2 {
 			t.Fatalf("import %+v: want 1 added, 2 duplicates (one in the campaign, one repeated in the body)", res)
@@ -310,6 +310,11 @@ func TestContactRoutes(t *testing.T) {
 			if !strings.Contains(k.Phone, "****") {
 				t.Errorf("analyst sees %q unmasked", k.Phone)
 			}
+		}
+		f.get(a+"?state=pending&limit=1000", tokAnalyst).must(t, 200).json(t, &page)
+		i := slices.IndexFunc(page.Items, func(k contactView) bool { return k.Name == "Chen" })
+		if i < 0 || page.Items[i].Custom["alt_phone"] != "137****8888" || page.Items[i].Custom["age"] != 41.0 {
+			t.Fatalf("analyst sees Chen as %+v", page.Items)
 		}
 		f.get(a+"?state=done", tokAdmin).must(t, 200).json(t, &page)
 		if page.Total != 1 || page.Items[0].Phone != phoneA1 || page.Items[0].Attempts != 1 {
@@ -413,8 +418,12 @@ func TestCallRoutes(t *testing.T) {
 			c.Recording != "/api/v1/recordings/rec-a1" || c.Phone != "138****5678" {
 			t.Fatalf("call %+v", c)
 		}
+		// Numbers said in the transcript are masked too; its other numbers are not.
+		if tr := string(c.Transcript); strings.Contains(tr, phoneA1) || !strings.Contains(tr, "138****5678") || !strings.Contains(tr, "1500000000") {
+			t.Fatalf("agent's transcript %s", tr)
+		}
 		f.get(fmt.Sprintf("/api/v1/calls/%d", f.recordID), tokAdmin).must(t, 200).json(t, &c)
-		if c.ID != "rec-a1" || c.Phone != phoneA1 {
+		if c.ID != "rec-a1" || c.Phone != phoneA1 || !strings.Contains(string(c.Transcript), phoneA1) {
 			t.Fatalf("by record id %+v", c)
 		}
 		if e := f.audit.find("call.read"); len(e) != 2 || strings.Contains(e[1].Detail, phoneA1) {

@@ -81,8 +81,8 @@ func recordOut(p *auth.Principal, rec store.CallRecord, transcript bool) callVie
 	} else {
 		v.Recording = recordingPath(v.ID)
 	}
-	if transcript && len(rec.Transcript) > 0 {
-		v.Transcript = rec.Transcript
+	if transcript && len(rec.Transcript) > 0 && string(rec.Transcript) != "null" {
+		v.Transcript = maskJSON(p, rec.Transcript)
 	}
 	return v
 }
@@ -288,7 +288,7 @@ func (s *Server) placeCall(w http.ResponseWriter, r *http.Request) error {
 	}
 	info, err := s.cfg.Calls.Place(r.Context(), req)
 	if err != nil {
-		return &apiError{Status: http.StatusBadGateway, Msg: fmt.Sprintf("place call to %s: %v", maskFor(p, to), err)}
+		return &apiError{Status: http.StatusBadGateway, Msg: maskText(p, fmt.Sprintf("place call to %s: %v", to, err))}
 	}
 	if err := s.auditReq(r, "call.place", "call:"+info.ID, "phone "+campaign.MaskPhone(to)); err != nil {
 		return err

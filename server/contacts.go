@@ -67,7 +67,7 @@ type importResult struct {
 
 func contactOut(p *auth.Principal, k store.Contact) contactView {
 	return contactView{ID: k.ID, CampaignID: k.CampaignID, Phone: maskFor(p, k.Phone), Name: k.Name, TimeZone: k.TimeZone,
-		Priority: k.Priority, Tags: k.Tags, Custom: k.Custom, Consent: k.Consent, State: string(k.State), Attempts: k.Attempts,
+		Priority: k.Priority, Tags: k.Tags, Custom: maskCustom(p, k.Custom), Consent: k.Consent, State: string(k.State), Attempts: k.Attempts,
 		NextAttemptAt: k.NextAttemptAt, LastDisposition: k.LastDisposition, SkipReason: k.SkipReason, UpdatedAt: k.UpdatedAt}
 }
 

@@ -282,6 +282,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			if it.kpis == nil {
 				e := it.event
 				e.Phone = maskFor(p, e.Phone)
+				e.Text, e.Target, e.Reason = maskText(p, e.Text), maskText(p, e.Target), maskText(p, e.Reason)
 				msg = wsMessage{Type: msgEvent, Event: &e}
 			}
 			if err := writeWS(ctx, c, msg); err != nil {

@@ -85,11 +85,11 @@ func TestEventsAreFilteredScopedAndMaskedPerSubscriber(t *testing.T) {
 	hub := f.srv.Hub()
 	hub.Emit(dialog.Event{Kind: dialog.EventRinging, CallID: "b1", CampaignID: f.beta, Phone: phoneB1})
 	hub.Emit(dialog.Event{Kind: dialog.EventDialing, CallID: "x1", Phone: "13700000000"})
-	hub.Emit(dialog.Event{Kind: dialog.EventCallerSaid, CallID: "a1", CampaignID: f.alpha, Phone: phoneA1, Text: "yes please"})
+	hub.Emit(dialog.Event{Kind: dialog.EventCallerSaid, CallID: "a1", CampaignID: f.alpha, Phone: phoneA1, Text: "yes please, call 13812345678"})
 
 	// The agent sees alpha's event alone, masked.
 	m := readEvent(t, agent)
-	if m.Type != msgEvent || m.Event.CallID != "a1" || m.Event.Phone != "138****5678" || m.Event.Text != "yes please" {
+	if m.Type != msgEvent || m.Event.CallID != "a1" || m.Event.Phone != "138****5678" || m.Event.Text != "yes please, call 138****5678" {
 		t.Fatalf("agent got %+v %+v", m, m.Event)
 	}
 	// The admin sees all three, in order, unmasked.
@@ -98,7 +98,7 @@ func TestEventsAreFilteredScopedAndMaskedPerSubscriber(t *testing.T) {
 		if m.Event == nil || m.Event.CallID != want {
 			t.Fatalf("admin got %+v, want %s", m, want)
 		}
-		if want == "a1" && m.Event.Phone != phoneA1 {
+		if want == "a1" && (m.Event.Phone != phoneA1 || m.Event.Text != "yes please, call 13812345678") {
 			t.Fatalf("admin got %q", m.Event.Phone)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/waihu/waihu/dialog"
 )
 
@@ -193,7 +192,7 @@ func (m *Metrics) httpRequest(route string, code int, d time.Duration) {
 
 // serveMetrics is /metrics.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
-	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{s.log}}).ServeHTTP(w, r)
+	s.metricsHTTP.ServeHTTP(w, r)
 	return nil
 }
 

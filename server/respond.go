@@ -222,10 +222,19 @@ func remoteAddr(r *http.Request) netip.Addr {
 // principal is the request's authenticated caller.
 func principal(r *http.Request) *auth.Principal { return auth.FromContext(r.Context()) }
 
+// maxAuditDetail bounds an audit entry's detail, in bytes.
+const maxAuditDetail = 512
+
 // audit writes one entry for p's action; a failure is returned as a 500 so
 // the action is not reported as done.
 func (s *Server) audit(ctx context.Context, p *auth.Principal, r *http.Request, action, object, detail string) error {
-	e := auth.AuditEntry{At: s.cfg.Now().UTC(), User: "anonymous", Action: action, Object: object, Remote: remoteAddr(r), Detail: detail}
+	// Details are short by contract; a settings patch near the body limit
+	// would otherwise fill the log.
+	if len(detail) > maxAuditDetail {
+		detail = strings.ToValidUTF8(detail[:maxAuditDetail], "") + "…"
+	}
+	e := auth.AuditEntry{At: s.cfg.Now().UTC(), User: "anonymous", Action: action, Object: object, Remote: remoteAddr(r),
+		Detail: auth.MaskDigits(detail)}
 	if p != nil {
 		e.UserID, e.User = p.UserID, p.User
 	}
@@ -244,6 +253,71 @@ func (s *Server) auditReq(r *http.Request, action, object, detail string) error 
 
 // maskFor returns phone as p may see it.
 func maskFor(p *auth.Principal, phone string) string { return p.Phone(phone) }
+
+// maskText masks, for p, the phone numbers inside free text: what a caller
+// said, a transfer target, an error from the call path.
+func maskText(p *auth.Principal, s string) string {
+	if p.Can(auth.PermUnmask) {
+		return s
+	}
+	return auth.MaskDigits(s)
+}
+
+// maskJSON masks, for p, phone numbers in the string values of a JSON
+// document (a transcript); numbers and structure are kept, so durations and
+// ids stay intact. A document that does not parse is withheld rather than
+// shown unmasked.
+func maskJSON(p *auth.Principal, raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || p.Can(auth.PermUnmask) {
+		return raw
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil
+	}
+	b, err := json.Marshal(maskValue(v))
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// maskValue masks the strings of a decoded JSON value (or a contact's
+// custom fields) in place and returns it.
+func maskValue(v any) any {
+	switch v := v.(type) {
+	case string:
+		return auth.MaskDigits(v)
+	case map[string]any:
+		for k, x := range v {
+			v[k] = maskValue(x)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = maskValue(x)
+		}
+	}
+	return v
+}
+
+// maskCustom returns a contact's custom fields as p may see them; a copy,
+// so the masking never reaches the stored value.
+func maskCustom(p *auth.Principal, m map[string]any) map[string]any {
+	if m == nil || p.Can(auth.PermUnmask) {
+		return m
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	var out map[string]any
+	if err := json.Unmarshal(maskJSON(p, b), &out); err != nil {
+		return nil
+	}
+	return out
+}
 
 // seesCampaign is p.SeesCampaign, with campaign 0 (calls outside any
 // campaign) visible only to principals limited to no campaigns.

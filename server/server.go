@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/waihu/waihu/campaign"
 	"github.com/waihu/waihu/server/auth"
 	"github.com/waihu/waihu/server/kpi"
@@ -209,6 +210,8 @@ type Server struct {
 	handler http.Handler
 	hub     *Hub
 	metrics *Metrics
+	// metricsHTTP is promhttp's handler over metrics' registry.
+	metricsHTTP http.Handler
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -249,6 +252,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "http")}
 	s.metrics = NewMetrics()
+	s.metricsHTTP = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{s.log}})
 	s.hub = newHub(hubConfig{buffer: cfg.EventBuffer, metrics: s.metrics, log: s.log})
 	s.routes = s.routeTable()
 	mux, err := s.buildMux()

@@ -320,7 +320,7 @@ func (f *fixture) call(ctx context.Context, campaignID int64, phone, callID stri
 		} else {
 			rec.AnsweredAt = at.Add(5 * time.Second)
 			rec.SIPCode, rec.Disposition, rec.AnsweredBy, rec.Outcome = 200, "answered", "human", outcome
-			rec.Transcript = json.RawMessage(`[{"side":"caller","text":"yes please"}]`)
+			rec.Transcript = json.RawMessage(`[{"side":"caller","text":"yes please, on ` + phone + `","at":1500000000}]`)
 		}
 		if err := f.st.FinishAttempt(ctx, rec, store.ContactUpdate{State: store.StateDone, LastDisposition: rec.Disposition}); err != nil {
 			t.Fatal(err)
