@@ -630,6 +630,7 @@ func (s *sqlStore) VerifyAudit(ctx context.Context) (AuditReport, error) {
 	}
 	defer rows.Close()
 	want, prev := rep.AnchorSeq+1, rep.Anchor
+	var lastPrune AuditRecord
 	fail := func(seq int64, format string, a ...any) (AuditReport, error) {
 		rep.BadSeq, rep.Problem = seq, fmt.Sprintf(format, a...)
 		return rep, nil
@@ -649,6 +650,9 @@ func (s *sqlStore) VerifyAudit(ctx context.Context) (AuditReport, error) {
 		case AuditHash(prev, r) != r.Hash:
 			return fail(r.Seq, "row %d content does not match its hash (edited)", r.Seq)
 		}
+		if r.Action == pruneAction {
+			lastPrune = r
+		}
 		if rep.Rows == 0 {
 			rep.First = r.Seq
 		}
@@ -665,8 +669,37 @@ func (s *sqlStore) VerifyAudit(ctx context.Context) (AuditReport, error) {
 	if headSeq != want-1 || headHash != prev {
 		return fail(0, "the head names row %d but the chain ends at row %d (newest rows deleted or head edited)", headSeq, want-1)
 	}
+	// Moving the anchor is only legitimate through PruneAudit, which chains a
+	// prune row naming it; without one, the oldest rows were deleted by hand.
+	if rep.AnchorSeq > 0 && !prunedTo(lastPrune, rep.AnchorSeq, rep.Anchor) {
+		return fail(0, "rows up to %d are gone but no audit.prune entry records that anchor (oldest rows deleted outside retention)", rep.AnchorSeq)
+	}
 	rep.OK = true
 	return rep, nil
+}
+
+// pruneAction is the action of the rows PruneAudit chains.
+const pruneAction = "audit.prune"
+
+// pruneObject and pruneDetail are what a prune row says about its cut; the
+// anchor's hash is in the (hashed) detail, so it cannot be changed either.
+func pruneObject(from, to int64) string { return fmt.Sprintf("audit:%d-%d", from, to) }
+
+func pruneDetail(n int64, before time.Time, anchor string) string {
+	return fmt.Sprintf("deleted %d rows older than %s; anchor %s", n, before.UTC().Format(time.RFC3339), anchor)
+}
+
+// prunedTo reports whether r is a prune row that cut up to anchorSeq and
+// recorded anchor as the last deleted row's hash.
+func prunedTo(r AuditRecord, anchorSeq int64, anchor [32]byte) bool {
+	var from, to int64
+	if r.Action != pruneAction {
+		return false
+	}
+	if _, err := fmt.Sscanf(r.Object, "audit:%d-%d", &from, &to); err != nil || to != anchorSeq {
+		return false
+	}
+	return strings.HasSuffix(r.Detail, "; anchor "+hex.EncodeToString(anchor[:]))
 }
 
 func (s *sqlStore) verifyIsolation() sql.IsolationLevel {
@@ -716,9 +749,8 @@ func (s *sqlStore) PruneAudit(ctx context.Context, before time.Time) (int, error
 		return 0, fmt.Errorf("prune audit log: move anchor to row %d: %w", cut, err)
 	}
 	// The pruning is itself a chained entry, so a moved anchor is on the record.
-	if _, err := s.appendAudit(ctx, tx, seq, head, AuditRecord{User: "system", Action: "audit.prune",
-		Object: fmt.Sprintf("audit:%d-%d", anchorSeq+1, cut),
-		Detail: fmt.Sprintf("deleted %d rows older than %s; anchor %s", n, before.UTC().Format(time.RFC3339), anchor)}); err != nil {
+	if _, err := s.appendAudit(ctx, tx, seq, head, AuditRecord{User: "system", Action: pruneAction,
+		Object: pruneObject(anchorSeq+1, cut), Detail: pruneDetail(n, before, anchor)}); err != nil {
 		return 0, fmt.Errorf("prune audit log: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -289,10 +289,37 @@ func TestAuditRetentionKeepsTheChainVerifiable(t *testing.T) {
 			t.Fatalf("second prune %d %v, want nothing", n, err)
 		}
 		appendN(t, s, 2, at.Add(time.Hour))
+		if rep, err := s.VerifyAudit(ctx); err != nil || !rep.OK {
+			t.Fatalf("appends after pruning: %+v %v", rep, err)
+		}
 		rawExec(t, s, `DELETE FROM audit_log WHERE seq = 5`)
 		rep, err = s.VerifyAudit(ctx)
 		if err != nil || rep.OK || rep.BadSeq != 6 {
 			t.Fatalf("deleting the first kept row must show: %+v %v", rep, err)
+		}
+	})
+}
+
+func TestAuditVerifyCatchesOldestRowsDeletedByHand(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() Store) {
+		s, ctx := open(), testCtx(t)
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		appendN(t, s, 4, at)
+		if _, err := s.PruneAudit(ctx, at.Add(time.Minute)); err != nil { // row 1 goes, row 5 records it
+			t.Fatal(err)
+		}
+		appendN(t, s, 3, at.Add(time.Hour)) // rows 6…8
+		// Deleting rows 2 and 3 and moving the anchor as pruning would: the
+		// chain from row 4 links, but no prune row names anchor 3.
+		rows, err := s.SearchAudit(ctx, AuditQuery{Before: 4, Limit: 1})
+		if err != nil || rows[0].Seq != 3 {
+			t.Fatalf("row 3: %v %v", rows, err)
+		}
+		rawExec(t, s, `DELETE FROM audit_log WHERE seq <= 3`)
+		rawExec(t, s, `UPDATE audit_head SET anchor_seq = 3, anchor_hash = ?`, fmt.Sprintf("%x", rows[0].Hash))
+		rep, err := s.VerifyAudit(ctx)
+		if err != nil || rep.OK || !strings.Contains(rep.Problem, "no audit.prune entry records that anchor") {
+			t.Fatalf("hand-deleted oldest rows: %+v %v", rep, err)
 		}
 	})
 }
