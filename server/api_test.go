@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -669,4 +670,23 @@ func TestAuditRoutesSearchAndVerifyTheChain(t *testing.T) {
 		{"audit with a bad time", "GET", "/api/v1/audit?to=today", "", "", "", 400, "to"},
 		{"audit with a bad limit", "GET", "/api/v1/audit?limit=0", "", "", "", 400, "limit"},
 	})
+}
+
+func TestUnknownAPIPathsAndMethodsAnswerJSON(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.Pages = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "<html>dashboard</html>") })
+	})
+	r := f.do("DELETE", "/api/v1/campaigns", tokAdmin, "", "").must(t, 405)
+	if allow := r.header.Get("Allow"); allow != "GET, POST" {
+		t.Errorf("Allow %q", allow)
+	}
+	r.errorBody(t)
+	r = f.do("PUT", fmt.Sprintf("/api/v1/campaigns/%d", f.alpha), tokAdmin, "", "").must(t, 405)
+	if allow := r.header.Get("Allow"); allow != "GET, PATCH" {
+		t.Errorf("Allow %q", allow)
+	}
+	f.get("/api/v1/nothing", tokAdmin).must(t, 404).errorBody(t)
+	if r := f.get("/", "").must(t, 200); string(r.body) != "<html>dashboard</html>" {
+		t.Fatalf("pages %q", r.body)
+	}
 }

@@ -222,3 +222,13 @@ func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+func TestAClosedClientIsUnsubscribed(t *testing.T) {
+	f := newFixture(t)
+	c := f.wsDial(t, "", tokAdmin)
+	f.waitSubscribers(t, 1)
+	c.Close(websocket.StatusNormalClosure, "bye")
+	f.waitSubscribers(t, 0)
+	// Events after it left go nowhere and block nothing.
+	f.srv.Hub().Emit(dialog.Event{Kind: dialog.EventDialing, CallID: "late"})
+}

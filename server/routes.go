@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -164,6 +165,11 @@ func (s *Server) buildMux() (*http.ServeMux, error) {
 			return nil, err
 		}
 	}
+	// Unknown API paths and methods answer in the API's JSON, not with the
+	// pages' HTML or the mux's plain text.
+	if err := register(mux, "/api/", http.HandlerFunc(s.apiFallback)); err != nil {
+		return nil, err
+	}
 	pages := s.cfg.Pages
 	if pages == nil {
 		pages = http.NotFoundHandler()
@@ -172,6 +178,28 @@ func (s *Server) buildMux() (*http.ServeMux, error) {
 		return nil, err
 	}
 	return mux, nil
+}
+
+// apiFallback answers a request no API route matched: 405 with Allow when
+// the path exists with other methods, else 404.
+func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, rt := range s.routes {
+		if rt.method == r.Method || slices.Contains(allow, rt.method) {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = rt.method
+		if _, pattern := s.mux.Handler(probe); pattern == rt.pattern() {
+			allow = append(allow, rt.method)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: fmt.Sprintf("%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, errorBody{Error: fmt.Sprintf("no API route %s; /openapi.json lists them", r.URL.Path)})
 }
 
 // register is mux.Handle that reports a conflicting pattern as an error

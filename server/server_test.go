@@ -19,8 +19,10 @@ import (
 	"time"
 
 	"github.com/waihu/waihu/campaign"
+	"github.com/waihu/waihu/dialog"
 	"github.com/waihu/waihu/server/auth"
 	"github.com/waihu/waihu/store"
+	"go.uber.org/goleak"
 )
 
 // testAudit is the real audit log, which a test can make fail.
@@ -450,5 +452,27 @@ func TestNewRefusesConfigWithoutStoreAuthOrAudit(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	st, err := store.Open(context.Background(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	s, err := New(Config{Store: st, Auth: auth.NewAccounts(auth.AccountsConfig{Store: st}), Audit: auth.NewAuditLog(auth.AuditConfig{Store: st}),
+		SnapshotInterval: time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Hub().Emit(dialog.Event{Kind: dialog.EventEnded, CallID: "x"})
+	time.Sleep(20 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
 	}
 }
