@@ -157,13 +157,25 @@ func (t *Throttle) Rate(now time.Time) (share float64, calls int) {
 	return t.rate()
 }
 
+// prune drops the calls that left the window. When that takes the share from
+// over the cap to under it, the calm began when the last of them left, not at
+// the last look: recovery must not count the minutes nobody looked.
 func (t *Throttle) prune(now time.Time) {
-	from := now.Add(-time.Duration(t.cfg.Window))
+	w := time.Duration(t.cfg.Window)
+	from := now.Add(-w)
 	i := 0
 	for i < len(t.calls) && !t.calls[i].at.After(from) {
 		i++
 	}
+	if i == 0 {
+		return
+	}
+	before, _ := t.rate()
+	left := t.calls[i-1].at.Add(w)
 	t.calls = append(t.calls[:0], t.calls[i:]...)
+	if after, _ := t.rate(); before > t.cfg.Cap && after <= t.cfg.Cap && left.After(t.calmSince) {
+		t.calmSince = left
+	}
 }
 
 func (t *Throttle) rate() (float64, int) {
