@@ -70,3 +70,29 @@ func TestNewFFTRejectsTinyLength(t *testing.T) {
 		t.Error("inverse accepted wrong lengths")
 	}
 }
+
+func TestPowerSpectrumMatchesDirectDFTAtEveryPowerOfTwo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	// Odd and even numbers of radix-2 stages, with and without zero padding,
+	// and short destinations.
+	for _, n := range []int{8, 16, 32, 64, 128, 256, 512, 1024} {
+		for _, fill := range []int{n, n * 3 / 4} {
+			x := make([]float64, fill)
+			for i := range x {
+				x[i] = rng.NormFloat64() * 1000
+			}
+			want := directDFT(x, n)
+			f, _ := NewFFT(n)
+			for _, bins := range []int{f.Bins(), f.Bins() / 2, 1} {
+				p := make([]float64, bins)
+				f.PowerSpectrum(p, x)
+				for k := range p {
+					w := real(want[k])*real(want[k]) + imag(want[k])*imag(want[k])
+					if math.Abs(p[k]-w) > 1e-9*float64(n)*float64(n)*1e6 {
+						t.Fatalf("n %d fill %d bins %d: |X[%d]|² = %v, want %v", n, fill, bins, k, p[k], w)
+					}
+				}
+			}
+		}
+	}
+}

@@ -6,6 +6,12 @@ import "math/cmplx"
 // which should hold f.Bins values; extra bins are left alone and missing
 // ones are skipped.
 func (f *FFT) PowerSpectrum(dst, src []float64) {
+	if f.r2 != nil {
+		// Straight from the split, without storing complex bins.
+		f.r2.forward(f.input(src))
+		f.r2.power(dst)
+		return
+	}
 	c := f.Transform(src)
 	n := min(len(dst), len(c))
 	for k := 0; k < n; k++ {
