@@ -291,8 +291,11 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// background pushes KPI snapshots every SnapshotInterval, and soon after a
-// call ends (coalesced, so a burst of endings costs one computation), and
+// endedCoalesce is how long after a call ends the KPI snapshot is pushed.
+const endedCoalesce = time.Second
+
+// background pushes KPI snapshots every SnapshotInterval, and a second after
+// a call ends (coalesced, so a burst of endings costs one computation), and
 // refreshes each running campaign's queue depth gauge.
 func (s *Server) background(ctx context.Context) {
 	t := time.NewTicker(s.cfg.SnapshotInterval)
@@ -305,12 +308,13 @@ func (s *Server) background(ctx context.Context) {
 			s.refreshQueueDepths(ctx)
 			s.pushKPIs(ctx)
 		case <-s.hub.ended:
-			// Calls often end in bursts; waiting a little lets one snapshot
-			// cover them all.
+			// Calls often end in bursts, and each snapshot reads the call
+			// records: waiting lets one snapshot cover a burst and bounds
+			// the rate at which a busy node recomputes.
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(250 * time.Millisecond):
+			case <-time.After(endedCoalesce):
 			}
 			s.pushKPIs(ctx)
 		}
