@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"testing"
 	"sync"
+	"testing"
 	"time"
 )
 
