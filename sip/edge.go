@@ -142,9 +142,11 @@ func (c EdgeConfig) withDefaults() (EdgeConfig, error) {
 	if c.NonceLifetime <= 0 {
 		c.NonceLifetime = DefaultNonceLifetime
 	}
+	methods := make([]string, len(c.AllowFromMethods))
 	for i, m := range c.AllowFromMethods {
-		c.AllowFromMethods[i] = strings.ToUpper(m)
+		methods[i] = strings.ToUpper(m)
 	}
+	c.AllowFromMethods = methods
 	if c.Now == nil {
 		c.Now = time.Now
 	}

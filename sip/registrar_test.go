@@ -332,3 +332,30 @@ func TestInviteDigestAuthSharesTheVerifierAndBans(t *testing.T) {
 		t.Fatalf("banned source's INVITE answered %d", res.StatusCode)
 	}
 }
+
+func TestRegistrarRefusesAnotherUsersAOR(t *testing.T) {
+	clock := newFakeClock()
+	ua := startUA(t, Config{
+		Edge: EdgeConfig{Now: clock.Now},
+		Registrar: &RegistrarConfig{Extensions: []Extension{
+			{User: "1001", Password: "s3cret-1001"}, {User: "1002", Password: "s3cret-1002"},
+		}},
+	})
+	c := dialRaw(t, "127.0.0.1", ua.Addr("udp"))
+	uri := "sip:" + c.to.String()
+	res := c.do(c.register("1001", "hijack", 1, "", 600), time.Second)
+	// 1002 authenticates correctly but asks to bind 1001's AOR.
+	res = c.do(c.register("1001", "hijack", 2, answerChallenge(t, res, uri, "1002", "s3cret-1002", 1), 600), time.Second)
+	if res == nil || res.StatusCode != 403 {
+		t.Fatalf("REGISTER of 1001's AOR with 1002's credentials: %v, want 403", res)
+	}
+	if bs := ua.Lookup("1001"); len(bs) != 0 {
+		t.Fatalf("1001 bound by 1002: %+v", bs)
+	}
+	if st := ua.EdgeStats(); st.AuthFailures != 0 {
+		t.Errorf("a correct password counted as a failure: %+v", st)
+	}
+	if bs := ua.Lookup("sip:1002@anywhere"); len(bs) != 0 {
+		t.Errorf("1002 got a binding: %+v", bs)
+	}
+}
