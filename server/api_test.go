@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -688,5 +690,20 @@ func TestUnknownAPIPathsAndMethodsAnswerJSON(t *testing.T) {
 	f.get("/api/v1/nothing", tokAdmin).must(t, 404).errorBody(t)
 	if r := f.get("/", "").must(t, 200); string(r.body) != "<html>dashboard</html>" {
 		t.Fatalf("pages %q", r.body)
+	}
+}
+
+// brokenAuth fails as a store that went away does.
+type brokenAuth struct{}
+
+func (brokenAuth) Authenticate(context.Context, string) (*auth.Principal, error) {
+	return nil, errors.New("authenticate: database is locked")
+}
+
+func TestAnAuthenticatorFailureIsNotA401(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Auth = brokenAuth{} })
+	r := f.get("/api/v1/campaigns", tokAdmin).must(t, 503)
+	if e := r.errorBody(t); strings.Contains(e.Error, "locked") {
+		t.Errorf("internal detail sent to the client: %q", e.Error)
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -264,6 +265,12 @@ func (s *Server) authenticate(r *http.Request, queryToken bool) (*auth.Principal
 		return nil, &apiError{Status: http.StatusUnauthorized, Msg: "missing API token: send Authorization: Bearer <token>", Field: "Authorization"}
 	}
 	p, err := s.cfg.Auth.Authenticate(r.Context(), token)
+	if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
+		// The token may be fine: the store behind it is not. Saying 401
+		// would send a client off to replace a good token.
+		s.log.Error("authentication unavailable", "remote", remoteAddr(r), "path", r.URL.Path, "err", err)
+		return nil, &apiError{Status: http.StatusServiceUnavailable, Msg: "authentication is unavailable; try again"}
+	}
 	if err != nil || p == nil {
 		s.log.Info("authentication failed", "remote", remoteAddr(r), "path", r.URL.Path, "err", err)
 		return nil, &apiError{Status: http.StatusUnauthorized, Msg: auth.ErrUnauthenticated.Error(), Field: "Authorization"}
