@@ -91,7 +91,10 @@ type srtpLeg struct {
 // SetSRTP turns SRTP on with profile (srtp.ProtectionProfileAes128CmHmacSha1_80
 // or _32), sendKey protecting what the leg sends and recvKey checking what
 // the peer sends, each the master key followed by the master salt (30 bytes
-// for the AES-128 suites). ProfileNone turns SRTP off.
+// for the AES-128 suites). ProfileNone turns SRTP off. A nil recvKey
+// means the peer's key is not known yet (an offer is out, its answer is
+// not in): every received packet is dropped, since it can be neither
+// checked nor trusted as plain RTP.
 //
 // It may be called again mid-call (re-INVITE): a direction whose key and
 // profile are unchanged keeps its context, so its rollover counter and
@@ -115,8 +118,10 @@ func (l *Leg) SetSRTP(profile srtp.ProtectionProfile, sendKey, recvKey []byte) e
 	if err := checkSRTPKey(profile, sendKey); err != nil {
 		return fmt.Errorf("set srtp of call %q: send key: %w", l.callID, err)
 	}
-	if err := checkSRTPKey(profile, recvKey); err != nil {
-		return fmt.Errorf("set srtp of call %q: receive key: %w", l.callID, err)
+	if recvKey != nil {
+		if err := checkSRTPKey(profile, recvKey); err != nil {
+			return fmt.Errorf("set srtp of call %q: receive key: %w", l.callID, err)
+		}
 	}
 	same := srtp.ProtectionProfile(s.profile.Load()) == profile
 	var tx *srtpSender
@@ -130,9 +135,12 @@ func (l *Leg) SetSRTP(profile srtp.ProtectionProfile, sendKey, recvKey []byte) e
 		tx = &srtpSender{key: bytes.Clone(sendKey), ctx: ctx, rtcp: make([]byte, 0, maxPacket+srtpTrailerMax)}
 	}
 	var rx *srtpReceiver
-	if same && s.rx != nil && bytes.Equal(s.rx.key, recvKey) {
+	switch {
+	case recvKey == nil:
+		rx = &srtpReceiver{} // no context: drop until the key comes
+	case same && s.rx != nil && s.rx.ctx != nil && bytes.Equal(s.rx.key, recvKey):
 		rx = s.rx
-	} else {
+	default:
 		ctx, err := newSRTPContext(profile, recvKey)
 		if err != nil {
 			return fmt.Errorf("set srtp of call %q: receive context: %w", l.callID, err)
@@ -223,6 +231,10 @@ func (r *receiver) unprotectRTP(buf []byte, src netip.AddrPort, now time.Time) [
 	if rx == nil {
 		return buf
 	}
+	if rx.ctx == nil {
+		r.bad("srtp key of the peer not known yet", src, now)
+		return nil
+	}
 	out, err := rx.ctx.DecryptRTP(rx.buf[:0], buf, &rx.hdr)
 	if err != nil {
 		r.srtpFailed(err, "srtp", src, now)
@@ -236,6 +248,10 @@ func (r *receiver) unprotectRTCP(buf []byte, src netip.AddrPort, now time.Time) 
 	rx := r.leg.srtp.rx
 	if rx == nil {
 		return buf
+	}
+	if rx.ctx == nil {
+		r.bad("srtcp key of the peer not known yet", src, now)
+		return nil
 	}
 	out, err := rx.ctx.DecryptRTCP(rx.rtcp[:0], buf, &rx.rhdr)
 	if err != nil {

@@ -434,3 +434,30 @@ func TestSRTCPFromThePeerIsVerified(t *testing.T) {
 		t.Errorf("plain RTCP on an SRTP leg: %+v %+v; want dropped, one SRTCP auth failure", st, sst)
 	}
 }
+
+func TestSRTPAwaitingThePeersKeyDropsEverything(t *testing.T) {
+	src := netip.AddrPortFrom(loopback, 4000)
+	now := time.Unix(1_700_000_000, 0)
+	l := detachedLeg(t)
+	sendKey, recvKey := srtpKey(t, testProfile), srtpKey(t, testProfile)
+	if err := l.SetSRTP(testProfile, sendKey, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := newSRTPSource(t, testProfile, recvKey)
+	l.recv.handlePacket(rawRTPPacket(t, PayloadPCMU, 1, 1, 1, FrameSamples), src, now)
+	l.recv.handlePacket(s.next(t, nil), src, now)
+	if st, sst := l.Stats(), l.SRTPStats(); st.PacketsReceived != 0 || st.Invalid != 2 || sst.AuthFailures != 0 {
+		t.Fatalf("before the peer's key: %d accepted, %d invalid, %d auth failures; want 0, 2, 0", st.PacketsReceived, st.Invalid, sst.AuthFailures)
+	}
+	tx := l.srtp.tx
+	if err := l.SetSRTP(testProfile, sendKey, recvKey); err != nil {
+		t.Fatal(err)
+	}
+	if l.srtp.tx != tx {
+		t.Error("the answer's key replaced the send context of the key we offered")
+	}
+	l.recv.handlePacket(s.next(t, nil), src, now)
+	if st := l.Stats(); st.PacketsReceived != 1 {
+		t.Errorf("after the peer's key: %d accepted, want 1", st.PacketsReceived)
+	}
+}

@@ -119,6 +119,7 @@ func (ua *UA) Dial(ctx context.Context, dr DialRequest) (*Call, error) {
 	var sess *sipgo.DialogClientSession
 	for attempt := 0; ; attempt++ {
 		req := ua.newInvite(t, target, dr, callID, interval, c.offer(prefs))
+		c.awaitSRTP() // drop media until the answer's SRTP key, see srtp.go
 		c.local = partyOf(req.From().DisplayName, req.From().Address)
 		c.remote = partyOf("", target)
 		if attempt == 0 {

@@ -305,3 +305,25 @@ func (c *Call) useSRTP(r, cur srtpResult) error {
 	}
 	return nil
 }
+
+// awaitSRTP readies the leg after we sent an RTP/SAVP offer: until the
+// answer brings the peer's key, whatever arrives is dropped instead of
+// being played as plain RTP (the callee may start sending before its 200
+// OK reaches us). Optional offers cannot do this: their answer may be plain.
+func (c *Call) awaitSRTP() {
+	c.mu.Lock()
+	pending := c.srtp.offSAVP && !c.srtp.cur.secure() && len(c.srtp.offered) > 0
+	var first Crypto
+	if pending {
+		first = c.srtp.offered[0]
+	}
+	c.mu.Unlock()
+	sl, ok := c.leg.(SRTPLeg)
+	if !pending || !ok {
+		return
+	}
+	profile, _ := first.Suite.profile()
+	if err := sl.SetSRTP(profile, first.Key, nil); err != nil {
+		c.log.Warn("leg not readied for srtp; early packets may play as noise", "error", err)
+	}
+}
