@@ -258,6 +258,7 @@ func TestBadInputIsRefusedNamingTheField(t *testing.T) {
 		{"dnc remove a number not listed", "DELETE", "/api/v1/dnc/13811112222", "", "", "", 404, "phone"},
 		{"dnc list with bad campaign", "GET", "/api/v1/dnc?campaign=-1", "", "", "", 400, "campaign"},
 		{"calls with bad limit", "GET", "/api/v1/calls?limit=5000", "", "", "", 400, "limit"},
+		{"calls with negative limit", "GET", "/api/v1/calls?limit=-1", "", "", "", 400, "limit"},
 		{"calls of an unknown campaign", "GET", "/api/v1/calls?campaign=999", "", "", "", 404, "campaign"},
 		{"call unknown", "GET", "/api/v1/calls/nope", "", "", "", 404, "id"},
 		{"call of another campaign for an agent", "GET", "/api/v1/calls/rec-b1", tokAgent, "", "", 404, "id"},
@@ -410,7 +411,11 @@ func TestCallRoutes(t *testing.T) {
 		if len(all.Items) != 2 || all.Items[0].ID != "live-b" || all.Items[1].ID != "rec-b1" {
 			t.Fatalf("beta's calls %+v", all.Items)
 		}
-		if len(f.audit.find("call.list")) != 3 {
+		f.get("/api/v1/calls?limit=0", tokAdmin).must(t, 200).json(t, &all)
+		if len(all.Items) != 3 || !all.Items[2].Live {
+			t.Fatalf("live calls alone %+v", all.Items)
+		}
+		if len(f.audit.find("call.list")) != 4 {
 			t.Error("call lists not audited")
 		}
 	})

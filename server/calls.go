@@ -151,7 +151,7 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(r, "limit", 100, 1, 1000)
+	limit, err := queryInt(r, "limit", 100, 0, 1000)
 	if err != nil {
 		return err
 	}
@@ -167,9 +167,11 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) error {
 		out.Items = append(out.Items, liveOut(p, c))
 		live[c.ID] = true
 	}
-	recs, err := s.recordsFor(r.Context(), p, campaignID)
-	if err != nil {
-		return err
+	var recs []store.CallRecord
+	if limit > 0 {
+		if recs, err = s.recordsFor(r.Context(), p, campaignID); err != nil {
+			return err
+		}
 	}
 	n := 0
 	for _, rec := range recs {
