@@ -304,12 +304,9 @@ func (e *edge) decide(src netip.Addr, method, userAgent string) verdict {
 	if e.bannedLocked(src, now) {
 		return dropBanned
 	}
-	if userAgent != "" && len(e.cfg.BlockUserAgents) > 0 {
-		lua := strings.ToLower(userAgent)
-		for _, s := range e.cfg.BlockUserAgents {
-			if strings.Contains(lua, s) {
-				return dropScanner
-			}
+	for _, s := range e.cfg.BlockUserAgents {
+		if containsFold(userAgent, s) {
+			return dropScanner
 		}
 	}
 	if e.cfg.RatePerSecond < 0 || (src.IsLoopback() && !e.cfg.LimitLoopback) {
@@ -516,6 +513,28 @@ func (ua *UA) guard(h func(*sipgosip.Request, sipgosip.ServerTransaction)) func(
 			ua.log.Debug("sip request dropped at edge", "source", src.String(), "method", req.Method.String(), "reason", v.String())
 		}
 	}
+}
+
+// containsFold reports whether s contains the lower-case ASCII sub, in any
+// case, without allocating (it runs on every request).
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for j < len(sub) {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
+			}
+			j++
+		}
+		if j == len(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // addrOfNet is the unmapped IP of a transport address.
