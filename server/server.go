@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -223,11 +224,11 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Store == nil:
-		return nil, errors.Join(ErrConfig, errors.New("server: Store is required"))
+		return nil, fmt.Errorf("%w: Store is required", ErrConfig)
 	case cfg.Auth == nil:
-		return nil, errors.Join(ErrConfig, errors.New("server: Auth is required (there is no open mode)"))
+		return nil, fmt.Errorf("%w: Auth is required (there is no open mode)", ErrConfig)
 	case cfg.Audit == nil:
-		return nil, errors.Join(ErrConfig, errors.New("server: Audit is required"))
+		return nil, fmt.Errorf("%w: Audit is required", ErrConfig)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
