@@ -180,82 +180,93 @@ func TestInteropBaresipTLSSRTP(t *testing.T) {
 	baresipSrc := sweep(3, testpeer.SampleRate, 9000)
 	waihuSrc := sweep(3, testpeer.SampleRate/2, 7000)
 
-	t.Run("waihu calls baresip", func(t *testing.T) {
-		b := testpeer.StartBaresip(ctx, t, testpeer.BaresipConfig{Source: baresipSrc, SourceLength: 30 * time.Second,
-			TLSCertificate: cert, TLSCAFile: ca, MediaEnc: "srtp-mand", Record: true})
-		w := startTLSInterop(t, pki, b, SRTPMandatory)
-		if err := w.ua.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		leg, err := w.eng.NewLeg("to-baresip")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer leg.Close()
-		accepted := make(chan error, 1)
-		go func() { accepted <- b.Accept(ctx) }()
-		c, err := w.ua.Dial(ctx, DialRequest{Trunk: "baresip", To: "baresip", Media: leg, RingTimeout: 10 * time.Second})
-		if err != nil {
-			t.Fatalf("Dial baresip over TLS with SRTP: %v\n%s", err, b.Output())
-		}
-		if err := <-accepted; err != nil {
-			t.Fatalf("baresip: %v\n%s", err, b.Output())
-		}
-		got := exchange(ctx, t, leg, waihuSrc)
-		if err := c.Hangup(ctx); err != nil {
-			t.Errorf("Hangup: %v", err)
-		}
-		checkLeg(t, leg, got, baresipSrc)
-		checkBaresipHeard(t, b, waihuSrc)
-		assertSRTPInBaresipLog(t, b)
-	})
+	for _, mc := range []struct {
+		name     string
+		mediaEnc string   // baresip's account mediaenc
+		mode     SRTPMode // waihu's trunk and inbound policy
+	}{
+		{"mandatory (RTP/SAVP)", "srtp-mand", SRTPMandatory},
+		{"best effort (RTP/AVP with a=crypto)", "srtp", SRTPOptional},
+	} {
+		t.Run(mc.name, func(t *testing.T) {
+			t.Run("waihu calls baresip", func(t *testing.T) {
+				b := testpeer.StartBaresip(ctx, t, testpeer.BaresipConfig{Source: baresipSrc, SourceLength: 30 * time.Second,
+					TLSCertificate: cert, TLSCAFile: ca, MediaEnc: mc.mediaEnc, Record: true})
+				w := startTLSInterop(t, pki, b, mc.mode)
+				if err := w.ua.Start(ctx); err != nil {
+					t.Fatal(err)
+				}
+				leg, err := w.eng.NewLeg("to-baresip")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer leg.Close()
+				accepted := make(chan error, 1)
+				go func() { accepted <- b.Accept(ctx) }()
+				c, err := w.ua.Dial(ctx, DialRequest{Trunk: "baresip", To: "baresip", Media: leg, RingTimeout: 10 * time.Second})
+				if err != nil {
+					t.Fatalf("Dial baresip over TLS with SRTP: %v\n%s", err, b.Output())
+				}
+				if err := <-accepted; err != nil {
+					t.Fatalf("baresip: %v\n%s", err, b.Output())
+				}
+				got := exchange(ctx, t, leg, waihuSrc)
+				if err := c.Hangup(ctx); err != nil {
+					t.Errorf("Hangup: %v", err)
+				}
+				checkLeg(t, leg, got, baresipSrc)
+				checkBaresipHeard(t, b, waihuSrc)
+				assertSRTPInBaresipLog(t, b)
+			})
 
-	t.Run("baresip calls waihu", func(t *testing.T) {
-		b := testpeer.StartBaresip(ctx, t, testpeer.BaresipConfig{Source: baresipSrc, SourceLength: 30 * time.Second,
-			TLSCertificate: cert, TLSCAFile: ca, MediaEnc: "srtp-mand", Record: true})
-		w := startTLSInterop(t, pki, b, SRTPMandatory)
-		type result struct {
-			leg *rtp.Leg
-			got []int16
-			via string
-		}
-		done := make(chan result, 1)
-		w.ua.OnCall(func(ctx context.Context, in *Incoming) {
-			leg, err := w.eng.NewLeg(in.CallID())
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer leg.Close()
-			c, err := in.Answer(ctx, leg)
-			if err != nil {
-				t.Errorf("Answer: %v", err)
-				return
-			}
-			got := exchange(ctx, t, leg, waihuSrc)
-			_ = c.Hangup(ctx)
-			done <- result{leg, got, in.Header("Via")}
+			t.Run("baresip calls waihu", func(t *testing.T) {
+				b := testpeer.StartBaresip(ctx, t, testpeer.BaresipConfig{Source: baresipSrc, SourceLength: 30 * time.Second,
+					TLSCertificate: cert, TLSCAFile: ca, MediaEnc: mc.mediaEnc, Record: true})
+				w := startTLSInterop(t, pki, b, mc.mode)
+				type result struct {
+					leg *rtp.Leg
+					got []int16
+					via string
+				}
+				done := make(chan result, 1)
+				w.ua.OnCall(func(ctx context.Context, in *Incoming) {
+					leg, err := w.eng.NewLeg(in.CallID())
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					defer leg.Close()
+					c, err := in.Answer(ctx, leg)
+					if err != nil {
+						t.Errorf("Answer: %v", err)
+						return
+					}
+					got := exchange(ctx, t, leg, waihuSrc)
+					_ = c.Hangup(ctx)
+					done <- result{leg, got, in.Header("Via")}
+				})
+				if err := w.ua.Start(ctx); err != nil {
+					t.Fatal(err)
+				}
+				uri := fmt.Sprintf("sip:waihu@%s;transport=tls", w.ua.Addr("tls"))
+				if err := b.Dial(ctx, uri); err != nil {
+					t.Fatalf("baresip dial %s: %v\n%s", uri, err, b.Output())
+				}
+				var r result
+				select {
+				case r = <-done:
+				case <-ctx.Done():
+					t.Fatalf("call did not finish\n%s", b.Output())
+				}
+				if !strings.Contains(r.via, "SIP/2.0/TLS") {
+					t.Errorf("baresip's INVITE came with Via %q, want TLS", r.via)
+				}
+				checkLeg(t, r.leg, r.got, baresipSrc)
+				checkBaresipHeard(t, b, waihuSrc)
+				assertSRTPInBaresipLog(t, b)
+			})
 		})
-		if err := w.ua.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		uri := fmt.Sprintf("sip:waihu@%s;transport=tls", w.ua.Addr("tls"))
-		if err := b.Dial(ctx, uri); err != nil {
-			t.Fatalf("baresip dial %s: %v\n%s", uri, err, b.Output())
-		}
-		var r result
-		select {
-		case r = <-done:
-		case <-ctx.Done():
-			t.Fatalf("call did not finish\n%s", b.Output())
-		}
-		if !strings.Contains(r.via, "SIP/2.0/TLS") {
-			t.Errorf("baresip's INVITE came with Via %q, want TLS", r.via)
-		}
-		checkLeg(t, r.leg, r.got, baresipSrc)
-		checkBaresipHeard(t, b, waihuSrc)
-		assertSRTPInBaresipLog(t, b)
-	})
+	}
 
 	t.Run("plain RTP offer to a mandatory trunk is refused", func(t *testing.T) {
 		b := testpeer.StartBaresip(ctx, t, testpeer.BaresipConfig{SourceLength: 10 * time.Second,
