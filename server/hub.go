@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -42,7 +41,6 @@ const (
 // it runs on the calls' own goroutines.
 type Hub struct {
 	metrics *Metrics
-	log     *slog.Logger
 	buffer  int
 
 	mu     sync.RWMutex
@@ -57,11 +55,10 @@ type Hub struct {
 type hubConfig struct {
 	buffer  int
 	metrics *Metrics
-	log     *slog.Logger
 }
 
 func newHub(cfg hubConfig) *Hub {
-	return &Hub{metrics: cfg.metrics, log: cfg.log, buffer: cfg.buffer,
+	return &Hub{metrics: cfg.metrics, buffer: cfg.buffer,
 		subs: map[*subscriber]struct{}{}, ended: make(chan struct{}, 1)}
 }
 

@@ -254,7 +254,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "http")}
 	s.metrics = NewMetrics()
 	s.metricsHTTP = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{s.log}})
-	s.hub = newHub(hubConfig{buffer: cfg.EventBuffer, metrics: s.metrics, log: s.log})
+	s.hub = newHub(hubConfig{buffer: cfg.EventBuffer, metrics: s.metrics})
 	s.routes = s.routeTable()
 	mux, err := s.buildMux()
 	if err != nil {
