@@ -587,7 +587,14 @@ func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id strin
 	defer closeRecording(rec, log)
 	if b != nil {
 		digits := dialog.DigitsFrom(callCtx, leg.DTMF(), func(ev rtp.DTMFEvent) (rune, time.Time) { return ev.Digit, ev.At })
-		dc := dialog.Call{ID: call.ID(), Leg: recordingLeg{Leg: leg, rec: rec}, DTMF: digits, Variables: contactVariables(req.Contact), Events: ev}
+		// campaign (issue 7): the greeting's time for the abandon cap, and the
+		// dialler's variant as the script's ${variant}.
+		greet := &greetWatch{next: ev}
+		vars := contactVariables(req.Contact)
+		if req.Variant != "" {
+			vars["variant"] = req.Variant
+		}
+		dc := dialog.Call{ID: call.ID(), Leg: recordingLeg{Leg: leg, rec: rec}, DTMF: digits, Variables: vars, Events: greet}
 		// Answering-machine detection runs from answer while the bot talks,
 		// so scripts can branch on amd: machine (voicemail) or human.
 		amd, err := newCues(true)
@@ -601,6 +608,7 @@ func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id strin
 			log.Warn("script ended with an error", "err", err)
 		}
 		res.Outcome, res.Variant = rec.Outcome, rec.Variant
+		res.GreetedAt, res.Tags, res.Turns = greet.greetedAt(), rec.Tags, len(rec.Turns) // campaign (issue 7)
 		d.metrics.turns(rec.Turns)
 		if amd != nil {
 			res.AnsweredBy = amd.answeredBy()
@@ -612,6 +620,7 @@ func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id strin
 			res.AnsweredBy = "machine"
 		}
 	} else {
+		res.GreetedAt = time.Now() // campaign (issue 7): the prompt starts at once
 		playRecord(callCtx, log, leg, d.prompt, rec, cancel)
 	}
 	select {
