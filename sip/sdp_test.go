@@ -157,6 +157,8 @@ func FuzzParseSDP(f *testing.F) {
 	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n"))
 	f.Add([]byte("v=0\r\nm=audio 0 RTP/AVP\r\n"))
 	f.Add([]byte("v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio 65536 RTP/AVP 127\r\na=rtpmap:127\r\n"))
+	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n" +
+		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4\r\na=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:x\r\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		m, err := ParseSDP(body)
 		if err != nil {
@@ -164,6 +166,12 @@ func FuzzParseSDP(f *testing.F) {
 		}
 		_ = m.OnHold()
 		_, _ = m.Negotiate([]Codec{CodecPCMU, CodecPCMA})
+		// SRTP negotiation takes whatever a=crypto the parser let through.
+		for _, mode := range []SRTPMode{SRTPOff, SRTPOptional, SRTPMandatory} {
+			if r, err := (srtpPolicy{mode: mode}).answer(m, nil); err == nil && r.secure() && r.local.usable() != nil {
+				t.Fatalf("answered with an unusable line %v", *r.local)
+			}
+		}
 		if !m.Addr.Addr().IsValid() {
 			t.Fatalf("parsed media without address: %+v", m)
 		}
