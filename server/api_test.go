@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/waihu/waihu/server/auth"
 	"github.com/waihu/waihu/server/kpi"
@@ -710,5 +712,41 @@ func TestAnAuthenticatorFailureIsNotA401(t *testing.T) {
 	r := f.get("/api/v1/campaigns", tokAdmin).must(t, 503)
 	if e := r.errorBody(t); strings.Contains(e.Error, "locked") {
 		t.Errorf("internal detail sent to the client: %q", e.Error)
+	}
+}
+
+func TestCallExportIsCSVMaskedPerReader(t *testing.T) {
+	f := newFixture(t)
+	f.call(t.Context(), f.alpha, phoneA2, "rec-a2", time.Date(2026, 3, 2, 9, 40, 0, 0, time.UTC), "=HYPERLINK(\"http://x\")")
+	path := fmt.Sprintf("/api/v1/campaigns/%d/calls.csv", f.alpha)
+	read := func(token string) [][]string {
+		t.Helper()
+		r := f.get(path, token).must(t, 200)
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+			t.Fatalf("Content-Type %q", ct)
+		}
+		rows, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	rows := read(tokAdmin)
+	if len(rows) != 3 || !slices.Equal(rows[0], exportColumns) {
+		t.Fatalf("export %v", rows)
+	}
+	col := func(name string) int { return slices.Index(exportColumns, name) }
+	if rows[1][col("phone")] != phoneA1 || rows[1][col("sip_call_id")] != "rec-a1" || rows[1][col("answered_at")] != "2026-03-02T09:30:05Z" {
+		t.Fatalf("first row %v", rows[1])
+	}
+	if got := rows[2][col("outcome")]; got != `'=HYPERLINK("http://x")` {
+		t.Fatalf("a formula went out as %q", got)
+	}
+	if rows := read(tokAnalyst); rows[1][col("phone")] != "138****5678" {
+		t.Fatalf("analyst's export %v", rows[1])
+	}
+	f.get(fmt.Sprintf("/api/v1/campaigns/%d/calls.csv", f.beta), tokAgent).must(t, 404)
+	if e := f.audit.find("call.export"); len(e) != 2 || e[0].Detail != "2 records" {
+		t.Fatalf("audit %+v", e)
 	}
 }
