@@ -101,9 +101,10 @@ func (ua *UA) clientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, 
 	return &tls.Certificate{}, nil
 }
 
-// warnClearTextSDES says loudly, once at start, where SRTP keys will cross
-// the network in clear text because the user allowed it.
-func (ua *UA) warnClearTextSDES() {
+// warnInsecure says loudly, once at start, what the configuration leaves
+// open because the user allowed it: SRTP keys crossing plain-text SIP, or
+// TLS servers whose certificates are not checked.
+func (ua *UA) warnInsecure() {
 	if ua.cfg.TLSInsecureSkipVerify {
 		ua.log.Warn("TLS certificates of SIP servers are NOT verified (TLSInsecureSkipVerify): anyone in the path can read the SIP and its SRTP keys; for labs and tests only")
 	}

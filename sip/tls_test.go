@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -290,5 +291,36 @@ func TestTLSTrunkRegistersWithDigestAuth(t *testing.T) {
 	}
 	if !strings.Contains(binding, "transport=tls") || !strings.EqualFold(transport, "tls") {
 		t.Errorf("registrar's binding %q came over %q: want a TLS REGISTER with a TLS contact", binding, transport)
+	}
+}
+
+func TestInsecureSettingsAreWarnedAtStart(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"srtp keys over udp", Config{Trunks: []Trunk{{Name: "t", Address: "127.0.0.1:5099", SRTP: SRTPOptional, AllowSDESWithoutTLS: true}}},
+			`level=WARN msg="SRTP keys (SDES a=crypto) will be sent in clear text`},
+		{"inbound srtp keys over udp", Config{SRTP: SRTPMandatory, AllowSDESWithoutTLS: true}, `level=WARN msg="SRTP keys (SDES a=crypto) of inbound calls`},
+		{"unverified tls", Config{TLSInsecureSkipVerify: true}, `level=WARN msg="TLS certificates of SIP servers are NOT verified`},
+		{"nothing insecure", Config{Trunks: []Trunk{{Name: "t", Address: "127.0.0.1:5099", Transport: "tls", SRTP: SRTPMandatory}}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf strings.Builder
+			tc.cfg.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+			if _, err := NewUA(tc.cfg); err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				if strings.Contains(buf.String(), "level=WARN") {
+					t.Errorf("unexpected warning:\n%s", buf.String())
+				}
+				return
+			}
+			if !strings.Contains(buf.String(), tc.want) {
+				t.Errorf("log does not warn %q:\n%s", tc.want, buf.String())
+			}
+		})
 	}
 }

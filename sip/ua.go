@@ -108,7 +108,7 @@ func NewUA(cfg Config) (*UA, error) {
 		ua.registrar = newRegistrar(cfg.Registrar, cfg.Edge.Now)
 	}
 	sipLog := log.With("layer", "sipgo")
-	ua.warnClearTextSDES() // SRTP keys over plain-text SIP, see tls.go
+	ua.warnInsecure() // SRTP keys over plain-text SIP, unverified TLS: see tls.go
 	ua.sua, err = sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
 		sipgo.WithUserAgenTLSConfig(ua.clientTLS()), // dialling tls trunks, see tls.go
