@@ -414,7 +414,7 @@
     const c = firstCampaign();
     if (!c) return;
     try {
-      const rep = await api('GET', `/api/v1/campaigns/${c.id}/segments`);
+      const rep = await api('GET', `/api/v1/analytics/segments?campaign=${c.id}&seed=1`);
       const segs = rep.segments || [];
       if (!segs.length) { box.textContent = t('no_data'); box.className = 'muted'; return; }
       const table = el('table', {}, el('thead', {}, el('tr', {},
@@ -438,18 +438,14 @@
     const box = $('forecast');
     const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
     try {
-      const rep = await api('GET', `/api/v1/forecast?tz=${encodeURIComponent(tz)}`);
-      const hours = rep.hours || rep.points || [];
+      const rep = await api('GET', `/api/v1/analytics/forecast?tz=${encodeURIComponent(tz)}`);
+      const hours = rep.hours || [];
       if (!hours.length) { box.textContent = t('no_data'); box.className = 'muted'; return; }
-      // One bar per hour of day: the mean forecast over next week's days.
+      // One bar per hour of day: the mean of next week's daily forecasts.
       const byHour = new Map();
-      for (const p of hours) {
-        const h = p.hour !== undefined ? p.hour : new Date(p.at || p.time).getHours();
-        const v = p.answer_rate !== undefined ? p.answer_rate : p.value;
-        if (v === null || v === undefined) continue;
-        const a = byHour.get(h) || [];
-        a.push(v);
-        byHour.set(h, a);
+      for (const h of hours) {
+        const vs = (h.points || []).map((p) => p.rate).filter((v) => v !== null && v !== undefined);
+        if (vs.length) byHour.set(h.hour, vs);
       }
       const table = el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, t('hour')), el('th', {}, t('answer_seizure_ratio')), el('th', {}))));
       const body = el('tbody');
@@ -462,7 +458,7 @@
       }
       table.append(body);
       box.className = '';
-      box.replaceChildren(el('div', { class: 'muted' }, rep.method ? `${rep.method}` : ''), table);
+      box.replaceChildren(el('div', { class: 'muted' }, rep.start ? `${t('day')} ${rep.start.slice(0, 10)} +7` : ''), table);
     } catch (e) {
       box.className = 'muted';
       box.textContent = e.status === 404 || e.status === 503 ? t('unavailable') : t('no_data');

@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 
 // state is exposed as window.waihuPhone so tests and curious users can see
 // what the phone is doing.
-const state = { ua: null, session: null, status: 'idle', muted: false, events: [], stats };
+const state = { ua: null, session: null, status: 'idle', muted: false, events: [], stats, callId: '', transcript: [], socket: null };
 window.waihuPhone = state;
 
 function setStatus(s) {
@@ -31,6 +31,73 @@ async function loadConfig() {
   $('domain').value = q.get('domain') || cfg.domain || location.hostname;
   $('target').value = q.get('target') || cfg.target || 'demo';
   $('user').value = q.get('user') || 'browser';
+  $('token').value = sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+// The live transcript comes from the server's /ws/events, filtered to this
+// call by its SIP Call-ID: JsSIP chooses the Call-ID of the INVITE it sends
+// (the 'sending' event hands us the request before it goes out), and waihu
+// names every event of an answered call by that same Call-ID. The socket
+// needs an API token with events:read; it is kept in sessionStorage under
+// the dashboard's key, so a tab logged in to the dashboard has it already.
+const TOKEN_KEY = 'waihu.token';
+
+function transcriptStatus(text) {
+  $('transcript-status').textContent = text;
+}
+
+function connectTranscript() {
+  const token = ($('token').value || '').trim();
+  if (state.socket) {
+    const old = state.socket;
+    state.socket = null;
+    old.close();
+  }
+  if (!token) {
+    transcriptStatus('Enter an API token under Account to see the call\'s transcript live.');
+    return Promise.resolve(false);
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(`${proto}//${location.host}/ws/events?access_token=${encodeURIComponent(token)}`);
+  state.socket = ws;
+  ws.onmessage = (m) => {
+    let msg;
+    try { msg = JSON.parse(m.data); } catch (_) { return; }
+    if (msg.type === 'event' && msg.event && state.callId && msg.event.call_id === state.callId) onCallEvent(msg.event);
+  };
+  ws.onclose = () => {
+    if (state.socket === ws) {
+      state.socket = null;
+      transcriptStatus('Live transcript disconnected (is the token valid?).');
+    }
+  };
+  return new Promise((resolve) => {
+    ws.onopen = () => { transcriptStatus('Live transcript connected.'); resolve(true); };
+    ws.onerror = () => resolve(false);
+  });
+}
+
+function onCallEvent(e) {
+  let line = '';
+  switch (e.kind) {
+    case 'bot_said': line = `Bot: ${e.text || ''}`; break;
+    case 'caller_said':
+      if (e.partial) return;
+      line = `You: ${e.text || ''}`;
+      break;
+    case 'intent': line = `(intent ${e.intent || ''})`; break;
+    case 'dtmf': line = `(key ${e.digit || ''})`; break;
+    case 'transferred': line = `(transferred to ${e.target || ''})`; break;
+    case 'ended': line = `(call ended${e.outcome ? `: ${e.outcome}` : ''})`; break;
+    default: return;
+  }
+  state.transcript.push({ kind: e.kind, text: e.text || '', intent: e.intent || '', outcome: e.outcome || '' });
+  const li = document.createElement('li');
+  li.dataset.kind = e.kind;
+  li.textContent = line;
+  $('transcript').appendChild(li);
+  li.scrollIntoView({ block: 'nearest' });
 }
 
 function stopUA() {
@@ -91,6 +158,15 @@ async function call() {
   const session = state.ua.call(targetURI(), {
     mediaConstraints: { audio, video: false },
     pcConfig: { iceServers: [] },
+    // Attached before the INVITE can go out: its Call-ID names the
+    // server's events of this call.
+    eventHandlers: {
+      sending: (e) => {
+        state.callId = e.request.call_id;
+        state.transcript = [];
+        $('transcript').replaceChildren();
+      },
+    },
   });
   state.session = session;
   session.on('peerconnection', (e) => {
@@ -198,5 +274,6 @@ window.addEventListener('DOMContentLoaded', () => {
   $('hangup').addEventListener('click', hangup);
   $('mute').addEventListener('click', toggleMute);
   $('connect').addEventListener('click', () => startUA().catch((e) => setStatus(e.message)));
-  loadConfig().then(() => setStatus('ready'));
+  $('token').addEventListener('change', connectTranscript);
+  loadConfig().then(connectTranscript).then(() => setStatus('ready'));
 });

@@ -3,9 +3,12 @@
 //
 //   node test/drive.mjs --url http://127.0.0.1:8080/phone/?raw=1 \
 //        --wav speech48k.wav --talk 4 [--digits 12] [--cancel MS]
-//        [--chromium /usr/bin/chromium]
+//        [--chromium /usr/bin/chromium] [--token API_TOKEN] [--screenshot FILE]
 //
 // With --cancel the page hangs up MS after the far end starts ringing.
+// With --token the page shows the call's live transcript from /ws/events:
+// the driver waits, while the call is up, for the bot's words and the
+// caller's to appear in it, and reports them (and a screenshot then).
 //
 // Chromium takes its microphone from the WAV (48 kHz, 16-bit; it loops).
 import { chromium } from 'playwright-core';
@@ -32,6 +35,18 @@ async function talk(page, o, result) {
   const status = await page.evaluate(() => window.waihuPhone.status);
   if (status !== 'in call') throw new Error(`call ${status}`);
   await sleep(Number(o.talk) * 1000);
+  if (o.token) {
+    // Live: the bot's words and the caller's must be on the page while the
+    // call is still up.
+    await page.waitForFunction(() => {
+      const kinds = window.waihuPhone.transcript.map((e) => e.kind);
+      return kinds.includes('bot_said') && kinds.includes('caller_said');
+    }, null, { timeout: 20000 }).catch(() => {});
+    result.transcriptLive = await page.evaluate(() => window.waihuPhone.transcript);
+    result.statusDuringTranscript = await page.evaluate(() => window.waihuPhone.status);
+    result.transcriptText = await page.textContent('#transcript');
+    if (o.screenshot) await page.screenshot({ path: o.screenshot, fullPage: true });
+  }
   // JsSIP spaces keys 500 ms apart (its default inter-tone gap): give
   // each its time before the call ends.
   for (const d of o.digits) {
@@ -47,6 +62,12 @@ async function talk(page, o, result) {
   await page.waitForFunction(() => window.waihuPhone.status.startsWith('ended'), null, { timeout: 10000 });
   result.events = await page.evaluate(() => window.waihuPhone.events);
   result.digits = await page.textContent('#digits');
+  if (o.token) {
+    // The server's "ended" event follows the BYE.
+    await page.waitForFunction(() => window.waihuPhone.transcript.some((e) => e.kind === 'ended'), null, { timeout: 10000 }).catch(() => {});
+    result.transcript = await page.evaluate(() => window.waihuPhone.transcript);
+    result.callId = await page.evaluate(() => window.waihuPhone.callId);
+  }
 }
 
 async function main() {
@@ -78,6 +99,12 @@ async function main() {
     page.on('pageerror', (e) => result.console.push(String(e)));
     await page.goto(o.url);
     await page.waitForFunction(() => window.waihuPhone && window.waihuPhone.status === 'ready', null, { timeout: 10000 });
+    if (o.token) {
+      await page.click('summary');
+      await page.fill('#token', o.token);
+      await page.dispatchEvent('#token', 'change');
+      await page.waitForFunction(() => document.getElementById('transcript-status').textContent.includes('connected'), null, { timeout: 10000 });
+    }
     await page.click('#call');
     if (o.cancel) {
       // Hang up while the far end rings: the page cancels the call.
