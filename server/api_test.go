@@ -750,3 +750,41 @@ func TestCallExportIsCSVMaskedPerReader(t *testing.T) {
 		t.Fatalf("audit %+v", e)
 	}
 }
+
+func TestRequeuePutsInterruptedContactsBack(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	// Node n2 claims alpha's pending contact, begins the attempt and dies.
+	claimed, err := f.st.ClaimContacts(ctx, store.ClaimRequest{CampaignID: f.alpha, Node: "n2", Now: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC), Limit: 10})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	if _, err := f.st.BeginAttempt(ctx, store.CallRecord{CampaignID: f.alpha, ContactID: claimed[0].ID, Phone: claimed[0].Phone, Node: "n2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.st.Recover(ctx, f.alpha, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/api/v1/campaigns/%d/requeue", f.alpha)
+	var res requeueResult
+	f.do("POST", path, tokDesk, "", `{"from":"exhausted"}`).must(t, 200).json(t, &res)
+	if res.Requeued != 0 {
+		t.Fatalf("exhausted requeue %+v", res)
+	}
+	f.do("POST", path, tokDesk, "", `{"from":"interrupted"}`).must(t, 200).json(t, &res)
+	if res.Requeued != 1 {
+		t.Fatalf("interrupted requeue %+v", res)
+	}
+	k, err := f.st.Contact(ctx, claimed[0].ID)
+	if err != nil || k.State != store.StatePending {
+		t.Fatalf("contact %+v %v, want pending", k.State, err)
+	}
+	if e := f.audit.find("contact.requeue"); len(e) != 2 || e[1].Detail != "1 interrupted contacts" {
+		t.Fatalf("audit %+v", e)
+	}
+	runBadInput(t, f, []badInputCase{
+		{"requeue without from", "POST", path, "", "", `{}`, 400, "from"},
+		{"requeue from dialing", "POST", path, "", "", `{"from":"dialing"}`, 400, "from"},
+		{"requeue another agent's campaign", "POST", fmt.Sprintf("/api/v1/campaigns/%d/requeue", f.beta), tokDesk, "", `{"from":"interrupted"}`, 404, "id"},
+	})
+}

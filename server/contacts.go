@@ -359,3 +359,50 @@ func (s *Server) removeDNC(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// requeueRequest puts a campaign's contacts of one state back to pending.
+type requeueRequest struct {
+	// From is interrupted (their node died mid-call: the person may have
+	// been called) or exhausted (out of attempts).
+	From string `json:"from"`
+}
+
+// requeueResult says how many contacts went back to pending.
+type requeueResult struct {
+	Requeued int `json:"requeued"`
+}
+
+func (s *Server) requeueContacts(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req requeueRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	from := store.ContactState(req.From)
+	switch from {
+	case store.StateInterrupted, store.StateExhausted:
+	case "":
+		return badInput("from", "from is required: interrupted or exhausted")
+	default:
+		return badInput("from", "from must be interrupted or exhausted, not %q", req.From)
+	}
+	c, err := s.campaignFor(r, id)
+	if err != nil {
+		return err
+	}
+	if c.State == store.CampaignStopped || c.State == store.CampaignCompleted {
+		return &apiError{Status: http.StatusConflict, Msg: fmt.Sprintf("campaign %q is %s: nothing will dial its contacts", c.Name, c.State)}
+	}
+	n, err := campaign.Requeue(r.Context(), s.cfg.Store, id, from)
+	if err != nil {
+		return fmt.Errorf("requeue %s contacts of campaign %d: %w", from, id, err)
+	}
+	if err := s.auditReq(r, "contact.requeue", fmt.Sprintf("campaign:%d", id), fmt.Sprintf("%d %s contacts", n, from)); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, requeueResult{Requeued: n})
+	return nil
+}

@@ -21,6 +21,7 @@ func FuzzAPIBodies(f *testing.F) {
 		{"PATCH", alpha, mediaJSON},
 		{"POST", alpha + "/contacts", mediaJSON},
 		{"POST", alpha + "/contacts", mediaCSV},
+		{"POST", alpha + "/requeue", mediaJSON},
 		{"POST", "/api/v1/dnc", mediaJSON},
 		{"POST", "/api/v1/calls", mediaJSON},
 		{"PUT", "/api/v1/scripts/fuzz", mediaYAML},

@@ -114,6 +114,9 @@ func (s *Server) routeTable() []*route {
 		{method: "GET", path: "/api/v1/campaigns/{id}/contacts", perm: auth.PermContactsRead, tag: "contacts", summary: "List a campaign's contacts.",
 			query:  append([]param{{"state", "string", "only contacts in this state (pending, dialing, done, exhausted, skipped, interrupted)"}}, pageParams...),
 			status: 200, resp: typeOf[pageBody[contactView]](), h: s.listContacts},
+		{method: "POST", path: "/api/v1/campaigns/{id}/requeue", perm: auth.PermContactsWrite, tag: "contacts",
+			summary: "Put the campaign's interrupted or exhausted contacts back to pending, due now: an operator's deliberate choice.",
+			body:    typeOf[requeueRequest](), status: 200, resp: typeOf[requeueResult](), h: s.requeueContacts},
 		{method: "GET", path: "/api/v1/contacts/{id}", perm: auth.PermContactsRead, tag: "contacts", summary: "Get one contact with its call attempts.",
 			status: 200, resp: typeOf[contactDetail](), h: s.getContact},
 
