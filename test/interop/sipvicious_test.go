@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -219,6 +220,9 @@ func TestSipviciousFindsNoExtensionNoPasswordAndGetsBanned(t *testing.T) {
 		}
 		t.Logf("svcrack: %v; %d of %d passwords tried before the ban; edge %+v", res, tried, len(wrongPasswords()), st)
 	})
+	t.Run("a UDP flood from another address is cut to the rate limit", func(t *testing.T) {
+		flood(ctx, t, target, 3000)
+	})
 	t.Run("banned scanner sees nothing, not even the server", func(t *testing.T) {
 		res := testpeer.Svmap(ctx, t, target, "-t", "0.2")
 		if len(res.Rows) != 0 {
@@ -226,6 +230,47 @@ func TestSipviciousFindsNoExtensionNoPasswordAndGetsBanned(t *testing.T) {
 		}
 	})
 	call.check(t)
+}
+
+// flood sends n OPTIONS from 127.0.0.3 as fast as the socket takes them
+// and checks that only about a second's worth of the bucket (burst plus the
+// rate for the time the flood lasted) was answered; the rest is dropped
+// unread.
+func flood(ctx context.Context, t *testing.T, target netip.AddrPort, n int) {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	answers := make(chan int, 1)
+	go func() {
+		got := 0
+		buf := make([]byte, 4096)
+		for {
+			_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := conn.Read(buf); err != nil {
+				answers <- got
+				return
+			}
+			got++
+		}
+	}()
+	start := time.Now()
+	to := net.UDPAddrFromAddrPort(target)
+	for i := range n {
+		req := fmt.Sprintf("OPTIONS sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKflood%d\r\nFrom: <sip:f@127.0.0.3>;tag=%d\r\nTo: <sip:%s>\r\nCall-ID: flood-%d\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+			target, conn.LocalAddr(), i, i, target, i)
+		if _, err := conn.WriteToUDP([]byte(req), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	got := <-answers
+	limit := 100 + int(50*elapsed.Seconds()) + 1 // Burst + RatePerSecond × time
+	t.Logf("flood: %d OPTIONS in %s, %d answered (limit %d)", n, elapsed.Round(time.Millisecond), got, limit)
+	if got == 0 || got > limit {
+		t.Fatalf("flood of %d: %d answered, want 1..%d", n, got, limit)
+	}
 }
 
 // goodCall is a call from 127.0.0.2 that counts the RTP it receives.
