@@ -121,7 +121,7 @@ func TestThrottleDisabledNeverSlows(t *testing.T) {
 }
 
 func TestRunnerSlowsWhenCallsAreAbandoned(t *testing.T) {
-	const cps = 40.0
+	const cps = 10.0
 	for _, tc := range []struct {
 		name       string
 		greetAfter time.Duration
@@ -134,7 +134,7 @@ func TestRunnerSlowsWhenCallsAreAbandoned(t *testing.T) {
 			st := openStore(t)
 			settings := Settings{Windows: always, CPS: cps, Concurrency: 4, Trunks: []TrunkLimit{{Name: "t", CPS: cps, Concurrency: 4}},
 				Abandon: AbandonCap{MinCalls: 5, Cooldown: Duration(time.Hour), MinFactor: 0.25, Decrease: 0.25}}
-			c := setup(t, st, settings, phones(30))
+			c := setup(t, st, settings, phones(20))
 			d := &fakeDialer{behave: func(string, int) Result {
 				now := time.Now()
 				return Result{Disposition: Answered, SIPCode: 200, AnsweredBy: "human", AnsweredAt: now, GreetedAt: now.Add(tc.greetAfter)}
@@ -154,11 +154,11 @@ func TestRunnerSlowsWhenCallsAreAbandoned(t *testing.T) {
 				t.Fatalf("stats: throttle %g, abandon rate %g", s.Throttle, s.AbandonRate)
 			}
 			recs, _ := st.CallRecords(t.Context(), c.ID, 0)
-			if len(recs) != 30 || recs[0].AnsweredBy != "human" {
+			if len(recs) != 20 || recs[0].AnsweredBy != "human" {
 				t.Fatalf("%d records, first answered_by %q", len(recs), recs[0].AnsweredBy)
 			}
-			if n, _ := st.CountContacts(t.Context(), c.ID); n[store.StateDone] != 30 {
-				t.Fatalf("contacts %v, want 30 done", n)
+			if n, _ := st.CountContacts(t.Context(), c.ID); n[store.StateDone] != 20 {
+				t.Fatalf("contacts %v, want 20 done", n)
 			}
 		})
 	}
