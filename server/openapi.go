@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/waihu/waihu/server/kpi"
 )
 
 // openapiDoc is built once from the route table; building it from the same
@@ -94,6 +96,12 @@ func (s *Server) openapiDoc() map[string]any {
 		if rt.body != nil {
 			errResp(413, "Body too large")
 		}
+		if !rt.public {
+			errResp(503, "Not configured on this node, or tokens cannot be checked now")
+		}
+		for _, code := range rt.fails {
+			errResp(code, failWhy[code])
+		}
 		op["responses"] = responses
 		item[strings.ToLower(rt.method)] = op
 	}
@@ -112,6 +120,20 @@ func (s *Server) openapiDoc() map[string]any {
 			},
 		},
 	}
+}
+
+// failWhy describes the route-specific error statuses.
+var failWhy = map[int]string{
+	409: "The object's state forbids it (a final campaign, a taken name, a start the node refused)",
+	415: "Content-Type not accepted",
+	422: "Well-formed but refused (settings, a script that does not load, too little data)",
+	502: "The trunk refused or failed the call",
+}
+
+// nullable lists, per type with its own JSON encoding, the properties that
+// may be null although their Go type is not a pointer.
+var nullable = map[reflect.Type][]string{
+	reflect.TypeFor[kpi.Value](): {"value"},
 }
 
 // operationID names an operation from its method and path.
@@ -181,6 +203,11 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 		props := map[string]any{}
 		var required []string
 		g.fields(t, props, &required)
+		for _, name := range nullable[t] {
+			if p, ok := props[name].(map[string]any); ok {
+				p["type"] = []string{p["type"].(string), "null"}
+			}
+		}
 		def := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
 		if len(required) > 0 {
 			def["required"] = required

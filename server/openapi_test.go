@@ -164,3 +164,20 @@ func TestDocsDescribeEveryRoute(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenAPIDocumentsRouteSpecificErrorsAndNullableFigures(t *testing.T) {
+	f := newFixture(t)
+	var doc openapiDoc
+	f.get("/openapi.json", tokViewer).must(t, 200).json(t, &doc)
+	responses, _ := doc.Paths["/api/v1/scripts/{name}"]["put"]["responses"].(map[string]any)
+	for _, code := range []string{"200", "400", "401", "403", "404", "413", "415", "422", "503"} {
+		if _, ok := responses[code]; !ok {
+			t.Errorf("PUT /api/v1/scripts/{name} does not document %s", code)
+		}
+	}
+	props, _ := doc.Components.Schemas["KpiValue"]["properties"].(map[string]any)
+	value, _ := props["value"].(map[string]any)
+	if types, _ := value["type"].([]any); len(types) != 2 || types[1] != "null" {
+		t.Errorf("KpiValue.value type %v, want number or null", value["type"])
+	}
+}

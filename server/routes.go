@@ -38,7 +38,10 @@ type route struct {
 	status   int
 	resp     reflect.Type
 	respType string
-	h        func(w http.ResponseWriter, r *http.Request) error
+	// fails lists the error statuses particular to the route, beyond those
+	// every route of its shape has (401, 403, 400, 404, 413, 503).
+	fails []int
+	h     func(w http.ResponseWriter, r *http.Request) error
 }
 
 // pattern is the route's ServeMux pattern.
@@ -83,40 +86,40 @@ func (s *Server) routeTable() []*route {
 		{method: "GET", path: "/api/v1/scripts", perm: auth.PermScriptsRead, tag: "scripts", summary: "List the call scripts, each validated.",
 			status: 200, resp: typeOf[listBody[scriptInfo]](), h: s.listScripts},
 		{method: "POST", path: "/api/v1/scripts/validate", perm: auth.PermScriptsRead, tag: "scripts", summary: "Validate a script (YAML body) without storing it.",
-			body: typeOf[string](), bodyTypes: []string{mediaYAML}, status: 200, resp: typeOf[scriptCheck](), h: s.validateScript},
+			body: typeOf[string](), bodyTypes: []string{mediaYAML}, status: 200, resp: typeOf[scriptCheck](), fails: []int{415}, h: s.validateScript},
 		{method: "GET", path: "/api/v1/scripts/{name}", perm: auth.PermScriptsRead, tag: "scripts", summary: "Get one script's source and its validation.",
 			status: 200, resp: typeOf[scriptBody](), h: s.getScript},
 		{method: "PUT", path: "/api/v1/scripts/{name}", perm: auth.PermScriptsWrite, tag: "scripts",
 			summary: "Store a script (YAML body) after validating it; 422 lists its errors by line.",
-			body:    typeOf[string](), bodyTypes: []string{mediaYAML}, status: 200, resp: typeOf[scriptBody](), h: s.putScript},
+			body:    typeOf[string](), bodyTypes: []string{mediaYAML}, status: 200, resp: typeOf[scriptBody](), fails: []int{415, 422}, h: s.putScript},
 
 		{method: "GET", path: "/api/v1/campaigns", perm: auth.PermCampaignsRead, tag: "campaigns", summary: "List campaigns with their contact counts and live load.",
 			status: 200, resp: typeOf[listBody[campaignView]](), h: s.listCampaigns},
 		{method: "POST", path: "/api/v1/campaigns", perm: auth.PermCampaignsWrite, tag: "campaigns", summary: "Create a campaign in the draft state.",
-			body: typeOf[createCampaignRequest](), status: 201, resp: typeOf[campaignView](), h: s.createCampaign},
+			body: typeOf[createCampaignRequest](), status: 201, resp: typeOf[campaignView](), fails: []int{409, 415, 422}, h: s.createCampaign},
 		{method: "GET", path: "/api/v1/campaigns/{id}", perm: auth.PermCampaignsRead, tag: "campaigns", summary: "Get one campaign.",
 			status: 200, resp: typeOf[campaignView](), h: s.getCampaign},
 		{method: "PATCH", path: "/api/v1/campaigns/{id}", perm: auth.PermCampaignsWrite, tag: "campaigns",
 			summary: "Change a campaign's settings (a JSON merge patch of the settings document).",
-			body:    typeOf[patchCampaignRequest](), status: 200, resp: typeOf[campaignView](), h: s.patchCampaign},
+			body:    typeOf[patchCampaignRequest](), status: 200, resp: typeOf[campaignView](), fails: []int{409, 415, 422}, h: s.patchCampaign},
 		{method: "POST", path: "/api/v1/campaigns/{id}/start", perm: auth.PermCampaignsWrite, tag: "campaigns", summary: "Start or resume dialling.",
-			status: 200, resp: typeOf[campaignView](), h: s.campaignCommand("start")},
+			status: 200, resp: typeOf[campaignView](), fails: []int{409}, h: s.campaignCommand("start")},
 		{method: "POST", path: "/api/v1/campaigns/{id}/pause", perm: auth.PermCampaignsWrite, tag: "campaigns", summary: "Pause: calls in progress finish, no one new is dialled.",
-			status: 200, resp: typeOf[campaignView](), h: s.campaignCommand("pause")},
+			status: 200, resp: typeOf[campaignView](), fails: []int{409}, h: s.campaignCommand("pause")},
 		{method: "POST", path: "/api/v1/campaigns/{id}/stop", perm: auth.PermCampaignsWrite, tag: "campaigns", summary: "Stop for good: calls in progress finish.",
-			status: 200, resp: typeOf[campaignView](), h: s.campaignCommand("stop")},
+			status: 200, resp: typeOf[campaignView](), fails: []int{409}, h: s.campaignCommand("stop")},
 		{method: "GET", path: "/api/v1/campaigns/{id}/preview", perm: auth.PermCampaignsRead, tag: "campaigns", summary: "What the campaign would do if started now.",
 			status: 200, resp: typeOf[previewBody](), h: s.previewCampaign},
 
 		{method: "POST", path: "/api/v1/campaigns/{id}/contacts", perm: auth.PermContactsWrite, tag: "contacts",
 			summary: "Import contacts: JSON {\"contacts\": [...]} or a CSV file with a header row (phone, name, timezone, priority, tags, consent, custom columns).",
-			body:    typeOf[importRequest](), bodyTypes: []string{mediaJSON, mediaCSV}, status: 200, resp: typeOf[importResult](), h: s.importContacts},
+			body:    typeOf[importRequest](), bodyTypes: []string{mediaJSON, mediaCSV}, status: 200, resp: typeOf[importResult](), fails: []int{409, 415}, h: s.importContacts},
 		{method: "GET", path: "/api/v1/campaigns/{id}/contacts", perm: auth.PermContactsRead, tag: "contacts", summary: "List a campaign's contacts.",
 			query:  append([]param{{"state", "string", "only contacts in this state (pending, dialing, done, exhausted, skipped, interrupted)"}}, pageParams...),
 			status: 200, resp: typeOf[pageBody[contactView]](), h: s.listContacts},
 		{method: "POST", path: "/api/v1/campaigns/{id}/requeue", perm: auth.PermContactsWrite, tag: "contacts",
 			summary: "Put the campaign's interrupted or exhausted contacts back to pending, due now: an operator's deliberate choice.",
-			body:    typeOf[requeueRequest](), status: 200, resp: typeOf[requeueResult](), h: s.requeueContacts},
+			body:    typeOf[requeueRequest](), status: 200, resp: typeOf[requeueResult](), fails: []int{409, 415}, h: s.requeueContacts},
 		{method: "GET", path: "/api/v1/contacts/{id}", perm: auth.PermContactsRead, tag: "contacts", summary: "Get one contact with its call attempts.",
 			status: 200, resp: typeOf[contactDetail](), h: s.getContact},
 
@@ -124,7 +127,7 @@ func (s *Server) routeTable() []*route {
 			query:  []param{{"campaign", "integer", "the campaign's suppressions; absent or 0 is the global list"}},
 			status: 200, resp: typeOf[listBody[dncView]](), h: s.listDNC},
 		{method: "POST", path: "/api/v1/dnc", perm: auth.PermContactsWrite, tag: "do-not-call", summary: "Put a number on the do-not-call list.",
-			body: typeOf[dncRequest](), status: 201, resp: typeOf[dncView](), h: s.addDNC},
+			body: typeOf[dncRequest](), status: 201, resp: typeOf[dncView](), fails: []int{415}, h: s.addDNC},
 		{method: "DELETE", path: "/api/v1/dnc/{phone}", perm: auth.PermContactsWrite, tag: "do-not-call", summary: "Take a number off the do-not-call list.",
 			query:  []param{{"campaign", "integer", "the campaign's suppression; absent or 0 is the global list"}},
 			status: 204, h: s.removeDNC},
@@ -133,7 +136,7 @@ func (s *Server) routeTable() []*route {
 			query:  []param{{"campaign", "integer", "only this campaign's calls"}, {"limit", "integer", "at most this many call records (default 100, at most 1000; 0 lists live calls only)"}},
 			status: 200, resp: typeOf[listBody[callView]](), h: s.listCalls},
 		{method: "POST", path: "/api/v1/calls", perm: auth.PermCallsWrite, tag: "calls", summary: "Place one outbound call; 202 once it is under way.",
-			body: typeOf[PlaceRequest](), status: 202, resp: typeOf[callView](), h: s.placeCall},
+			body: typeOf[PlaceRequest](), status: 202, resp: typeOf[callView](), fails: []int{415, 502}, h: s.placeCall},
 		{method: "GET", path: "/api/v1/calls/{id}", perm: auth.PermCallsRead, tag: "calls",
 			summary: "Get one call (live, or a record by SIP Call-ID or record id) with its transcript.",
 			status:  200, resp: typeOf[callView](), h: s.getCall},
@@ -156,10 +159,10 @@ func (s *Server) routeTable() []*route {
 			query: kpiParams, status: 200, resp: typeOf[kpi.Report](), h: s.getKPIs},
 		{method: "GET", path: "/api/v1/analytics/segments", perm: auth.PermKPIRead, tag: "kpis",
 			summary: "Segments of a campaign's contacts by k-means over their numeric fields, best converting first.",
-			query:   segmentParams, status: 200, resp: typeOf[analytics.SegmentReport](), h: s.getSegments},
+			query:   segmentParams, status: 200, resp: typeOf[analytics.SegmentReport](), fails: []int{422}, h: s.getSegments},
 		{method: "GET", path: "/api/v1/analytics/forecast", perm: auth.PermKPIRead, tag: "kpis",
 			summary: "Next week's answer rate per hour of day, forecast from history (Holt-Winters).",
-			query:   forecastParams, status: 200, resp: typeOf[analytics.Forecast](), h: s.getForecast},
+			query:   forecastParams, status: 200, resp: typeOf[analytics.Forecast](), fails: []int{422}, h: s.getForecast},
 	}
 }
 
