@@ -68,6 +68,8 @@ type loader struct {
 	file      string
 	errs      []*ScriptError
 	startLine int
+	// machineLine is where on_machine: is, for errors about its target.
+	machineLine int
 }
 
 func (l *loader) errf(line int, format string, args ...any) {
@@ -217,7 +219,7 @@ func (l *loader) script(data []byte) *Script {
 	}
 	top := doc.Content[0]
 	f := l.fields(top, "the script", "name", "language", "voice", "variables", "intents",
-		"knowledge", "fallback", "start", "variants", "nodes")
+		"knowledge", "fallback", "start", "on_machine", "variants", "nodes")
 	s.Name = l.str(f["name"], "name")
 	if s.Name == "" {
 		l.errf(top.Line, "the script has no name:")
@@ -268,6 +270,10 @@ func (l *loader) script(data []byte) *Script {
 	}
 	if s.Start == "" && len(s.Nodes) > 0 {
 		s.Start = s.Nodes[0].ID
+	}
+	s.OnMachine = l.str(f["on_machine"], "on_machine")
+	if n := f["on_machine"]; n != nil {
+		l.machineLine = n.Line
 	}
 	return s
 }

@@ -104,6 +104,7 @@ func TestParseRejectsBadScriptsNamingFileAndLine(t *testing.T) {
 		{"voicemail bad beep_timeout", strings.Replace(base, "    kind: hangup\n    outcome: interested\n", "    kind: voicemail\n    text: call us\n    beep_timeout: soon\n", 1), `bad.yaml:16: beep_timeout "soon" is not a positive duration`},
 		{"voicemail unknown field", strings.Replace(base, "    kind: hangup\n    outcome: interested\n", "    kind: voicemail\n    text: call us\n    next: ask\n", 1), `bad.yaml:16: unknown field "next" in voicemail node "done"`},
 		{"summary neither bool nor text", strings.Replace(base, "    kind: hangup\n    outcome: interested\n", "    kind: transfer\n    to: sip:a@b\n    summary: \"\"\n", 1), `bad.yaml:16: summary must be true, false or the text`},
+		{"on_machine to nowhere", strings.Replace(base, "nodes:\n", "on_machine: vm\nnodes:\n", 1), `bad.yaml:6: on_machine "vm" is not a node`},
 		{"bad boolean", strings.Replace(base, "    text: ok?\n", "    text: ok?\n    interruptible: sometimes\n", 1), `bad.yaml:10: interruptible "sometimes" is not true or false`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -78,6 +78,11 @@ type Script struct {
 	// Start is the first node's id (the first node of the file unless
 	// start: says otherwise).
 	Start string
+	// OnMachine is where any listen node goes when the answering-machine
+	// detector says a machine answered and the node has no branch that
+	// takes the answer (a voicemail node, typically); empty means such
+	// answers are handled like any other.
+	OnMachine string
 	// Variants are weighted variants of the whole script; empty means one.
 	Variants []ScriptVariant
 	// Nodes are the script's nodes in file order.

@@ -89,6 +89,10 @@ func (c *conv) listen(ctx context.Context, n *Node) (next string, done bool, err
 				return b.Goto, false, nil
 			}
 		}
+		if c.s.OnMachine != "" && cues.AMD == "machine" {
+			c.log.Info("answering machine: script's on_machine", "node", n.ID, "goto", c.s.OnMachine)
+			return c.s.OnMachine, false, nil
+		}
 		if und != nil {
 			if ans, ok := c.s.Knowledge[und.Intent]; ok && detours < maxDetours {
 				detours++

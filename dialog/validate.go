@@ -22,6 +22,9 @@ func (l *loader) validate(s *Script) {
 	if s.byID[s.Start] == nil {
 		l.errf(l.startLine, "start node %q is not a node of the script", s.Start)
 	}
+	if s.OnMachine != "" && s.byID[s.OnMachine] == nil {
+		l.errf(l.machineLine, "on_machine %q is not a node of the script", s.OnMachine)
+	}
 	names := map[string]bool{}
 	for _, v := range s.Variants {
 		if v.Name == "" {
@@ -157,6 +160,7 @@ func (l *loader) reachable(s *Script) {
 		}
 	}
 	walk(s.Start)
+	walk(s.OnMachine)
 	for _, v := range s.Variants {
 		walk(v.Start)
 	}

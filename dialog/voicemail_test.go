@@ -107,12 +107,14 @@ func TestVoicemailLeavesTheMessageAfterTheBeep(t *testing.T) {
 		name     string
 		beep     []int16 // nil: a machine without a beep
 		onNoBeep bool    // the script goes to a hangup node without a beep
+		global   bool    // the script's on_machine, not a branch, leads to the node
 		outcome  string
 	}{
-		{"1 kHz beep", tone(500*time.Millisecond, -12, 1000), false, "voicemail"},
-		{"440 Hz beep", tone(700*time.Millisecond, -15, 440), false, "voicemail"},
-		{"no beep: the message after beep_timeout", nil, false, "voicemail"},
-		{"no beep: on_no_beep", nil, true, "no_input"},
+		{"1 kHz beep", tone(500*time.Millisecond, -12, 1000), false, false, "voicemail"},
+		{"440 Hz beep", tone(700*time.Millisecond, -15, 440), false, false, "voicemail"},
+		{"1 kHz beep, reached by on_machine", tone(400*time.Millisecond, -12, 1000), false, true, "voicemail"},
+		{"no beep: the message after beep_timeout", nil, false, false, "voicemail"},
+		{"no beep: on_no_beep", nil, true, false, "no_input"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -120,6 +122,10 @@ func TestVoicemailLeavesTheMessageAfterTheBeep(t *testing.T) {
 			if tc.onNoBeep {
 				script = strings.Replace(script, "    beep_timeout: 4s\n", "    beep_timeout: 4s\n    on_no_beep: nobeep\n", 1) +
 					"  - id: nobeep\n    kind: hangup\n    outcome: no_input\n"
+			}
+			if tc.global {
+				script = strings.Replace(script, "      - {amd: machine, goto: message}\n", "", 1)
+				script = strings.Replace(script, "nodes:\n", "on_machine: message\nnodes:\n", 1)
 			}
 			machine := concat(greeting, pause, tc.beep, silence(20*time.Second))
 			r := newRigScript(t, script, step{say: machine, text: "hi you have reached the voicemail of john smith"})
