@@ -100,3 +100,107 @@ func FuzzChainProcess(f *testing.F) {
 		}
 	})
 }
+
+// syllables is a copy of bench/measure's test signal (dsp imports nothing
+// of the project): a 110–130 Hz voice with eight harmonics in 200 ms
+// syllables and 100 ms pauses.
+func syllables() []int16 {
+	out := make([]int16, 8000)
+	for i := range out {
+		t := float64(i) / 8000
+		ms := (i * 1000 / 8000) % 300
+		if ms >= 200 {
+			continue
+		}
+		env := math.Sin(math.Pi * float64(ms) / 200)
+		f0 := 110 + 20*math.Sin(2*math.Pi*1.5*t)
+		var v float64
+		for h := 1; h <= 8; h++ {
+			v += math.Sin(2*math.Pi*f0*float64(h)*t) / float64(h)
+		}
+		out[i] = int16(6000 * env * v)
+	}
+	return out
+}
+
+// TestChainMatchesItsStagesRunAlone holds the Chain's shared conversion,
+// in-place MFCC windowing and pitch schedule to the stages' own APIs: the
+// energy, VAD and cepstra must be identical to EnergyDBFS, VAD.Process and
+// Framer+MFCC.Compute, and the pitch equal to PitchTracker.Process on the
+// frames where the Chain estimates and to the previous estimate between.
+func TestChainMatchesItsStagesRunAlone(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	x := append(syllables(), harmonic(95, 4000, false)...)
+	for i := range x {
+		x[i] += int16(rng.NormFloat64() * 200)
+	}
+	for _, frameLen := range []int{160, 80, 237, 400} {
+		c, _ := NewChain(ChainConfig{})
+		vad, _ := NewVAD(VADConfig{})
+		pitch, _ := NewPitchTracker(PitchConfig{})
+		mfcc, _ := NewMFCC(MFCCConfig{})
+		framer, _ := NewFramer(FramerConfig{})
+		win := make([]float64, mfcc.WindowSamples())
+		want := make([]float64, mfcc.NumCeps())
+		var out ChainResult
+		due, estimates, voiced := 0, 0, 0
+		last := PitchEstimate{Aperiodicity: 1}
+		for i := 0; i+frameLen <= len(x); i += frameLen {
+			f := x[i : i+frameLen]
+			c.Process(f, &out)
+			if e := EnergyDBFS(f); out.EnergyDBFS != e {
+				t.Fatalf("frames of %d at %d: energy %v, alone %v", frameLen, i, out.EnergyDBFS, e)
+			}
+			if v := vad.Process(f); out.VAD != v {
+				t.Fatalf("frames of %d at %d: VAD %+v, alone %+v", frameLen, i, out.VAD, v)
+			}
+			p := pitch.Process(f)
+			if due += frameLen; due >= pitch.BufferSamples() {
+				due, last = 0, p
+				estimates++
+				if p.Voiced {
+					voiced++
+				}
+			}
+			if out.Pitch != last {
+				t.Fatalf("frames of %d at %d: pitch %+v, want %+v", frameLen, i, out.Pitch, last)
+			}
+			framer.Write(f)
+			n := 0
+			for framer.Next(win) {
+				mfcc.Compute(want, win)
+				if n >= len(out.MFCC) {
+					t.Fatalf("frames of %d at %d: %d MFCC rows, alone more", frameLen, i, len(out.MFCC))
+				}
+				for k := range want {
+					if out.MFCC[n][k] != want[k] {
+						t.Fatalf("frames of %d at %d: MFCC row %d = %v, alone %v", frameLen, i, n, out.MFCC[n], want)
+					}
+				}
+				n++
+			}
+			if n != len(out.MFCC) {
+				t.Fatalf("frames of %d at %d: %d MFCC rows, alone %d", frameLen, i, len(out.MFCC), n)
+			}
+		}
+		// The signal is mostly voiced: the comparison must have seen it.
+		if voiced < estimates/2 {
+			t.Fatalf("frames of %d: %d of %d estimates voiced", frameLen, voiced, estimates)
+		}
+	}
+}
+
+// BenchmarkChainSyllables runs the Chain on the bench's own signal (voiced
+// syllables and silent pauses), the workload of `waihu bench channels`.
+func BenchmarkChainSyllables(b *testing.B) {
+	c, _ := NewChain(ChainConfig{})
+	x := syllables()
+	var out ChainResult
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	i := 0
+	for b.Loop() {
+		c.Process(x[i:i+FrameSamples], &out)
+		i = (i + FrameSamples) % len(x)
+	}
+}

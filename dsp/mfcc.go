@@ -122,7 +122,7 @@ type MFCC struct {
 	dct      *DCT
 	lifter   []float64
 	logFloor float64
-	frame    []float64
+	frame    []float64 // windowed input, zero-padded to the FFT length
 	power    []float64
 	melE     []float64
 }
@@ -184,7 +184,7 @@ func NewMFCC(cfg MFCCConfig) (*MFCC, error) {
 	return &MFCC{win: cfg.WindowSamples, preemph: cfg.PreEmphasis,
 		window: Hamming(cfg.WindowSamples), fft: fft, mel: mel, dct: dct,
 		lifter: Lifter(cfg.NumCeps, cfg.Lifter), logFloor: cfg.LogFloor,
-		frame: make([]float64, cfg.WindowSamples), power: make([]float64, fft.Bins()),
+		frame: make([]float64, fft.Len()), power: make([]float64, fft.Bins()),
 		melE: make([]float64, mel.NumFilters())}, nil
 }
 
@@ -198,10 +198,24 @@ func (m *MFCC) NumCeps() int { return m.dct.Outputs() }
 // scale; a short window is zero-padded) into dst. It also returns the log
 // mel energies of the window, owned by m until the next call.
 func (m *MFCC) Compute(dst, window []float64) (logMel []float64) {
-	n := copy(m.frame, window)
-	clear(m.frame[n:])
-	preEmphasizeWindow(m.frame, m.frame, m.preemph)
-	ApplyWindow(m.frame, m.frame, m.window)
+	// Pre-emphasis (within the window, the sample before the first taken
+	// as equal to it, as HTK does) and the Hamming window in one pass,
+	// straight into the FFT's zero-padded input: the same arithmetic as
+	// preEmphasizeWindow then ApplyWindow, without two copies.
+	n := min(len(window), m.win)
+	f, w, c := m.frame[:m.win], m.window[:m.win], m.preemph
+	if n > 0 {
+		f[0] = window[0] * (1 - c) * w[0]
+		for i := 1; i < n; i++ {
+			f[i] = (window[i] - c*window[i-1]) * w[i]
+		}
+	}
+	clear(f[n:])
+	if n > 0 && n < len(f) {
+		// A short window is zero-padded before pre-emphasis, so the
+		// first padded sample carries the filter's echo of the last one.
+		f[n] = (0 - c*window[n-1]) * w[n]
+	}
 	m.fft.PowerSpectrum(m.power, m.frame)
 	m.mel.Apply(m.melE, m.power)
 	for i, e := range m.melE {

@@ -178,3 +178,53 @@ func BenchmarkMFCC(b *testing.B) {
 		m.Compute(out, x)
 	}
 }
+
+// TestMFCCFusedStepsMatchSeparateSteps computes the cepstra the slow way —
+// a zero-padded copy, preEmphasizeWindow, ApplyWindow, the O(N²) DFT, the
+// filter bank, log, DCT and lifter as separate steps — and holds Compute's
+// fused pre-emphasis and windowing and its FFT to it, for full, short and
+// long windows.
+func TestMFCCFusedStepsMatchSeparateSteps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, cfg := range []MFCCConfig{{}, {PreEmphasis: -1}, {SampleRate: 16000, WindowSamples: 410, FFTSize: 512,
+		Mel: MelConfig{NumFilters: 40, LowHz: 133.33334, HighHz: 6855.4976, Norm: MelUnitArea}, Lifter: -1, DCT: DCTUnscaled}} {
+		m, err := NewMFCC(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		win := m.WindowSamples()
+		for _, n := range []int{win, win / 2, 1, win + 30} {
+			x := make([]float64, n)
+			for i := range x {
+				x[i] = rng.NormFloat64()*3000 + 2000*math.Sin(float64(i)*0.2)
+			}
+			got := make([]float64, m.NumCeps())
+			m.Compute(got, x)
+
+			f := make([]float64, win)
+			copy(f, x)
+			preEmphasizeWindow(f, f, m.preemph)
+			ApplyWindow(f, f, m.window)
+			spec := directDFT(f, m.fft.Len())
+			power := make([]float64, len(spec))
+			for k, c := range spec {
+				power[k] = real(c)*real(c) + imag(c)*imag(c)
+			}
+			melE := make([]float64, m.mel.NumFilters())
+			m.mel.Apply(melE, power)
+			for i, e := range melE {
+				melE[i] = math.Log(math.Max(e, m.logFloor))
+			}
+			want := make([]float64, m.NumCeps())
+			m.dct.Transform(want, melE)
+			for i := range want {
+				want[i] *= m.lifter[i]
+			}
+			for i := range want {
+				if math.Abs(got[i]-want[i]) > 1e-8*math.Max(1, math.Abs(want[i])) {
+					t.Fatalf("%+v, %d samples: c%d = %v, reference %v", cfg, n, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -123,6 +123,19 @@ func (p *PitchTracker) Process(frame []int16) PitchEstimate {
 	return p.estimate()
 }
 
+// push appends frame, already in float64, to the history without
+// estimating, for callers that estimate less often than they feed.
+func (p *PitchTracker) push(frame []float64) {
+	if len(frame) > len(p.buf) {
+		frame = frame[len(frame)-len(p.buf):]
+	}
+	copy(p.buf, p.buf[len(frame):])
+	copy(p.buf[len(p.buf)-len(frame):], frame)
+}
+
+// BufferSamples returns the length of the analysed history.
+func (p *PitchTracker) BufferSamples() int { return len(p.buf) }
+
 // Reset clears the history.
 func (p *PitchTracker) Reset() { clear(p.buf) }
 
@@ -199,7 +212,12 @@ func (p *PitchTracker) estimate() PitchEstimate {
 	// at a half and a third of it: the coarse lag can land on a multiple
 	// of the period when decimation blurs the true dip, and a shorter lag
 	// that explains the signal as well is the period.
-	best, _, ap, first, fine := p.fineSearch(2*tau, p.fine[0])
+	// The energy of the first stretch is the same for every lag tried.
+	var e0 float64
+	for _, v := range x[:p.w] {
+		e0 += v * v
+	}
+	best, _, ap, first, fine := p.fineSearch(2*tau, e0, p.fine[0])
 	if best < 0 {
 		return unvoiced
 	}
@@ -207,7 +225,7 @@ func (p *PitchTracker) estimate() PitchEstimate {
 		if 2*tau/k < p.tauMin {
 			continue
 		}
-		b, _, a, f, fn := p.fineSearch(2*tau/k, p.fine[1])
+		b, _, a, f, fn := p.fineSearch(2*tau/k, e0, p.fine[1])
 		if b >= 0 && a <= ap+0.05 {
 			best, ap, first, fine = b, a, f, fn
 			break
@@ -239,8 +257,9 @@ func (p *PitchTracker) estimate() PitchEstimate {
 // and returns the lowest one within range, its difference, its
 // aperiodicity (the difference relative to the energy of the two stretches
 // compared: 0 for a periodic signal, ≈1 for noise), the first lag computed
-// and the differences from it, written into buf. best is −1 if no lag is in range.
-func (p *PitchTracker) fineSearch(centre int, buf []float64) (best int, bestD, ap float64, first int, fine []float64) {
+// and the differences from it, written into buf. e0 is the energy of the
+// buffer's first w samples. best is −1 if no lag is in range.
+func (p *PitchTracker) fineSearch(centre int, e0 float64, buf []float64) (best int, bestD, ap float64, first int, fine []float64) {
 	x, w := p.buf, p.w
 	fine = buf[:0]
 	best, bestD = -1, math.Inf(1)
@@ -256,10 +275,9 @@ func (p *PitchTracker) fineSearch(centre int, buf []float64) (best int, bestD, a
 	if best < 0 {
 		return -1, 0, 1, first, fine
 	}
-	var e0, e1 float64
-	for j := 0; j < w; j++ {
-		e0 += x[j] * x[j]
-		e1 += x[best+j] * x[best+j]
+	var e1 float64
+	for _, v := range x[best : best+w] {
+		e1 += v * v
 	}
 	ap = 1
 	if e0+e1 > 0 {

@@ -105,7 +105,7 @@ type VAD struct {
 	fft       *FFT
 	window    []float64
 	hist      []float64 // last vadWindow samples
-	frame     []float64 // windowed analysis scratch
+	frame     []float64 // windowed analysis, zero-padded to vadFFT
 	spec      []float64
 	bandLo    [vadNumBands]int
 	bandHi    [vadNumBands]int
@@ -115,6 +115,13 @@ type VAD struct {
 
 	noiseMean, noiseVar   [vadNumBands]float64
 	speechMean, speechVar [vadNumBands]float64
+	// ½·ln of each variance, kept with it: the variances change at most
+	// once a frame, the likelihoods need them twice per band.
+	noiseHalfLog, speechHalfLog [vadNumBands]float64
+	// The noise adaptation rate for adaptTicks 10 ms units, cached: the
+	// frame length rarely changes and math.Pow is not cheap.
+	adaptTicks int
+	adaptRate  float64
 	blockMin              [vadNumBands][vadMinBlocks]float64
 	curMin                [vadNumBands]float64
 	blockFill             int // 10 ms units in the current block
@@ -153,7 +160,7 @@ func NewVAD(cfg VADConfig) (*VAD, error) {
 	}
 	fft, _ := NewFFT(vadFFT)
 	v := &VAD{cfg: cfg, fft: fft, window: Hamming(vadWindow), hist: make([]float64, vadWindow),
-		frame:     make([]float64, vadWindow),
+		frame:     make([]float64, vadFFT), // the tail past vadWindow stays zero
 		spec:      make([]float64, fft.Bins()),
 		minPower:  32768 * 32768 * math.Pow(10, cfg.MinEnergyDBFS/10),
 		hangover:  max(int64(cfg.Hangover*SampleRate/time.Second), 0),
@@ -174,6 +181,8 @@ func (v *VAD) Reset() {
 	for b := range v.noiseMean {
 		v.noiseMean[b], v.noiseVar[b] = 0, 9
 		v.speechMean[b], v.speechVar[b] = 0, 64
+		v.noiseHalfLog[b] = 0.5 * math.Log(v.noiseVar[b])
+		v.speechHalfLog[b] = 0.5 * math.Log(v.speechVar[b])
 		for i := range v.blockMin[b] {
 			v.blockMin[b][i] = math.Inf(1)
 		}
@@ -202,10 +211,37 @@ func (v *VAD) Process(frame []int16) VADResult {
 		v.hist[off+i] = x
 		power += x * x
 	}
-	power /= float64(len(src))
+	return v.analyse(n, power/float64(len(src)))
+}
+
+// processFloat is Process for a frame already converted to float64, with
+// sumSq the sum of its squared samples (which the Chain has computed for
+// the energy): the same decision without converting the samples again.
+func (v *VAD) processFloat(frame []float64, sumSq float64) VADResult {
+	n := len(frame)
+	if n == 0 {
+		return VADResult{Active: v.active}
+	}
+	src := frame
+	if len(src) > vadWindow {
+		src = src[len(src)-vadWindow:]
+		sumSq = 0
+		for _, x := range src {
+			sumSq += x * x
+		}
+	}
+	copy(v.hist, v.hist[len(src):])
+	copy(v.hist[vadWindow-len(src):], src)
+	return v.analyse(n, sumSq/float64(len(src)))
+}
+
+// analyse runs the detector on the history once the newest n samples, of
+// mean square power, are in it.
+func (v *VAD) analyse(n int, power float64) VADResult {
 	ticks := max(n/80, 1) // 10 ms units, for rates given per 10 ms
 
-	ApplyWindow(v.frame, v.hist, v.window)
+	// The window goes straight into the FFT's zero-padded input.
+	ApplyWindow(v.frame[:vadWindow], v.hist, v.window)
 	v.fft.PowerSpectrum(v.spec, v.frame)
 	var x [vadNumBands]float64
 	for b := range x {
@@ -239,8 +275,8 @@ func (v *VAD) classify(x *[vadNumBands]float64, power float64) (float64, bool) {
 	var sum, wsum float64
 	bandHit := false
 	for b, xb := range x {
-		ln := logGauss(xb, v.noiseMean[b], v.noiseVar[b])
-		ls := logGauss(xb, v.speechMean[b], v.speechVar[b])
+		ln := logGaussHL(xb, v.noiseMean[b], v.noiseVar[b], v.noiseHalfLog[b])
+		ls := logGaussHL(xb, v.speechMean[b], v.speechVar[b], v.speechHalfLog[b])
 		llr := ls - ln
 		if xb < v.noiseMean[b] {
 			// Below the noise mean is never evidence for speech, however
@@ -259,15 +295,21 @@ func (v *VAD) classify(x *[vadNumBands]float64, power float64) (float64, bool) {
 	return score, speech
 }
 
-func logGauss(x, mean, variance float64) float64 {
+// logGaussHL is the log density of a Gaussian, up to a constant, with
+// ½·ln(variance) supplied by the caller.
+func logGaussHL(x, mean, variance, halfLogVar float64) float64 {
 	d := x - mean
-	return -0.5*d*d/variance - 0.5*math.Log(variance)
+	return -0.5*d*d/variance - halfLogVar
 }
 
 // adapt updates the noise and speech models and the noise floor tracker.
 func (v *VAD) adapt(x *[vadNumBands]float64, speech bool, ticks int) {
 	v.frames++
-	a := 1 - math.Pow(1-v.cfg.NoiseAdaptation, float64(ticks))
+	if ticks != v.adaptTicks {
+		v.adaptTicks = ticks
+		v.adaptRate = 1 - math.Pow(1-v.cfg.NoiseAdaptation, float64(ticks))
+	}
+	a := v.adaptRate
 	if v.frames <= 4 {
 		a = 1 / float64(v.frames) // plain mean of the first frames
 	}
@@ -292,11 +334,13 @@ func (v *VAD) adapt(x *[vadNumBands]float64, speech bool, ticks int) {
 			// Spread between 1 dB (white noise, long window) and 8 dB
 			// (babble): wider would make the model deaf to quiet speech.
 			v.noiseVar[b] = min(max(v.noiseVar[b], 1), 64)
+			v.noiseHalfLog[b] = 0.5 * math.Log(v.noiseVar[b])
 		} else {
 			d := xb - v.speechMean[b]
 			v.speechMean[b] += 0.5 * a * d
 			v.speechVar[b] += 0.5 * a * (d*d - v.speechVar[b])
 			v.speechVar[b] = min(max(v.speechVar[b], 16), 144)
+			v.speechHalfLog[b] = 0.5 * math.Log(v.speechVar[b])
 		}
 		// The minimum over 2 s sits about 2.5 σ under the noise mean in
 		// stationary noise. Keep the mean within reach of that floor: down
