@@ -122,11 +122,11 @@ type VAD struct {
 	// frame length rarely changes and math.Pow is not cheap.
 	adaptTicks int
 	adaptRate  float64
-	blockMin              [vadNumBands][vadMinBlocks]float64
-	curMin                [vadNumBands]float64
-	blockFill             int // 10 ms units in the current block
-	block                 int
-	frames                int // frames seen, for the start-up phase
+	blockMin   [vadNumBands][vadMinBlocks]float64
+	curMin     [vadNumBands]float64
+	blockFill  int // 10 ms units in the current block
+	block      int
+	frames     int // frames seen, for the start-up phase
 
 	pos        int64 // samples seen
 	active     bool
