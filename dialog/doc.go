@@ -17,8 +17,15 @@
 // synthesis is told apart by generation numbers, so no frame of an
 // interrupted prompt reaches the leg after the interruption.
 //
+// While it runs, a call reports what happens on it (Call.Events: caller_said,
+// bot_said, intent, emotion, dtmf, transferred) without ever waiting on the
+// sink. Transfers are warm when the Transferer can brief the agent
+// (WarmTransferer, with Summary's account of the call); voicemail nodes leave
+// a message after an answering machine's beep (dsp's BeepDetector).
+// AnnouncementProgress reads a carrier's early-media announcement.
+//
 // The package defines what it needs of its collaborators (Leg, VAD,
-// CueSource, Transferer, Messenger, RecordSink) and uses speech's
+// CueSource, Transferer, Messenger, RecordSink, EventSink) and uses speech's
 // Recognizer, Synthesizer and Understander; rtp, webrtc and speech engines
 // satisfy these structurally, and the wiring code adapts what differs (the
 // leg's DTMF channel, dsp's VAD).
