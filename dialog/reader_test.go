@@ -224,21 +224,32 @@ func (nullLeg) WriteFrame(ctx context.Context, src []int16) error { return nil }
 func (nullLeg) ClearOutput()                                      {}
 
 func TestPlayAllocatesNothingPerFrame(t *testing.T) {
-	r, _ := newTestReader(t, &scriptedVAD{}, &fixedRecognizer{})
-	c := r.c
-	c.call.Leg = nullLeg{}
-	ctx := context.Background()
-	allocs := func(text string) float64 {
-		return testing.AllocsPerRun(5, func() {
-			if _, err := c.play(ctx, "n", text, "", true); err != nil {
-				t.Fatal(err)
+	for _, tc := range []struct {
+		name   string
+		events EventSink
+	}{{"no event sink", nil}, {"with an event sink", &countSink{}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := newTestReader(t, &scriptedVAD{}, &fixedRecognizer{})
+			c := r.c
+			c.call.Leg = nullLeg{}
+			c.call.Events = tc.events
+			ctx := context.Background()
+			allocs := func(text string) float64 {
+				return testing.AllocsPerRun(5, func() {
+					if _, err := c.play(ctx, "n", text, "", true); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+			short := allocs("Hi there")                                  // 16 frames
+			long := allocs("Hi there" + strings.Repeat(" and more", 60)) // 500 frames more
+			t.Logf("allocations per prompt: %.0f for 16 frames, %.0f for 516", short, long)
+			if long-short > 2 {
+				t.Errorf("a prompt 500 frames longer costs %.0f more allocations (%.0f vs %.0f), want none per frame", long-short, long, short)
+			}
+			if s, ok := tc.events.(*countSink); ok && s.n == 0 {
+				t.Error("no bot_said event reached the sink")
 			}
 		})
-	}
-	short := allocs("Hi there")                                  // 16 frames
-	long := allocs("Hi there" + strings.Repeat(" and more", 60)) // 500 frames more
-	t.Logf("allocations per prompt: %.0f for 16 frames, %.0f for 516", short, long)
-	if long-short > 2 {
-		t.Errorf("a prompt 500 frames longer costs %.0f more allocations (%.0f vs %.0f), want none per frame", long-short, long, short)
 	}
 }
