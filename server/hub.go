@@ -43,9 +43,12 @@ type Hub struct {
 	metrics *Metrics
 	buffer  int
 
-	mu     sync.RWMutex
+	mu     sync.Mutex
 	subs   map[*subscriber]struct{}
 	closed bool
+	// live is a copy of subs published for Emit, which reads it without
+	// taking mu: a call's goroutine never waits for a client to come or go.
+	live atomic.Pointer[[]*subscriber]
 
 	// ended is signalled (coalesced: capacity one) when a call ends, so
 	// the server pushes fresh KPIs soon after.
@@ -105,9 +108,11 @@ func (h *Hub) Emit(e dialog.Event) {
 		default:
 		}
 	}
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for sub := range h.subs {
+	live := h.live.Load()
+	if live == nil {
+		return
+	}
+	for _, sub := range *live {
 		if !sub.wants(e.CampaignID) {
 			continue
 		}
@@ -120,8 +125,8 @@ func (h *Hub) Emit(e dialog.Event) {
 
 // Subscribers is the number of connected WebSocket clients.
 func (h *Hub) Subscribers() int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	return len(h.subs)
 }
 
@@ -134,6 +139,7 @@ func (h *Hub) subscribe(p *auth.Principal, campaignID int64) (*subscriber, error
 		return nil, errors.New("event hub closed")
 	}
 	h.subs[sub] = struct{}{}
+	h.publish()
 	return sub, nil
 }
 
@@ -143,6 +149,7 @@ func (h *Hub) unsubscribe(sub *subscriber) {
 	if _, ok := h.subs[sub]; ok {
 		delete(h.subs, sub)
 		close(sub.done)
+		h.publish()
 	}
 }
 
@@ -155,12 +162,22 @@ func (h *Hub) close() {
 		delete(h.subs, sub)
 		close(sub.done)
 	}
+	h.publish()
+}
+
+// publish copies subs for Emit; mu is held.
+func (h *Hub) publish() {
+	live := make([]*subscriber, 0, len(h.subs))
+	for sub := range h.subs {
+		live = append(live, sub)
+	}
+	h.live.Store(&live)
 }
 
 // kpiSubscribers lists the subscribers that get KPI snapshots.
 func (h *Hub) kpiSubscribers() []*subscriber {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	var out []*subscriber
 	for sub := range h.subs {
 		if sub.kpis {

@@ -232,3 +232,34 @@ func TestAClosedClientIsUnsubscribed(t *testing.T) {
 	// Events after it left go nowhere and block nothing.
 	f.srv.Hub().Emit(dialog.Event{Kind: dialog.EventDialing, CallID: "late"})
 }
+
+// BenchmarkHubEmit is the cost a call pays per event with ten dashboards
+// connected, one of them too slow to read.
+func BenchmarkHubEmit(b *testing.B) {
+	h := newHub(hubConfig{buffer: 256, metrics: NewMetrics()})
+	p := &auth.Principal{Perms: []auth.Permission{auth.PermEventsRead}}
+	for range 10 {
+		sub, err := h.subscribe(p, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			for {
+				select {
+				case <-sub.ch:
+				case <-sub.done:
+					return
+				}
+			}
+		}()
+	}
+	if _, err := h.subscribe(p, 0); err != nil { // never read: always full
+		b.Fatal(err)
+	}
+	defer h.close()
+	e := dialog.Event{Kind: dialog.EventCallerSaid, CallID: "bench", CampaignID: 1, Text: "yes please"}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Emit(e)
+	}
+}
