@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -121,37 +122,75 @@ func (s *sqlStore) RestCallerID(ctx context.Context, number string, until time.T
 
 func (s *sqlStore) CallerIDStats(ctx context.Context, numbers []string, now time.Time, window time.Duration) (map[string]CallerIDStat, error) {
 	out := make(map[string]CallerIDStat, len(numbers))
+	if len(numbers) == 0 {
+		return out, nil
+	}
+	what := fmt.Sprintf("caller-ID stats of %d numbers", len(numbers))
+	in := strings.TrimSuffix(strings.Repeat("?, ", len(numbers)), ", ")
+	args := make([]any, len(numbers))
+	for i, n := range numbers {
+		args[i] = n
+		out[n] = CallerIDStat{Number: n}
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT number, rest_until, rest_reason FROM caller_ids WHERE number IN (`+in+`)`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	restUntil := map[string]int64{}
+	for rows.Next() {
+		var n, reason string
+		var until int64
+		if err := rows.Scan(&n, &until, &reason); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		st := out[n]
+		st.RestUntil, st.RestReason = fromMs(until), reason
+		out[n], restUntil[n] = st, until
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
 	hour := hourStart(now)
 	dayFrom := hour - dayHours*time.Hour.Milliseconds()
 	winFrom := now.Add(-window).UnixMilli()
-	for _, n := range numbers {
-		st := CallerIDStat{Number: n}
-		var restUntil int64
-		err := s.db.QueryRowContext(ctx, s.q(`SELECT rest_until, rest_reason FROM caller_ids WHERE number = ?`), n).
-			Scan(&restUntil, &st.RestReason)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("caller ID %s stats: %w", n, err)
+	// One pass over the hours either count needs: the day's and the window's.
+	from := min(dayFrom+1, winFrom)
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT number, hour, attempts, answered FROM caller_id_usage
+		WHERE number IN (`+in+`) AND hour >= ? AND hour <= ?`), append(args, from, hour)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		var h int64
+		var attempts, answered int
+		if err := rows.Scan(&n, &h, &attempts, &answered); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		st.RestUntil = fromMs(restUntil)
+		st := out[n]
+		if h == hour {
+			st.HourAttempts += attempts
+		}
+		if h > dayFrom {
+			st.DayAttempts += attempts
+		}
 		// A rested number starts its health over: its window opens no earlier
 		// than the hour its rest ended.
-		from := winFrom
-		if r := hourStart(st.RestUntil); restUntil != 0 && r > from {
-			from = r
+		wf := winFrom
+		if r := restUntil[n]; r != 0 && hourStart(fromMs(r)) > wf {
+			wf = hourStart(fromMs(r))
 		}
-		var hourN, dayN, winN, winA sql.NullInt64
-		if err := s.db.QueryRowContext(ctx, s.q(`SELECT
-			SUM(CASE WHEN hour = ? THEN attempts ELSE 0 END),
-			SUM(CASE WHEN hour > ? THEN attempts ELSE 0 END),
-			SUM(CASE WHEN hour >= ? THEN attempts ELSE 0 END),
-			SUM(CASE WHEN hour >= ? THEN answered ELSE 0 END)
-			FROM caller_id_usage WHERE number = ? AND hour <= ?`),
-			hour, dayFrom, from, from, n, hour).Scan(&hourN, &dayN, &winN, &winA); err != nil {
-			return nil, fmt.Errorf("caller ID %s stats: %w", n, err)
+		if h >= wf {
+			st.WindowAttempts += attempts
+			st.WindowAnswered += answered
 		}
-		st.HourAttempts, st.DayAttempts = int(hourN.Int64), int(dayN.Int64)
-		st.WindowAttempts, st.WindowAnswered = int(winN.Int64), int(winA.Int64)
 		out[n] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }
