@@ -239,6 +239,9 @@ func (s *Server) liveKPIs(ctx context.Context, p *auth.Principal, campaignID int
 // is disconnected rather than holding its goroutine forever.
 const wsWriteTimeout = 10 * time.Second
 
+// wsPingInterval is how often an idle-looking client is pinged.
+const wsPingInterval = 30 * time.Second
+
 // events serves /ws/events.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r)
@@ -284,10 +287,22 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			s.log.Warn("kpi snapshot", "scope", sub.scope, "err", err)
 		}
 	}
+	ping := time.NewTicker(wsPingInterval)
+	defer ping.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-ping.C:
+			// A client gone without a FIN would otherwise hold its
+			// subscription until a write fails, which a socket buffer
+			// delays; proxies also close connections that look idle.
+			pctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
+			err := c.Ping(pctx)
+			cancel()
+			if err != nil {
+				return nil
+			}
 		case <-sub.done:
 			c.Close(websocket.StatusGoingAway, "server shutting down")
 			return nil
