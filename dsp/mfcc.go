@@ -62,11 +62,21 @@ func (d *DCT) Transform(dst, src []float64) {
 	m := min(len(src), d.n)
 	for i := 0; i < min(len(dst), d.k); i++ {
 		row := d.basis[i*d.n : i*d.n+m]
-		var s float64
-		for j, b := range row {
-			s += b * src[j]
+		src := src[:len(row)]
+		// Four partial sums, so the adds overlap instead of waiting on
+		// each other.
+		var s0, s1, s2, s3 float64
+		j := 0
+		for ; j+4 <= len(row); j += 4 {
+			s0 += row[j] * src[j]
+			s1 += row[j+1] * src[j+1]
+			s2 += row[j+2] * src[j+2]
+			s3 += row[j+3] * src[j+3]
 		}
-		dst[i] = s
+		for ; j < len(row); j++ {
+			s0 += row[j] * src[j]
+		}
+		dst[i] = (s0 + s1) + (s2 + s3)
 	}
 }
 

@@ -60,7 +60,9 @@ type PitchTracker struct {
 	w              int          // full-rate integration window
 	dec            []float64    // history at half rate
 	wc             int          // half-rate integration window
-	d              []float64    // half-rate difference, then normalised difference, by lag
+	d              []float64    // half-rate normalised difference, by lag
+	coarseN        int          // lags 1…coarseN of d are computed
+	coarseRun      float64      // Σ of their raw differences
 	fine           [2][]float64 // full-rate differences around candidate lags
 	minPower       float64
 }
@@ -158,32 +160,32 @@ func (p *PitchTracker) estimate() PitchEstimate {
 		a, b, c := x[max(2*i-1, 0)], x[2*i], x[min(2*i+1, len(x)-1)]
 		xd[i] = 0.25*a + 0.5*b + 0.25*c
 	}
+	// The difference function is computed lag by lag only as far as the
+	// search reads it: YIN takes the first dip under the threshold, so for
+	// a voiced buffer the lags past the period (nearly half the range for a
+	// 120 Hz voice) are never needed. The values are the same as computing
+	// all lags first.
 	d := p.d
-	wc := p.wc
-	for tau := 1; tau < len(d); tau++ {
-		d[tau] = sqDiff(xd[:wc], xd[tau:tau+wc])
-	}
-	// Cumulative-mean normalisation d'(τ) = d(τ)·τ / Σ_{k≤τ} d(k).
 	d[0] = 1
-	var run float64
-	for tau := 1; tau < len(d); tau++ {
-		run += d[tau]
-		if run > 0 {
-			d[tau] *= float64(tau) / run
-		} else {
-			d[tau] = 1
-		}
-	}
+	p.coarseN, p.coarseRun = 0, 0
 	lo, hi := p.tauMin/2, min(p.tauMax/2+1, len(d)-2)
 	tau := -1
 	for t := lo; t <= hi; t++ {
+		p.coarse(t)
 		if d[t] < p.cfg.DipThreshold {
-			for t+1 <= hi && d[t+1] < d[t] {
+			for t+1 <= hi {
+				p.coarse(t + 1)
+				if !(d[t+1] < d[t]) {
+					break
+				}
 				t++
 			}
 			tau = t
 			break
 		}
+	}
+	if tau < 0 {
+		p.coarse(len(d) - 1)
 	}
 	if tau < 0 {
 		// No dip under the threshold: take the deepest one, then prefer a
@@ -203,6 +205,9 @@ func (p *PitchTracker) estimate() PitchEstimate {
 			}
 		}
 	}
+	// The voicing check below reads the lags next to the fine result, at
+	// most two past the coarse lag.
+	p.coarse(min(tau+2, len(d)-1))
 	// Far from periodic even at the best coarse lag: skip the fine search.
 	if d[tau] > 2*p.cfg.VoicingThreshold {
 		unvoiced.Aperiodicity = d[tau]
@@ -251,6 +256,23 @@ func (p *PitchTracker) estimate() PitchEstimate {
 		}
 	}
 	return PitchEstimate{Hz: float64(p.cfg.SampleRate) / ft, Voiced: true, Aperiodicity: ap}
+}
+
+// coarse computes the half-rate squared difference, cumulative-mean
+// normalised (d'(τ) = d(τ)·τ / Σ_{k≤τ} d(k)), for the lags up to n not yet
+// computed in this estimate.
+func (p *PitchTracker) coarse(n int) {
+	xd, d, wc := p.dec, p.d, p.wc
+	for tau := p.coarseN + 1; tau <= n; tau++ {
+		v := sqDiff(xd[:wc], xd[tau:tau+wc])
+		p.coarseRun += v
+		if p.coarseRun > 0 {
+			d[tau] = v * (float64(tau) / p.coarseRun)
+		} else {
+			d[tau] = 1
+		}
+	}
+	p.coarseN = max(p.coarseN, n)
 }
 
 // fineSearch computes the full-rate squared difference for lags centre±3
