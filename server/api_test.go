@@ -746,7 +746,7 @@ func TestCallExportIsCSVMaskedPerReader(t *testing.T) {
 		t.Fatalf("analyst's export %v", rows[1])
 	}
 	f.get(fmt.Sprintf("/api/v1/campaigns/%d/calls.csv", f.beta), tokAgent).must(t, 404)
-	if e := f.audit.find("call.export"); len(e) != 2 || e[0].Detail != "2 records" {
+	if e := f.audit.find("call.export"); len(e) != 2 || e[0].Detail != "2 records; numbers unmasked" || e[1].Detail != "2 records" {
 		t.Fatalf("audit %+v", e)
 	}
 }

@@ -223,12 +223,20 @@ func remoteAddr(r *http.Request) netip.Addr {
 // principal is the request's authenticated caller.
 func principal(r *http.Request) *auth.Principal { return auth.FromContext(r.Context()) }
 
+// personalReads are the audited actions that show phone numbers.
+var personalReads = map[string]bool{"contact.list": true, "contact.read": true, "call.list": true, "call.read": true,
+	"call.export": true, "dnc.list": true, "events.subscribe": true}
+
 // maxAuditDetail bounds an audit entry's detail, in bytes.
 const maxAuditDetail = 512
 
 // audit writes one entry for p's action; a failure is returned as a 500 so
 // the action is not reported as done.
 func (s *Server) audit(ctx context.Context, p *auth.Principal, r *http.Request, action, object, detail string) error {
+	// Whether full numbers were shown is what a privacy review asks first.
+	if personalReads[action] && p.Can(auth.PermUnmask) {
+		detail = strings.TrimPrefix(detail+"; numbers unmasked", "; ")
+	}
 	// Details are short by contract; a settings patch near the body limit
 	// would otherwise fill the log.
 	if len(detail) > maxAuditDetail {
