@@ -327,3 +327,14 @@ func (c *Call) awaitSRTP() {
 		c.log.Warn("leg not readied for srtp; early packets may play as noise", "error", err)
 	}
 }
+
+// SRTP returns the crypto suite protecting the call's media, "" when the
+// media is plain RTP.
+func (c *Call) SRTP() CryptoSuite {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.srtp.cur.secure() {
+		return ""
+	}
+	return c.srtp.cur.local.Suite
+}

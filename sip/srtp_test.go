@@ -288,6 +288,9 @@ func TestSRTPCallOverTLSCrossesKeysAndKeepsThemOnRefresh(t *testing.T) {
 				t.Fatalf("Dial: %v", err)
 			}
 			in := <-calls
+			if c.SRTP() != SuiteAES128SHA1_80 || in.SRTP() != SuiteAES128SHA1_80 {
+				t.Errorf("Call.SRTP: caller %q, callee %q; want %s on both", c.SRTP(), in.SRTP(), SuiteAES128SHA1_80)
+			}
 			p1, s1, r1, n1 := callerLeg.keys()
 			p2, s2, r2, _ := calleeLeg.keys()
 			if p1 != srtp.ProtectionProfileAes128CmHmacSha1_80 || p1 != p2 {
@@ -446,5 +449,24 @@ func TestSRTPReinviteKeepsOrChangesKeys(t *testing.T) {
 			}
 		}
 		prevSend, sets = send, n
+	}
+}
+
+func TestSRTPOffCallReportsPlainMedia(t *testing.T) {
+	caller, calls := srtpTLSPair(t, SRTPOff, SRTPOff, func() MediaLeg { return newSRTPLeg(31000) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	leg := newSRTPLeg(30000)
+	c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "100", Media: leg, RingTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Hangup(ctx)
+	in := <-calls
+	if c.SRTP() != "" || in.SRTP() != "" {
+		t.Errorf("Call.SRTP %q / %q on a plain call", c.SRTP(), in.SRTP())
+	}
+	if p, _, _, _ := leg.keys(); p != 0 {
+		t.Errorf("plain call gave the leg profile %v", p)
 	}
 }
