@@ -788,3 +788,15 @@ func TestRequeuePutsInterruptedContactsBack(t *testing.T) {
 		{"requeue another agent's campaign", "POST", fmt.Sprintf("/api/v1/campaigns/%d/requeue", f.beta), tokDesk, "", `{"from":"interrupted"}`, 404, "id"},
 	})
 }
+
+func TestCurlsDefaultContentTypeIsReadAsJSON(t *testing.T) {
+	f := newFixture(t)
+	form := "application/x-www-form-urlencoded"
+	f.do("POST", "/api/v1/campaigns", tokAdmin, form, `{"name":"by-curl"}`).must(t, 201)
+	var res importResult
+	f.do("POST", fmt.Sprintf("/api/v1/campaigns/%d/contacts", f.beta), tokAdmin, form, `{"contacts":[{"phone":"13811110000"}]}`).must(t, 200).json(t, &res)
+	if res.Added != 1 {
+		t.Fatalf("import %+v", res)
+	}
+	f.do("POST", "/api/v1/campaigns", tokAdmin, "multipart/form-data; boundary=x", `--x--`).must(t, 415)
+}

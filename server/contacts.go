@@ -95,7 +95,7 @@ func (s *Server) importContacts(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return &apiError{Status: http.StatusBadRequest, Msg: err.Error(), Field: "body"}
 		}
-	case "", mediaJSON:
+	case "", mediaJSON, "application/x-www-form-urlencoded":
 		var req importRequest
 		if err := s.decodeJSON(w, r, &req); err != nil {
 			return err
