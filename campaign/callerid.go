@@ -246,3 +246,51 @@ func FlagCallerID(ctx context.Context, st store.Store, number string, until time
 	}
 	return st.RestCallerID(ctx, n, until, reason)
 }
+
+// CallerIDState is one pool number's standing, for status pages and the CLI.
+type CallerIDState struct {
+	Number       string
+	HourAttempts int
+	DayAttempts  int
+	// Health is the smoothed answer rate over the pool's health window.
+	Health float64
+	// Resting is true while RestUntil is ahead; RestReason says why.
+	Resting    bool
+	RestUntil  time.Time
+	RestReason string
+}
+
+// String is one line with the number masked:
+// "075****5678: 12 this hour, 80 today, health 0.31".
+func (s CallerIDState) String() string {
+	line := fmt.Sprintf("%s: %d this hour, %d today, health %.2f", MaskPhone(s.Number), s.HourAttempts, s.DayAttempts, s.Health)
+	if s.Resting {
+		line += fmt.Sprintf(", resting until %s (%s)", s.RestUntil.Format(time.RFC3339), s.RestReason)
+	}
+	return line
+}
+
+// CallerIDStates reports the standing of each number of a campaign's pool at now,
+// in the settings' order.
+func CallerIDStates(ctx context.Context, st store.Store, settings Settings, now time.Time) ([]CallerIDState, error) {
+	settings = settings.withDefaults()
+	pool := settings.CallerIDPool
+	var numbers []string
+	for _, n := range settings.CallerIDs {
+		if p, err := NormalizePhone(n); err == nil {
+			numbers = append(numbers, p)
+		}
+	}
+	stats, err := st.CallerIDStats(ctx, numbers, now, time.Duration(pool.HealthWindow))
+	if err != nil {
+		return nil, fmt.Errorf("caller-ID pool: %w", err)
+	}
+	out := make([]CallerIDState, 0, len(numbers))
+	for _, n := range numbers {
+		s := stats[n]
+		out = append(out, CallerIDState{Number: n, HourAttempts: s.HourAttempts, DayAttempts: s.DayAttempts,
+			Health: pool.Health(s.WindowAttempts, s.WindowAnswered), Resting: s.RestUntil.After(now),
+			RestUntil: s.RestUntil, RestReason: s.RestReason})
+	}
+	return out, nil
+}

@@ -216,3 +216,27 @@ func TestRunnerSpacesEachCallerIDByItsCPS(t *testing.T) {
 		}
 	}
 }
+
+func TestCallerIDStatesShowUsageHealthAndRestsMasked(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	usage(t, st, "075500001234", 4, 2)
+	if err := st.RestCallerID(ctx, "021000005678", at.Add(time.Hour), "flagged as spam: SIP 607"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := CallerIDStates(ctx, st, Settings{CallerIDs: []string{"0755-0000-1234", "021000005678"}}, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, s := range got {
+		lines = append(lines, s.String())
+	}
+	want := []string{
+		"075****1234: 4 this hour, 4 today, health 0.36",
+		"021****5678: 0 this hour, 0 today, health 0.30, resting until 2026-11-25T11:15:00Z (flagged as spam: SIP 607)",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("states:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
