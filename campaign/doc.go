@@ -4,11 +4,14 @@
 //
 // A Runner dials one campaign from a store.Store. Its loop is:
 //
-//	campaign slot → claim one contact (store, atomic across nodes)
-//	→ do-not-call and calling-window checks → trunk slot → CPS tokens (campaign,
-//	then trunk; callers queue, never rejected) → window and campaign state checked
-//	again → BeginAttempt (the call record exists before the INVITE) → Dialer.Dial
-//	→ retry policy → FinishAttempt.
+//	campaign slot (fewer while the abandon Throttle slows it) → claim one contact
+//	(store, atomic across nodes) → do-not-call, calling-window and golden-hour
+//	checks → trunk slot → CPS tokens (campaign, then trunk; callers queue, never
+//	rejected) → window and campaign state checked again → a caller ID reserved
+//	from the pool (caps and rests in the store) and its CPS token → BeginAttempt
+//	(the call record, with the contact's variant, exists before the INVITE) →
+//	Dialer.Dial → grade, abandon sample, caller-ID health → retry policy →
+//	FinishAttempt.
 //
 // The Dialer interface is all the Runner knows of SIP and the conversation:
 // cmd/waihu implements it with sip.UA, rtp and a prompt or the dialog engine.
