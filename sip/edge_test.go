@@ -2,7 +2,9 @@ package sip
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -10,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	sipgosip "github.com/emiago/sipgo/sip"
 )
 
 // fakeClock is an injectable clock that moves only when told.
@@ -388,5 +392,41 @@ func TestEdgeOverTCPRefusesWith503AndClosesBannedConnections(t *testing.T) {
 	}
 	if got := dialTCP(t, ua.Addr("tcp")).do("Zoiper", time.Second); got != -1 {
 		t.Fatalf("banned source's new connection: %d, want closed", got)
+	}
+}
+
+// countingHandler counts log records by message.
+type countingHandler struct {
+	mu   sync.Mutex
+	msgs map[string]int
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.msgs[r.Message]++
+	h.mu.Unlock()
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+
+func TestBanLogsOneLineNotOnePerPacket(t *testing.T) {
+	clock := newFakeClock()
+	h := &countingHandler{msgs: map[string]int{}}
+	cfg, _ := EdgeConfig{Now: clock.Now}.withDefaults()
+	e := newEdge(cfg, nil, nil, slog.New(h))
+	for range 50 {
+		e.failure(scanner, "digest auth failed")
+		e.check(scanner, "REGISTER", "")
+		_, _ = e.readFilter(sipgosip.TransportReadProps{Transport: "UDP", RemoteAddr: &net.UDPAddr{IP: scanner.AsSlice(), Port: 5060}}, []byte("REGISTER sip:x SIP/2.0\r\n\r\n"))
+	}
+	clock.Advance(DefaultBanFor)
+	e.check(scanner, "REGISTER", "")
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	want := map[string]int{"sip source banned": 1, "sip source ban expired": 1}
+	if len(h.msgs) != len(want) || h.msgs["sip source banned"] != 1 || h.msgs["sip source ban expired"] != 1 {
+		t.Errorf("log lines %v, want %v", h.msgs, want)
 	}
 }
