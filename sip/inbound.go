@@ -137,6 +137,9 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 			return fail(488, "Not Acceptable Here", err)
 		}
 	} else {
+		if err := c.srtp.policy.checkOffer(nil); err != nil {
+			return fail(488, "Not Acceptable Here", err) // SRTP policy, see srtp.go
+		}
 		body = c.offer(c.prefs)
 		c.ackOffered = c.prefs
 	}
@@ -190,7 +193,7 @@ func (in *Incoming) newCall(leg MediaLeg, prefs []Codec, logAttrs ...any) *Call 
 		done: make(chan struct{}),
 		sdpb: sdpBuilder{sessionID: uint64(time.Now().UnixNano() & 0x7fffffffffff), userAgent: ua.cfg.UserAgent},
 	}
-	c.srtp.policy = ua.policyFor(ua.trunks[in.trunk], in.req.Transport())
+	c.srtp.policy = in.srtpPolicy()
 	c.release = func() {
 		in.release()
 		in.cancelCtx()

@@ -91,10 +91,27 @@ func (ua *UA) policyFor(t *Trunk, network string) srtpPolicy {
 }
 
 // checkOffer decides early whether an inbound offer can be taken, so that a
-// call we would refuse is refused before the application sees it.
+// call we would refuse is refused before the application sees it. A nil m
+// is an INVITE without SDP: we will offer, and a mandatory policy that may
+// not send keys over this signalling cannot.
 func (p srtpPolicy) checkOffer(m *Media) error {
+	if m == nil {
+		if p.blocked && p.mode == SRTPMandatory {
+			return fmt.Errorf("srtp is mandatory but SDES keys would cross plain-text SIP (no TLS) and allow_sdes_without_tls is not set: %w", ErrSRTPRequired)
+		}
+		return nil
+	}
 	_, err := p.answer(m, nil)
 	return err
+}
+
+// srtpPolicy is the SRTP policy of the call in offers. A WebRTC call keys
+// its media with DTLS-SRTP in the browser's own SDP, so SDES stays off.
+func (in *Incoming) srtpPolicy() srtpPolicy {
+	if _, webrtc := in.ua.webrtcOffers.Load(in.id); webrtc {
+		return srtpPolicy{mode: SRTPOff}
+	}
+	return in.ua.policyFor(in.ua.trunks[in.trunk], in.req.Transport())
 }
 
 // srtpResult is the outcome of one offer/answer: nil local means plain RTP.

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	sipgosip "github.com/emiago/sipgo/sip"
 	"github.com/pion/srtp/v3"
 )
 
@@ -468,5 +470,42 @@ func TestSRTPOffCallReportsPlainMedia(t *testing.T) {
 	}
 	if p, _, _, _ := leg.keys(); p != 0 {
 		t.Errorf("plain call gave the leg profile %v", p)
+	}
+}
+
+func TestSRTPMandatoryDelayedOfferOverPlainTextIsRefused(t *testing.T) {
+	answered := make(chan error, 1)
+	callee := startUAWith(t, Config{SRTP: SRTPMandatory}, func(ctx context.Context, in *Incoming) {
+		_, err := in.Answer(ctx, newSRTPLeg(40000))
+		answered <- err
+	})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	_, _ = pc.WriteTo([]byte(rawInvite(pc.LocalAddr().String(), "")), net.UDPAddrFromAddrPort(callee.Addr("udp")))
+	_ = pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 8192)
+	for {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no final response: %v", err)
+		}
+		msg, err := sipgosip.ParseMessage(buf[:n])
+		res, isRes := msg.(*sipgosip.Response)
+		if err != nil || !isRes || res.StatusCode < 200 {
+			continue
+		}
+		if res.StatusCode != 488 {
+			t.Fatalf("offerless INVITE over UDP to a mandatory-SRTP UA got %d, want 488", res.StatusCode)
+		}
+		if strings.Contains(string(res.Body()), "crypto") {
+			t.Error("keys sent over UDP anyway")
+		}
+		break
+	}
+	if err := <-answered; !errors.Is(err, ErrSRTPRequired) {
+		t.Errorf("Answer: %v, want ErrSRTPRequired", err)
 	}
 }
