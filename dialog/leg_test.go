@@ -37,6 +37,7 @@ type memLeg struct {
 	frame        int64       // frames read
 	botPlayed    int64       // bot frames played
 	lastBotFrame int64       // frame at which the last bot frame played
+	played       []int64     // frame at which each bot frame played
 	talking      bool
 	clears       []int64 // frames at which ClearOutput was called
 
@@ -166,6 +167,7 @@ func (l *memLeg) ReadFrame(ctx context.Context, dst []int16) error {
 		l.out = l.out[1:]
 		l.botPlayed++
 		l.lastBotFrame = l.frame
+		l.played = append(l.played, l.frame)
 		signal(l.space)
 	}
 	clear(dst)

@@ -167,11 +167,25 @@ func TestVoicemailLeavesTheMessageAfterTheBeep(t *testing.T) {
 				t.Fatalf("message entries %+v, want the whole message once", msg)
 			}
 			at := msg[0].At
+			// What the leg actually played: the message is the last prompt,
+			// so its first frame is FramesPlayed from the end.
+			r.leg.mu.Lock()
+			played := append([]int64(nil), r.leg.played...)
+			r.leg.mu.Unlock()
+			heardAt := time.Duration(played[len(played)-msg[0].FramesPlayed]) * speech.FrameDuration
+			if heardAt < at || heardAt > at+200*time.Millisecond {
+				t.Errorf("the message's first frame played at %v, want just after the node started it at %v", heardAt, at)
+			}
+			if first, last := played[len(played)-msg[0].FramesPlayed], played[len(played)-1]; last-first != int64(msg[0].FramesPlayed-1) {
+				t.Errorf("the message played over frames %d–%d, want its %d frames without a gap", first, last, msg[0].FramesPlayed)
+			}
 			if tc.beep != nil {
 				if rec.BeepAt < beepEnd || rec.BeepAt > beepEnd+200*time.Millisecond {
 					t.Errorf("beep heard at %v, want just after it ended at %v", rec.BeepAt, beepEnd)
 				}
 				// After the beep, and promptly: the recorder is running.
+				// (The bot's question may be heard over the greeting: it
+				// talks first, and the greeting's pauses resume it.)
 				if at < beepEnd || at > beepEnd+time.Second {
 					t.Errorf("message started at %v, want after the beep ending at %v and within 1 s of it (greeting ended at %v)", at, beepEnd, greetingEnd)
 				}
