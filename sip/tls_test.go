@@ -324,3 +324,14 @@ func TestInsecureSettingsAreWarnedAtStart(t *testing.T) {
 		})
 	}
 }
+
+func TestTLSTrunkAnswersOptionsPing(t *testing.T) {
+	pki := newTestPKI(t)
+	caller, _ := tlsPair(t, pki, Config{}, Config{}, nil, func(context.Context, *Incoming) {})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code, err := caller.ping(ctx, caller.trunks["callee"])
+	if err != nil || code != 200 {
+		t.Fatalf("OPTIONS over TLS: %d %v", code, err)
+	}
+}
