@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // testPKI is a throwaway CA and one server certificate it signed, made
@@ -334,4 +336,65 @@ func TestTLSTrunkAnswersOptionsPing(t *testing.T) {
 	if err != nil || code != 200 {
 		t.Fatalf("OPTIONS over TLS: %d %v", code, err)
 	}
+}
+
+func TestManyTLSSRTPCallsLeakNoGoroutines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 calls: skipped in -short")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	func() {
+		pki := newTestPKI(t)
+		calls := make(chan *Call, 8)
+		callee, err := NewUA(Config{Listen: tlsListen, TLS: pki.serverTLS(), TLSRootCAs: pki.Roots, SRTP: SRTPMandatory, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		callee.OnCall(func(ctx context.Context, in *Incoming) {
+			c, err := in.Answer(ctx, newSRTPLeg(40000))
+			if err != nil {
+				return
+			}
+			calls <- c
+			<-c.Done()
+		})
+		if err := callee.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		caller, err := NewUA(Config{Listen: tlsListen, TLS: pki.serverTLS(), TLSRootCAs: pki.Roots, Logger: testLogger(t),
+			Trunks: []Trunk{{Name: "callee", Address: callee.Addr("tls").String(), Transport: "tls", SRTP: SRTPMandatory, Username: "waihu"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := caller.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		defer cancel()
+		for i := range 50 {
+			c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "1001", Media: newSRTPLeg(30000)})
+			if err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+			remote := <-calls
+			if i%2 == 0 {
+				err = c.Hangup(ctx)
+			} else {
+				err = remote.Hangup(ctx)
+			}
+			if err != nil {
+				t.Fatalf("call %d hangup: %v", i, err)
+			}
+			waitDone(t, c, 10*time.Second)
+			waitDone(t, remote, 10*time.Second)
+		}
+		closeCtx, cancelClose := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancelClose()
+		if err := caller.Close(closeCtx); err != nil {
+			t.Errorf("close caller: %v", err)
+		}
+		if err := callee.Close(closeCtx); err != nil {
+			t.Errorf("close callee: %v", err)
+		}
+	}()
 }
