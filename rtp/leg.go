@@ -360,7 +360,7 @@ func (l *Leg) Close() error {
 			"packets_sent", st.PacketsSent, "packets_received", st.PacketsReceived,
 			"lost", st.PacketsLost, "late", st.Late, "duplicates", st.Duplicates,
 			"concealed_frames", st.ConcealedFrames, "jitter", st.Jitter, "rtt", st.RTT,
-			"invalid", st.Invalid, "remote", st.RemoteAddr, "latched", st.Latched)
+			"invalid", st.Invalid, "remote", st.RemoteAddr, "latched", st.Latched, "srtp", l.SRTPStats())
 	})
 	return nil
 }

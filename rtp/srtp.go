@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -59,6 +60,20 @@ type SRTPStats struct {
 	Replayed int64
 	// ProtectErrors counts packets we failed to protect (not sent).
 	ProtectErrors int64
+}
+
+// LogValue shows the profile and failure counts, or "off" for plain RTP.
+func (s SRTPStats) LogValue() slog.Value {
+	if s.Profile == ProfileNone {
+		return slog.StringValue("off")
+	}
+	return slog.GroupValue(
+		slog.String("profile", s.Profile.String()),
+		slog.Int64("auth_failures", s.AuthFailures),
+		slog.Int64("rtcp_auth_failures", s.RTCPAuthFailures),
+		slog.Int64("replayed", s.Replayed),
+		slog.Int64("protect_errors", s.ProtectErrors),
+	)
 }
 
 // srtpSender protects what the leg sends. Guarded by the leg's sendMu.

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -459,5 +463,39 @@ func TestSRTPAwaitingThePeersKeyDropsEverything(t *testing.T) {
 	l.recv.handlePacket(s.next(t, nil), src, now)
 	if st := l.Stats(); st.PacketsReceived != 1 {
 		t.Errorf("after the peer's key: %d accepted, want 1", st.PacketsReceived)
+	}
+}
+
+func TestSRTPStatsInTheFinalLogLine(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		secure bool
+		want   string
+	}{
+		{"plain leg says off", false, "srtp=off"},
+		{"srtp leg gives profile and failures", true, "srtp.profile=SRTP_AES128_CM_HMAC_SHA1_80 srtp.auth_failures=0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf syncBuffer
+			e := newTestEngine(t, Config{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+			l, err := e.NewLeg("log")
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := srtpKey(t, testProfile)
+			if tc.secure {
+				if err := l.SetSRTP(testProfile, key, key); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l.Close()
+			out := buf.String()
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("final log line lacks %q:\n%s", tc.want, out)
+			}
+			if strings.Contains(out, base64.StdEncoding.EncodeToString(key)) || strings.Contains(out, fmt.Sprintf("%x", key)) {
+				t.Error("a key reached the log")
+			}
+		})
 	}
 }
