@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/waihu/waihu/rtp"
+	"github.com/waihu/waihu/server/webhook"
 	"github.com/waihu/waihu/sip"
 )
 
@@ -35,6 +36,9 @@ type Config struct {
 	// HTTP is the control plane: REST API, live events, metrics, the
 	// dashboard and the softphone page.
 	HTTP HTTPConfig `yaml:"http"`
+	// Webhooks push each finished call and campaign to CRMs, signed and
+	// retried (docs/webhooks.md).
+	Webhooks webhook.Settings `yaml:"webhooks"`
 }
 
 // StoreConfig chooses the database.

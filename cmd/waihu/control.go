@@ -17,6 +17,7 @@ import (
 
 	httpapi "github.com/waihu/waihu/server"
 	"github.com/waihu/waihu/server/auth"
+	"github.com/waihu/waihu/server/webhook"
 	"github.com/waihu/waihu/store"
 	"github.com/waihu/waihu/web"
 )
@@ -32,6 +33,7 @@ type controlPlane struct {
 	mgr    *campaignManager
 	dialer *sipDialer
 	audit  *auth.AuditLog
+	hooks  *webhook.Dispatcher
 	log    *slog.Logger
 
 	http   *http.Server
@@ -67,7 +69,21 @@ func newControlPlane(ctx context.Context, srv *server, ph *phoneFlags) (*control
 	}
 	c.dialer = &sipDialer{ua: srv.ua, engine: srv.engine, bot: srv.bot, prompt: srv.prompt,
 		maxCall: cfg.Inbound.MaxDuration, log: srv.log, live: srv.live, recDir: srv.recDir}
-	c.mgr = newCampaignManager(st, c.dialer, "", srv.log)
+	// Webhooks: each finished campaign call as its record is stored, each
+	// finished campaign as its runner ends (docs/webhooks.md).
+	wc, err := cfg.Webhooks.Config(webhook.Config{Store: st, Logger: srv.log})
+	if err != nil {
+		return fail(fmt.Errorf("webhooks: %w", err))
+	}
+	if c.hooks, err = webhook.New(wc); err != nil {
+		return fail(fmt.Errorf("webhooks: %w", err))
+	}
+	c.mgr = newCampaignManager(hookedStore{Store: st, hooks: c.hooks, log: srv.log}, c.dialer, "", srv.log)
+	c.mgr.finished = func(ctx context.Context, id int64) {
+		if _, err := c.hooks.EnqueueCampaignFinished(ctx, id); err != nil {
+			srv.log.Error("webhook: campaign finished not queued", "campaign_id", id, "err", err)
+		}
+	}
 	sc := httpapi.Config{
 		Store: st, Auth: accounts, Audit: audit,
 		Calls:          &callPlacer{srv: srv, dialer: c.dialer},
@@ -116,8 +132,10 @@ func (c *controlPlane) listen(ctx context.Context, ph *phoneFlags) error {
 		}
 	}()
 	c.mgr.run()
-	// Audit retention runs beside the campaigns and stops with them.
+	// Audit retention and webhook deliveries (this node's and those other
+	// nodes queued) run beside the campaigns and stop with them.
 	c.mgr.wg.Go(func() { _ = c.audit.Run(c.mgr.ctx) })
+	c.mgr.wg.Go(func() { _ = c.hooks.Run(c.mgr.ctx) })
 	attrs := []any{"dashboard", c.url("/"), "api", c.url("/api/v1")}
 	if port := ph.phonePort(c.srv)(); port != 0 {
 		attrs = append(attrs, "softphone", c.url("/phone/"), "sip_"+ph.wsScheme(), port)
@@ -154,6 +172,28 @@ func (c *controlPlane) close() error {
 	}
 	if err != nil {
 		return fmt.Errorf("stop control plane: %w", err)
+	}
+	return nil
+}
+
+// hookedStore queues a call.completed webhook for each campaign call record
+// the Runner finishes: the record is complete only then, with its
+// disposition, grade and transcript. The delivery is queued in the same
+// store, so it survives a restart; a failure to queue is logged and does not
+// undo the record.
+type hookedStore struct {
+	store.Store
+	hooks *webhook.Dispatcher
+	log   *slog.Logger
+}
+
+// FinishAttempt implements store.Store.
+func (h hookedStore) FinishAttempt(ctx context.Context, rec store.CallRecord, next store.ContactUpdate) error {
+	if err := h.Store.FinishAttempt(ctx, rec, next); err != nil {
+		return err
+	}
+	if _, err := h.hooks.EnqueueCall(ctx, rec); err != nil {
+		h.log.Error("webhook: call not queued", "call_id", rec.SIPCallID, "campaign_id", rec.CampaignID, "err", err)
 	}
 	return nil
 }

@@ -9,15 +9,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/waihu/waihu/internal/testpeer"
+	"github.com/waihu/waihu/server/webhook"
 	"github.com/waihu/waihu/store"
 )
 
@@ -35,8 +39,9 @@ type controlRig struct {
 }
 
 // startControlRig starts a node with trunks, the prompt (or bc's bot) on
-// answered calls, and the softphone's WebSocket when ph.ws is set.
-func startControlRig(t *testing.T, trunks []TrunkConfig, bc BotConfig, ph phoneFlags) *controlRig {
+// answered calls, and the softphone's WebSocket when ph.ws is set; edit
+// changes the rest of the config.
+func startControlRig(t *testing.T, trunks []TrunkConfig, bc BotConfig, ph phoneFlags, edit ...func(*Config)) *controlRig {
 	t.Helper()
 	r := &controlRig{}
 	r.chromium = peer(t, "chromium", "chromium-browser")
@@ -51,6 +56,9 @@ func startControlRig(t *testing.T, trunks []TrunkConfig, bc BotConfig, ph phoneF
 	cfg.Trunks = trunks
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Inbound.MaxDuration = 45 * time.Second // bounds every call, placed or answered
+	for _, e := range edit {
+		e(&cfg)
+	}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +188,12 @@ func TestDashboardStartsACampaignAndShowsItsFiguresLive(t *testing.T) {
 	defer cancel()
 	sipp := testpeer.StartSipp(ctx, t, testpeer.SippConfig{Scenario: testpeer.ScenarioUAS, RTPEcho: true,
 		Calls: contacts, Limit: contacts, Timeout: 150 * time.Second})
+	crm := newCRM(t)
 	off := false
-	r := startControlRig(t, []TrunkConfig{{Name: "carrier", Address: sipp.Addr(), Transport: "udp"}}, BotConfig{Enabled: &off}, phoneFlags{})
+	r := startControlRig(t, []TrunkConfig{{Name: "carrier", Address: sipp.Addr(), Transport: "udp"}}, BotConfig{Enabled: &off}, phoneFlags{},
+		func(c *Config) {
+			c.Webhooks.Endpoints = []webhook.EndpointSettings{{URL: crm.srv.URL, Secret: crmSecret}}
+		})
 
 	var c struct {
 		ID    int64  `json:"id"`
@@ -258,6 +270,16 @@ func TestDashboardStartsACampaignAndShowsItsFiguresLive(t *testing.T) {
 	if res := sipp.Wait(ctx); res.Successful != contacts {
 		t.Errorf("sipp: %d successful calls, want %d\n%s", res.Successful, contacts, sipp.Diagnostics())
 	}
+	// The CRM heard of every call and of the campaign's end, signed.
+	if !testpeer.Eventually(ctx, 20*time.Second, func() bool {
+		n := crm.count()
+		return n[webhook.TypeCallCompleted] >= contacts && n[webhook.TypeCampaignFinished] >= 1
+	}) {
+		t.Errorf("webhooks received %v, want %d %s and one %s", crm.count(), contacts, webhook.TypeCallCompleted, webhook.TypeCampaignFinished)
+	}
+	if bad := crm.badSignatures(); bad > 0 {
+		t.Errorf("%d webhooks failed signature verification", bad)
+	}
 	// /metrics counted the 200s and the RTP of each leg.
 	req, _ := http.NewRequest("GET", r.base+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+r.token)
@@ -272,6 +294,49 @@ func TestDashboardStartsACampaignAndShowsItsFiguresLive(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+const crmSecret = "a-test-secret-of-32-bytes-length!"
+
+// crm is a webhook receiver on loopback that verifies each signature.
+type crm struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got map[string]int
+	bad int
+}
+
+func newCRM(t *testing.T) *crm {
+	c := &crm{got: map[string]int{}}
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var msg struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(body, &msg)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err := webhook.Verify(crmSecret, r.Header, body, time.Now(), 0); err != nil {
+			c.bad++
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		c.got[msg.Type]++
+	}))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+func (c *crm) count() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.got)
+}
+
+func (c *crm) badSignatures() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bad
 }
 
 // artifactDir is where browser tests leave screenshots: $WAIHU_ARTIFACTS

@@ -27,6 +27,9 @@ type campaignManager struct {
 	trunks *campaign.Trunks // shared by every campaign of the node
 	log    *slog.Logger
 	poll   time.Duration
+	// finished, when set, is told of each campaign whose Runner ended
+	// because the campaign completed or was stopped.
+	finished func(ctx context.Context, id int64)
 
 	ctx  context.Context // runners' lifetime: ends at close
 	stop context.CancelFunc
@@ -107,6 +110,9 @@ func (m *campaignManager) Start(ctx context.Context, id int64) error {
 		switch {
 		case err == nil:
 			m.log.Info("campaign finished on this node", "campaign_id", id)
+			if m.finished != nil {
+				m.finished(context.WithoutCancel(m.ctx), id)
+			}
 		case m.ctx.Err() == nil:
 			m.log.Error("campaign runner stopped", "campaign_id", id, "err", err)
 		}
