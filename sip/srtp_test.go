@@ -3,8 +3,10 @@ package sip
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -508,4 +510,56 @@ func TestSRTPMandatoryDelayedOfferOverPlainTextIsRefused(t *testing.T) {
 	if err := <-answered; !errors.Is(err, ErrSRTPRequired) {
 		t.Errorf("Answer: %v, want ErrSRTPRequired", err)
 	}
+}
+
+func TestSRTPKeysNeverReachTheLogs(t *testing.T) {
+	var calleeLog, callerLog lockedBuffer
+	debug := &slog.HandlerOptions{Level: slog.LevelDebug}
+	calleeLeg := newSRTPLeg(31000)
+	pki := newTestPKI(t)
+	h, _, calls := answerAll(t, func() MediaLeg { return calleeLeg })
+	caller, _ := tlsPair(t, pki, Config{SRTP: SRTPMandatory, Logger: slog.New(slog.NewTextHandler(&calleeLog, debug))},
+		Config{Logger: slog.New(slog.NewTextHandler(&callerLog, debug))}, func(tr *Trunk) { tr.SRTP = SRTPMandatory }, h)
+	callerLeg := newSRTPLeg(30000)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := caller.Dial(ctx, DialRequest{Trunk: "callee", To: "100", Media: callerLeg, RingTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	remote := <-calls
+	c.refresh()
+	_ = remote.Hangup(ctx)
+	waitDone(t, c, 5*time.Second)
+	_, k1, _, _ := callerLeg.keys()
+	_, k2, _, _ := calleeLeg.keys()
+	logs := callerLog.String() + calleeLog.String()
+	if !strings.Contains(logs, "srtp negotiated") {
+		t.Fatalf("no srtp log line at all:\n%s", logs)
+	}
+	for _, k := range [][]byte{k1, k2} {
+		for _, enc := range []string{base64.StdEncoding.EncodeToString(k), base64.RawStdEncoding.EncodeToString(k), fmt.Sprintf("%x", k)} {
+			if strings.Contains(logs, enc) {
+				t.Fatalf("a key reached the logs")
+			}
+		}
+	}
+}
+
+// lockedBuffer collects log output written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
