@@ -169,6 +169,19 @@ var migrations = []migration{
 			answered INTEGER NOT NULL DEFAULT 0,
 			PRIMARY KEY (number, hour))`,
 	}},
+	{version: 5, name: "call record lookups and pages", stmts: []string{
+		// Pages of one or several campaigns walk (campaign_id, id); pages of
+		// every campaign walk the primary key.
+		`CREATE INDEX call_records_campaign ON call_records (campaign_id, id)`,
+		// The API finds a call by its SIP Call-ID, as events and recordings name it.
+		`CREATE INDEX call_records_sip_call_id ON call_records (sip_call_id)`,
+		// Windowed reports (KPIs, forecasts) read a span of attempts, of one
+		// campaign or of all.
+		`CREATE INDEX call_records_attempt ON call_records (campaign_id, attempt_at, id)`,
+		`CREATE INDEX call_records_attempt_all ON call_records (attempt_at, id)`,
+		// Live KPI windows ask what finished since their last look.
+		`CREATE INDEX call_records_ended ON call_records (ended_at, id)`,
+	}},
 }
 
 // zeroHash is the audit chain's genesis: the previous hash of row 1.

@@ -89,6 +89,9 @@ type Store interface {
 	// CallerIDs is the caller-ID pool's durable usage (dialer.go).
 	CallerIDs
 
+	// CallRecordQueries reads call records by ID and by page (records_query.go).
+	CallRecordQueries
+
 	// Close releases the database.
 	Close() error
 }
