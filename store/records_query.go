@@ -25,6 +25,10 @@ type CallRecordQueries interface {
 	// with After set to the last record's ID: pages are found by the index
 	// on ID, never by skipping rows, so page 1,000 costs what page 1 does.
 	QueryCallRecords(ctx context.Context, q RecordQuery) ([]CallRecord, error)
+	// CountCallRecords counts the records q selects, all pages together
+	// (q.After, q.Limit and q.Ascending are ignored), on the same indexes
+	// as its pages.
+	CountCallRecords(ctx context.Context, q RecordQuery) (int, error)
 	// CallRecordsEndedSince lists, transcripts included, the records of these
 	// campaigns (nil: every campaign) that ended at or after since and were
 	// attempted at or after attemptFrom, in end order: what a reader holding
@@ -50,6 +54,10 @@ type RecordQuery struct {
 	// After is the keyset cursor: only records after this ID in the page's
 	// order are returned (0: from the start).
 	After int64
+	// MaxID, when set, keeps records whose ID is at most MaxID: a reader
+	// that walks many pages fixes its end when it starts (an export holds
+	// exactly the records it counted).
+	MaxID int64
 	// Ascending orders by ID oldest first; false, newest first.
 	Ascending bool
 	// Limit is the page size; it must be positive. A page shorter than Limit
@@ -103,6 +111,51 @@ func (s *sqlStore) QueryCallRecords(ctx context.Context, q RecordQuery) ([]CallR
 	if q.CampaignIDs != nil && len(q.CampaignIDs) == 0 {
 		return nil, nil
 	}
+	where, args := q.where()
+	order := "DESC"
+	if q.Ascending {
+		order = "ASC"
+	}
+	if q.After != 0 {
+		op := "<"
+		if q.Ascending {
+			op = ">"
+		}
+		where, args = append(where, "id "+op+" ?"), append(args, q.After)
+	}
+	cols := recordCols
+	if !q.Transcripts {
+		// The placeholder keeps one scan for both shapes.
+		cols = strings.Replace(recordCols, "transcript", "'null' AS transcript", 1)
+	}
+	query := `SELECT ` + cols + ` FROM call_records`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY id ` + order + ` LIMIT ?`
+	args = append(args, q.Limit)
+	return s.records(ctx, what, query, q.Transcripts, args...)
+}
+
+func (s *sqlStore) CountCallRecords(ctx context.Context, q RecordQuery) (int, error) {
+	if q.CampaignIDs != nil && len(q.CampaignIDs) == 0 {
+		return 0, nil
+	}
+	where, args := q.where()
+	query := `SELECT COUNT(*) FROM call_records`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.q(query), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count call records: %w", err)
+	}
+	return n, nil
+}
+
+// where is q's filter, without its cursor, as SQL conditions and their
+// arguments.
+func (q *RecordQuery) where() ([]string, []any) {
 	var where []string
 	var args []any
 	in := func(col string, n int) string {
@@ -135,33 +188,10 @@ func (s *sqlStore) QueryCallRecords(ctx context.Context, q RecordQuery) ([]CallR
 			args = append(args, o)
 		}
 	}
-	order := "DESC"
-	if q.Ascending {
-		order = "ASC"
+	if q.MaxID != 0 {
+		where, args = append(where, "id <= ?"), append(args, q.MaxID)
 	}
-	if q.After != 0 {
-		op := "<"
-		if q.Ascending {
-			op = ">"
-		}
-		where, args = append(where, "id "+op+" ?"), append(args, q.After)
-	}
-	cols := recordCols
-	if !q.Transcripts {
-		// The placeholder keeps one scan for both shapes.
-		cols = strings.Replace(recordCols, "transcript", "'null' AS transcript", 1)
-	}
-	query := `SELECT ` + cols + ` FROM call_records`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` ORDER BY id ` + order + ` LIMIT ?`
-	args = append(args, q.Limit)
-	recs, err := s.records(ctx, what, query, q.Transcripts, args...)
-	if err != nil {
-		return nil, err
-	}
-	return recs, nil
+	return where, args
 }
 
 func (s *sqlStore) CallRecordsEndedSince(ctx context.Context, campaignIDs []int64, since, attemptFrom time.Time) ([]CallRecord, error) {

@@ -162,10 +162,16 @@ func TestStoreCallRecordPagesWalkEveryRecordOnceByKeyset(t *testing.T) {
 				desc(pick(idsA, func(i int) bool { return i%3 == 2 }))},
 			{"dispositions", RecordQuery{CampaignIDs: []int64{a.ID}, Dispositions: []string{"busy", "answered"}, Limit: 2},
 				desc(pick(idsA, func(i int) bool { return i%3 != 1 }))},
+			{"up to an id", RecordQuery{CampaignIDs: []int64{a.ID}, MaxID: idsA[6], Limit: 3, Ascending: true}, idsA[:7]},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				if got := walk(tc.q); !slices.Equal(got, tc.want) {
 					t.Fatalf("got %v\nwant %v", got, tc.want)
+				}
+				// The count ignores the cursor and the page size.
+				tc.q.After, tc.q.Limit = idsA[3], 1
+				if n, err := s.CountCallRecords(ctx, tc.q); err != nil || n != len(tc.want) {
+					t.Fatalf("count %d %v, want %d", n, err, len(tc.want))
 				}
 			})
 		}
