@@ -90,6 +90,9 @@ type Call struct {
 	// Cues analyses the caller's audio for emotion, voiceprint and AMD
 	// branches; nil means no cues.
 	Cues CueSource
+	// Variant names the script variant to run, as the dialler assigned
+	// it; empty (or a name the script lacks) means a draw by weight.
+	Variant string
 	// Events receives the call's live events, each stamped with ID, the
 	// running node and the time: caller_said (throttled partials, then the
 	// final with the recogniser's confidence), bot_said (when a prompt's
@@ -281,11 +284,22 @@ func (e *Engine) Run(ctx context.Context, call Call) (Record, error) {
 	start := s.Start
 	maps.Copy(c.vars, s.Variables)
 	if len(s.Variants) > 0 {
-		ws := make([]float64, len(s.Variants))
-		for i, v := range s.Variants {
-			ws[i] = v.Weight
+		// The dialler's assignment wins over the weighted draw, so that a
+		// retried contact hears the same variant and the A/B split is the
+		// campaign's, not chance's.
+		i := slices.IndexFunc(s.Variants, func(v ScriptVariant) bool { return v.Name == call.Variant })
+		if i < 0 {
+			if call.Variant != "" {
+				e.cfg.Logger.Warn("assigned variant not in script; choosing by weight",
+					"call_id", call.ID, "script", s.Name, "variant", call.Variant)
+			}
+			ws := make([]float64, len(s.Variants))
+			for k, v := range s.Variants {
+				ws[k] = v.Weight
+			}
+			i = pick(ws, e.cfg.Rand())
 		}
-		v := s.Variants[pick(ws, e.cfg.Rand())]
+		v := s.Variants[i]
 		c.rec.Variant = v.Name
 		if v.Start != "" {
 			start = v.Start

@@ -444,6 +444,50 @@ nodes:
 	}
 }
 
+func TestEngineRunsTheVariantTheDiallerAssigned(t *testing.T) {
+	t.Parallel()
+	const script = `name: ab
+intents:
+  affirm: [yes, sure]
+fallback: {text: bye}
+variants:
+  - {name: a, weight: 1}
+  - {name: b, weight: 3, start: short}
+nodes:
+  - {id: hello, kind: say, text: Hello., next: done}
+  - {id: short, kind: say, text: Hi., next: done}
+  - {id: done, kind: hangup, outcome: interested}
+`
+	s, err := Parse("ab.yaml", []byte(script))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		assigned, want, firstWords string
+	}{
+		{assigned: "a", want: "a", firstWords: "Hello."}, // the draw (0.9) alone would give b
+		{assigned: "b", want: "b", firstWords: "Hi."},
+		{assigned: "", want: "b", firstWords: "Hi."},    // no assignment: by weight
+		{assigned: "zzz", want: "b", firstWords: "Hi."}, // unknown: by weight, logged
+	} {
+		t.Run(tc.assigned, func(t *testing.T) {
+			leg := newMemLeg()
+			e, err := New(Config{Script: s, Recognizer: &scriptedRecognizer{leg: leg}, Understander: understander(t, s),
+				Synthesizer: &toneSynth{}, Rand: func() float64 { return 0.9 }, Logger: testLogger(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := e.Run(context.Background(), Call{ID: "ab/" + tc.assigned, Leg: leg, Variant: tc.assigned})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Variant != tc.want || len(rec.Transcript) == 0 || rec.Transcript[0].Text != tc.firstWords {
+				t.Fatalf("variant %q transcript %+v, want %q starting %q", rec.Variant, rec.Transcript, tc.want, tc.firstWords)
+			}
+		})
+	}
+}
+
 func TestPickFollowsWeights(t *testing.T) {
 	for _, tc := range []struct {
 		r    float64
