@@ -225,9 +225,9 @@ func bindPair(ip netip.Addr, port int) (*net.UDPConn, *net.UDPConn, error) {
 
 // pacerSlots is how many phases a shard spreads its legs over: it wakes
 // every FrameDuration/pacerSlots and ticks one slot's legs, so each leg
-// still sends every FrameDuration but the shard's sends, the peers'
-// receives and the readers' per-frame work (woken by the playout tick)
-// come in four small bursts per frame instead of one large one.
+// still sends every FrameDuration but the shard's sends and the peers'
+// receives (and the readers' per-frame work, which runs when a packet
+// arrives) come in four small bursts per frame instead of one large one.
 const pacerSlots = 4
 
 // pacerShard ticks a set of legs every FrameDuration from one goroutine.
@@ -318,8 +318,9 @@ func (s *pacerShard) tick(now time.Time) {
 }
 
 // tickSlot ticks the legs of one slot: first every send, back to back,
-// then playout and RTCP. Playout wakes each leg's reader, and that work
-// would otherwise run between the sends and delay the later legs' packets.
+// then playout and RTCP. Playout may wake a reader (concealment when a
+// packet is late), and that work would otherwise run between the sends and
+// delay the later legs' packets.
 func (s *pacerShard) tickSlot(slot int, now time.Time) {
 	s.mu.Lock()
 	s.snap = append(s.snap[:0], s.slots[slot]...)

@@ -57,6 +57,17 @@ type jitterStats struct {
 // frame per pop. It stores decoded samples in a ring indexed by extended
 // timestamp, so any packetisation (10, 20, 30 ms) works and loss inside a
 // frame only silences the missing samples. It is not safe for concurrent use.
+//
+// Frames leave it two ways. The playout clock (pop, once per 20 ms tick)
+// plays the frame at playTs after the adaptive delay: it conceals what is
+// missing, moves past lost packets and drops frames to shrink the delay.
+// Early release (popEarly, after each push) hands out the next frame as
+// soon as it is complete and in order, without waiting for the clock:
+// frames in [playTs, relTs) have been released early and stay stored until
+// the clock passes them (popClock), so the clock's concealment, adaptation
+// and statistics run exactly as without early release, and a frame is
+// handed out once, by whichever comes first. What the reader gets is the
+// clock's sequence of frames, each real one as soon as it is there.
 type jitterBuffer struct {
 	minDepth, maxDepth int64 // samples
 	mask               int64
@@ -65,6 +76,7 @@ type jitterBuffer struct {
 
 	started bool
 	playTs  int64 // extended timestamp of the next sample to play
+	relTs   int64 // next frame to release early; ≥ playTs once started
 	maxEnd  int64 // one past the newest sample stored
 	target  int64
 	over    int // consecutive pops with too much buffered
@@ -287,6 +299,9 @@ func (j *jitterBuffer) push(ssrc uint32, seq uint16, ts uint32, payloadType uint
 		// (silence suppression): start the talkspurt after the target
 		// delay instead of playing the whole gap.
 		j.playTs = ext - j.target
+		// The delay before the talkspurt is the clock's: released
+		// early, the first frame need not wait for it.
+		j.relTs = ext
 	}
 	for i := int64(0); i < n; i++ {
 		idx := (ext + i) & j.mask
@@ -302,6 +317,7 @@ func (j *jitterBuffer) anchor(ts uint32) {
 	clear(j.filled)
 	j.started = true
 	j.playTs = int64(ts) - j.target
+	j.relTs = int64(ts) // the lead before ts is never released early
 	j.maxEnd = j.playTs
 	j.over = 0
 }
@@ -354,6 +370,52 @@ func (j *jitterBuffer) pop(dst []int16) bool {
 	}
 	j.st.BufferDepth = max(j.maxEnd-j.playTs, 0)
 	return true
+}
+
+// earlyReady reports whether the frame at relTs is complete and may be
+// released before the clock reaches it: early release runs at most
+// maxDepth ahead of the clock, so a sender faster than our clock falls back
+// to the clock and its adaptation.
+func (j *jitterBuffer) earlyReady() bool {
+	if !j.started || j.relTs-j.playTs >= j.maxDepth {
+		return false
+	}
+	for i := int64(0); i < FrameSamples; i++ {
+		if !j.filled[(j.relTs+i)&j.mask] {
+			return false
+		}
+	}
+	return true
+}
+
+// popEarly copies the frame at relTs into dst (len ≥ FrameSamples) and
+// advances relTs if earlyReady; the samples stay stored for the clock.
+func (j *jitterBuffer) popEarly(dst []int16) bool {
+	if !j.earlyReady() {
+		return false
+	}
+	dst = dst[:FrameSamples]
+	for i := range dst {
+		dst[i] = j.pcm[(j.relTs+int64(i))&j.mask]
+	}
+	j.relTs += FrameSamples
+	return true
+}
+
+// clockReleased reports whether the frame the clock plays next was already
+// released early.
+func (j *jitterBuffer) clockReleased() bool { return j.started && j.playTs < j.relTs }
+
+// popClock is the playout clock's tick: pop into dst. When clockReleased,
+// the reader has that frame already and dst is to be discarded, but the
+// clock pops it all the same so that concealment state, adaptation and
+// statistics advance as they would have.
+func (j *jitterBuffer) popClock(dst []int16) {
+	j.pop(dst)
+	if j.started {
+		// A frame the clock concealed or dropped is never released early.
+		j.relTs = max(j.relTs, j.playTs)
+	}
 }
 
 // take copies the frame at playTs into dst, clears it and advances.

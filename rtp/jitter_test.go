@@ -43,13 +43,21 @@ func frameOf(dst []int16, frames int) int {
 // every 20 ms (at a 10 ms phase offset), returning the frames played.
 func runTrace(t *testing.T, cfg traceConfig, pkts []tracePacket) ([]int, jitterStats) {
 	t.Helper()
+	played, _, st := runTraceTimed(t, cfg, pkts)
+	return played, st
+}
+
+// runTraceTimed is runTrace that also returns when (in trace ms) each
+// frame was played.
+func runTraceTimed(t *testing.T, cfg traceConfig, pkts []tracePacket) ([]int, []int, jitterStats) {
+	t.Helper()
 	jb := newJitterBuffer(cfg.min, cfg.max)
 	sort.SliceStable(pkts, func(i, j int) bool {
 		return pkts[i].k*20+pkts[i].delayMs < pkts[j].k*20+pkts[j].delayMs
 	})
 	payload := make([]byte, FrameSamples)
 	dst := make([]int16, FrameSamples)
-	var played []int
+	var played, at []int
 	next := 0
 	for n := range cfg.ticks {
 		now := n*20 + 10
@@ -70,10 +78,11 @@ func runTrace(t *testing.T, cfg traceConfig, pkts []tracePacket) ([]int, jitterS
 		if jb.pop(dst) {
 			if k := frameOf(dst, 120); k >= 0 {
 				played = append(played, k)
+				at = append(at, now)
 			}
 		}
 	}
-	return played, jb.st
+	return played, at, jb.st
 }
 
 func steady(from, to int) []tracePacket {
@@ -353,6 +362,143 @@ func TestJitterBufferShrinksAfterBurstPreferringPauses(t *testing.T) {
 			if shrunk < tc.minTicks || shrunk > tc.maxTicks || jb.st.AdaptDrops == 0 {
 				t.Errorf("depth %v after %d ticks (drops %d); want ≤ target+40ms after %d..%d ticks",
 					samplesToDuration(jb.st.BufferDepth), shrunk, jb.st.AdaptDrops, tc.minTicks, tc.maxTicks)
+			}
+		})
+	}
+}
+
+// delivery is a frame handed to the reader and when, in trace milliseconds.
+type delivery struct{ k, atMs int }
+
+// runTraceEarly is runTrace with early release, as the leg runs it: after
+// each push every frame that popEarly hands out is delivered at the
+// packet's arrival, and each tick runs popClock, delivering its frame only
+// when it was not released early. It returns the real frames delivered,
+// the number of all frames delivered, and the statistics.
+func runTraceEarly(t *testing.T, cfg traceConfig, pkts []tracePacket) ([]delivery, int, jitterStats) {
+	t.Helper()
+	jb := newJitterBuffer(cfg.min, cfg.max)
+	sort.SliceStable(pkts, func(i, j int) bool {
+		return pkts[i].k*20+pkts[i].delayMs < pkts[j].k*20+pkts[j].delayMs
+	})
+	payload := make([]byte, FrameSamples)
+	dst := make([]int16, FrameSamples)
+	var got []delivery
+	total := 0
+	next := 0
+	for n := range cfg.ticks {
+		now := n*20 + 10
+		for next < len(pkts) && pkts[next].k*20+pkts[next].delayMs <= now {
+			p := pkts[next]
+			next++
+			for i := range payload {
+				payload[i] = frameByte(p.k)
+			}
+			ssrc, seq, ts := cfg.ssrc, cfg.seq0+uint16(p.k), cfg.ts0+uint32(p.k*FrameSamples)
+			if p.ssrc != 0 {
+				ssrc, seq, ts = p.ssrc, seq+30000, ts+123456789
+			}
+			at := p.k*20 + p.delayMs
+			jb.push(ssrc, seq, ts, PayloadPCMU, payload, time.Duration(at)*time.Millisecond)
+			for jb.popEarly(dst) {
+				total++
+				if k := frameOf(dst, 120); k >= 0 {
+					got = append(got, delivery{k, at})
+				}
+			}
+		}
+		released := jb.clockReleased()
+		jb.popClock(dst)
+		if !released {
+			total++
+			if k := frameOf(dst, 120); k >= 0 {
+				got = append(got, delivery{k, now})
+			}
+		}
+		for jb.popEarly(dst) {
+			total++
+			if k := frameOf(dst, 120); k >= 0 {
+				got = append(got, delivery{k, now})
+			}
+		}
+	}
+	return got, total, jb.st
+}
+
+// TestJitterBufferEarlyReleaseKeepsTheClocksFrames holds early release to
+// the playout clock it shortcuts: over reordering, duplicates, loss, late
+// packets and wraps, the reader gets the clock's frames in the clock's
+// order, each no later than the clock would have played it and most of
+// them on arrival, a frame for every tick but the clock's lead, and the
+// buffer keeps the same statistics. Across an SSRC change it keeps the old
+// source's last frames, which the clock dropped with the reset.
+func TestJitterBufferEarlyReleaseKeepsTheClocksFrames(t *testing.T) {
+	base := traceConfig{seq0: 1000, ts0: 5000, ssrc: 7, min: 40 * time.Millisecond, max: 200 * time.Millisecond, ticks: 60}
+	wrapTs := base
+	wrapTs.ts0 = 0xffffffff - 3*FrameSamples
+	jittery := func() []tracePacket {
+		rng := rand.New(rand.NewPCG(9, 10))
+		p := steady(0, 50)
+		for i := range p {
+			p[i].delayMs = 2 + rng.IntN(30)
+		}
+		return p
+	}
+	newSource := steady(0, 50)
+	for i := range newSource {
+		if newSource[i].k >= 25 {
+			newSource[i].ssrc = 99
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		cfg   traceConfig
+		pkts  []tracePacket
+		extra []int // frames delivered early that the clock never played
+	}{
+		{name: "in order", cfg: base, pkts: steady(0, 50)},
+		{name: "reordered", cfg: base, pkts: withDelay(steady(0, 50), 10, 35)},
+		{name: "duplicates", cfg: base, pkts: append(steady(0, 50), tracePacket{k: 20, delayMs: 15}, tracePacket{k: 21, delayMs: 8})},
+		{name: "lost packet", cfg: base, pkts: without(steady(0, 50), 25)},
+		{name: "burst loss", cfg: base, pkts: without(steady(0, 50), 20, 21, 22, 23)},
+		{name: "very late packet", cfg: base, pkts: withDelay(steady(0, 50), 30, 400)},
+		{name: "jitter up to 30 ms", cfg: base, pkts: jittery()},
+		{name: "timestamp wraps", cfg: wrapTs, pkts: steady(0, 50)},
+		{name: "SSRC change", cfg: base, pkts: newSource, extra: []int{23, 24}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock, clockAt, clockSt := runTraceTimed(t, tc.cfg, slices.Clone(tc.pkts))
+			early, total, st := runTraceEarly(t, tc.cfg, slices.Clone(tc.pkts))
+			var ks []int
+			onArrival := 0
+			for _, d := range early {
+				ks = append(ks, d.k)
+				if (d.atMs-10)%20 != 0 {
+					onArrival++
+				}
+			}
+			want := slices.Clone(clock)
+			want = append(want, tc.extra...)
+			slices.Sort(want)
+			if !slices.Equal(ks, want) {
+				t.Fatalf("delivered %v\nclock     %v", ks, clock)
+			}
+			for _, d := range early {
+				if i := slices.Index(clock, d.k); i >= 0 && d.atMs > clockAt[i] {
+					t.Fatalf("frame %d delivered at %d ms, the clock played it at %d ms", d.k, d.atMs, clockAt[i])
+				}
+			}
+			if onArrival < len(early)*3/4 {
+				t.Errorf("%d of %d frames delivered on arrival, want most", onArrival, len(early))
+			}
+			// All but the clock's lead (its delay, 2 frames here) before
+			// the stream and before a talkspurt that resumes after a gap.
+			if total < tc.cfg.ticks-4 {
+				t.Errorf("%d frames delivered over %d ticks", total, tc.cfg.ticks)
+			}
+			if st.Late != clockSt.Late || st.Duplicates != clockSt.Duplicates || st.Concealed != clockSt.Concealed ||
+				st.Reordered != clockSt.Reordered || st.AdaptDrops != clockSt.AdaptDrops {
+				t.Errorf("stats %+v\nclock %+v", st, clockSt)
 			}
 		})
 	}

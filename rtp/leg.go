@@ -196,8 +196,11 @@ func (l *Leg) LastReceived() time.Time {
 }
 
 // ReadFrame waits for the next 20 ms playout frame and copies it into dst,
-// which must hold FrameSamples samples. Frames come in real time; missing
-// audio is concealed, then silence.
+// which must hold FrameSamples samples. A frame is ready as soon as its
+// packet has arrived and every frame before it has been played, so the
+// caller's per-frame work runs on arrival; missing audio is concealed, then
+// silence, on the jitter buffer's playout clock, so frames keep coming in
+// real time when packets stop.
 func (l *Leg) ReadFrame(ctx context.Context, dst []int16) error {
 	if len(dst) < FrameSamples {
 		return fmt.Errorf("read frame of call %q: buffer of %d samples, need %d", l.callID, len(dst), FrameSamples)

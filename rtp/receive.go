@@ -53,6 +53,7 @@ type receiver struct {
 	playout [playoutFrames][FrameSamples]int16
 	pHead   int
 	pLen    int
+	discard [FrameSamples]int16 // the clock's copy of frames released early
 
 	rx         rxCounters
 	sendErrors atomic.Int64 // counted under the leg's sendMu, so not under mu
@@ -159,6 +160,9 @@ func (r *receiver) handlePacket(buf []byte, src netip.AddrPort, now time.Time) {
 		r.jb.push(p.SSRC, p.SequenceNumber, p.Timestamp, pt, p.Payload, arrival)
 		if b := r.leg.obs.Load(); b != nil {
 			b.o.RTPReceived(now, p.SequenceNumber, p.Timestamp)
+		}
+		if r.releaseEarly() {
+			signal(r.leg.readyCh)
 		}
 		return
 	}
@@ -308,20 +312,53 @@ func (r *receiver) reportBlock(now time.Time) *rtcp.ReceptionReport {
 	return &b
 }
 
-// tickPlayout moves one frame from the jitter buffer to the playout queue.
+// tickPlayout runs the playout clock for one frame. A frame the jitter
+// buffer released on arrival is not queued again, so in a steady stream
+// the tick wakes no reader: readers run when their packets arrive, spread
+// over the frame as the packets are, not in the pacer's bursts. The tick
+// queues what the clock makes on its own — concealment of a late or lost
+// packet, silence before the first one — so a reader still gets a frame
+// every 20 ms when packets stop.
 func (r *receiver) tickPlayout() {
 	r.mu.Lock()
+	woke := false
+	if r.jb.clockReleased() {
+		r.jb.popClock(r.discard[:])
+	} else {
+		r.jb.popClock(r.playoutSlot()[:])
+		r.pLen++
+		woke = true
+	}
+	// Frames held back behind a hole the clock has now concealed.
+	woke = r.releaseEarly() || woke
+	r.mu.Unlock()
+	if woke {
+		signal(r.leg.readyCh)
+	}
+}
+
+// releaseEarly queues every frame the jitter buffer can release before its
+// clock and reports whether there was one. Called with r.mu held.
+func (r *receiver) releaseEarly() bool {
+	n := 0
+	for r.jb.earlyReady() {
+		r.jb.popEarly(r.playoutSlot()[:])
+		r.pLen++
+		n++
+	}
+	return n > 0
+}
+
+// playoutSlot returns the playout queue's next free slot; when the reader
+// has fallen behind, its oldest frame is dropped to make room. Called with
+// r.mu held; the caller fills the slot and counts it in pLen.
+func (r *receiver) playoutSlot() *[FrameSamples]int16 {
 	if r.pLen == playoutFrames {
-		// The reader fell behind: drop its oldest frame.
 		r.pHead = (r.pHead + 1) % playoutFrames
 		r.pLen--
 		r.rx.overruns++
 	}
-	slot := &r.playout[(r.pHead+r.pLen)%playoutFrames]
-	r.jb.pop(slot[:])
-	r.pLen++
-	r.mu.Unlock()
-	signal(r.leg.readyCh)
+	return &r.playout[(r.pHead+r.pLen)%playoutFrames]
 }
 
 // takePlayout copies the oldest playout frame into dst if there is one.
