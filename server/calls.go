@@ -112,41 +112,65 @@ func (s *Server) liveFor(p *auth.Principal, campaignID int64) []CallInfo {
 	return out
 }
 
-// recordsFor lists the call records p may see (of one campaign, or of all),
-// newest first.
-func (s *Server) recordsFor(ctx context.Context, p *auth.Principal, campaignID int64) ([]store.CallRecord, error) {
-	var ids []int64
-	if campaignID != 0 {
-		ids = []int64{campaignID}
-	} else {
-		list, err := s.cfg.Store.Campaigns(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list campaigns: %w", err)
-		}
-		for _, c := range list {
-			ids = append(ids, c.ID)
-		}
-	}
-	var out []store.CallRecord
-	for _, id := range ids {
-		if !p.SeesCampaign(id) {
-			continue
-		}
-		recs, err := s.cfg.Store.CallRecords(ctx, id, 0)
-		if err != nil {
-			return nil, fmt.Errorf("call records of campaign %d: %w", id, err)
-		}
-		out = append(out, recs...)
-	}
-	slices.SortStableFunc(out, func(a, b store.CallRecord) int {
-		if c := b.AttemptAt.Compare(a.AttemptAt); c != 0 {
-			return c
-		}
-		return int(b.ID - a.ID)
-	})
-	return out, nil
+// callPage is one page of GET /api/v1/calls.
+type callPage struct {
+	Items []callView `json:"items"`
+	// Next is the cursor of the next page, to pass as after; absent on the
+	// last page.
+	Next int64 `json:"next,omitempty"`
 }
 
+// callListParams are GET /api/v1/calls's query parameters.
+var callListParams = []param{
+	{"campaign", "integer", "only this campaign's calls"},
+	{"limit", "integer", "at most this many call records (default 100, at most 1000; 0 lists live calls only)"},
+	{"after", "integer", "the next cursor of the previous page: records older than it (live calls come on the first page only)"},
+	{"disposition", "string", "only records with one of these comma-separated dispositions (answered, no_answer, busy …)"},
+	{"outcome", "string", "only records with one of these comma-separated outcomes"},
+	{"from", "string", "only records attempted at or after this RFC 3339 time"},
+	{"to", "string", "only records attempted before this RFC 3339 time"},
+}
+
+// visibleCampaigns is the campaigns p may read records of, narrowed to
+// campaignID when set (already checked visible): nil means every campaign.
+func visibleCampaigns(p *auth.Principal, campaignID int64) []int64 {
+	switch {
+	case campaignID != 0:
+		return []int64{campaignID}
+	case p.Campaigns == nil:
+		return nil
+	default:
+		return append([]int64{}, p.Campaigns...)
+	}
+}
+
+// csvParam splits a comma-separated filter, dropping empty items.
+func csvParam(r *http.Request, name string) []string {
+	var out []string
+	for _, v := range strings.Split(r.URL.Query().Get(name), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// timeParam reads an optional RFC 3339 query parameter.
+func timeParam(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, badInput(name, "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z, not %q", name, v)
+	}
+	return t, nil
+}
+
+// listCalls serves one page: the live calls (first page of an unfiltered
+// list only), then the records newest first by id. A page is found by the
+// store's keyset on id, so deep pages cost what the first does.
 func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) error {
 	campaignID, err := queryInt(r, "campaign", 0, 0, 1<<62)
 	if err != nil {
@@ -156,35 +180,54 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	after, err := queryInt(r, "after", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	q := store.RecordQuery{Dispositions: csvParam(r, "disposition"), Outcomes: csvParam(r, "outcome"), After: after}
+	if q.From, err = timeParam(r, "from"); err != nil {
+		return err
+	}
+	if q.To, err = timeParam(r, "to"); err != nil {
+		return err
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return badInput("from", "from must be before to")
+	}
 	p := principal(r)
 	if campaignID != 0 {
 		if _, err := s.campaignFor(r, campaignID); err != nil {
 			return notFound("campaign", "campaign %d not found", campaignID)
 		}
 	}
-	out := listBody[callView]{Items: []callView{}}
+	q.CampaignIDs = visibleCampaigns(p, campaignID)
+	out := callPage{Items: []callView{}}
 	live := map[string]bool{}
+	filtered := len(q.Dispositions) > 0 || len(q.Outcomes) > 0 || !q.From.IsZero() || !q.To.IsZero()
 	for _, c := range s.liveFor(p, campaignID) {
-		out.Items = append(out.Items, liveOut(p, c))
+		// The live entry shows a call more freshly than its record.
 		live[c.ID] = true
+		if after == 0 && !filtered {
+			out.Items = append(out.Items, liveOut(p, c))
+		}
 	}
-	var recs []store.CallRecord
 	if limit > 0 {
-		if recs, err = s.recordsFor(r.Context(), p, campaignID); err != nil {
-			return err
+		// One more than the page tells whether another page follows.
+		q.Limit = int(limit) + 1
+		recs, err := s.cfg.Store.QueryCallRecords(r.Context(), q)
+		if err != nil {
+			return fmt.Errorf("list call records: %w", err)
 		}
-	}
-	n := 0
-	for _, rec := range recs {
-		if n == int(limit) {
-			break
+		if len(recs) > int(limit) {
+			recs = recs[:limit]
+			out.Next = recs[len(recs)-1].ID
 		}
-		if rec.SIPCallID != "" && live[rec.SIPCallID] {
-			// The live entry already shows this call, more freshly.
-			continue
+		for _, rec := range recs {
+			if rec.SIPCallID != "" && live[rec.SIPCallID] {
+				continue
+			}
+			out.Items = append(out.Items, recordOut(p, rec, false))
 		}
-		out.Items = append(out.Items, recordOut(p, rec, false))
-		n++
 	}
 	object := "calls:all"
 	if campaignID != 0 {
@@ -205,23 +248,19 @@ func (s *Server) findCall(ctx context.Context, p *auth.Principal, id string) (ca
 			return liveOut(p, c), nil
 		}
 	}
-	recs, err := s.recordsFor(ctx, p, 0)
-	if err != nil {
-		return callView{}, err
-	}
-	for _, rec := range recs {
-		if rec.SIPCallID == id {
-			return recordOut(p, rec, true), nil
+	rec, err := s.cfg.Store.CallRecordBySIPCallID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		if n, perr := strconv.ParseInt(id, 10, 64); perr == nil {
+			rec, err = s.cfg.Store.CallRecord(ctx, n)
 		}
 	}
-	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-		for _, rec := range recs {
-			if rec.ID == n {
-				return recordOut(p, rec, true), nil
-			}
-		}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return callView{}, fmt.Errorf("find call %q: %w", id, err)
 	}
-	return callView{}, notFound("id", "call %q not found", id)
+	if err != nil || !p.SeesCampaign(rec.CampaignID) {
+		return callView{}, notFound("id", "call %q not found", id)
+	}
+	return recordOut(p, rec, true), nil
 }
 
 func (s *Server) getCall(w http.ResponseWriter, r *http.Request) error {
@@ -382,7 +421,9 @@ var exportColumns = []string{"record_id", "sip_call_id", "contact_id", "phone", 
 
 // exportCalls writes a campaign's call records as CSV, oldest first, with
 // phone numbers as the reader may see them: exports leave the system, so
-// they are masked like every other response.
+// they are masked like every other response. It streams a page of
+// Config.ExportPage records at a time, so a campaign's history is never
+// held in memory at once.
 func (s *Server) exportCalls(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -392,20 +433,25 @@ func (s *Server) exportCalls(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	recs, err := s.cfg.Store.CallRecords(r.Context(), id, 0)
+	// The export holds the records that exist when it starts, up to the
+	// newest id then: the audit says exactly how many left, and attempts
+	// begun while it streams wait for the next export.
+	q := store.RecordQuery{CampaignIDs: []int64{id}, Limit: 1}
+	newest, err := s.cfg.Store.QueryCallRecords(r.Context(), q)
 	if err != nil {
 		return fmt.Errorf("call records of campaign %d: %w", id, err)
 	}
-	if err := s.auditReq(r, "call.export", fmt.Sprintf("campaign:%d", id), fmt.Sprintf("%d records", len(recs))); err != nil {
+	count := 0
+	if len(newest) > 0 {
+		q.MaxID = newest[0].ID
+		if count, err = s.cfg.Store.CountCallRecords(r.Context(), q); err != nil {
+			return fmt.Errorf("call records of campaign %d: %w", id, err)
+		}
+	}
+	if err := s.auditReq(r, "call.export", fmt.Sprintf("campaign:%d", id), fmt.Sprintf("%d records", count)); err != nil {
 		return err
 	}
 	p := principal(r)
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339Nano)
-	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", sanitizeFilename(c.Name)+"-calls.csv"))
 	w.Header().Set("Cache-Control", "no-store")
@@ -414,16 +460,45 @@ func (s *Server) exportCalls(w http.ResponseWriter, r *http.Request) error {
 	if err := cw.Write(exportColumns); err != nil {
 		return nil
 	}
+	q.Ascending, q.Limit = true, s.cfg.ExportPage
+	for q.MaxID != 0 {
+		recs, err := s.cfg.Store.QueryCallRecords(r.Context(), q)
+		if err != nil {
+			// The status is out: a cut CSV is all the client can be told,
+			// so the log says why.
+			s.log.Warn("call export cut short", "campaign", id, "err", err)
+			return nil
+		}
+		if err := writeExportRows(cw, p, recs); err != nil {
+			// The status is out; a client that left needs no error body.
+			return nil
+		}
+		cw.Flush()
+		if len(recs) < q.Limit {
+			break
+		}
+		q.After = recs[len(recs)-1].ID
+	}
+	cw.Flush() // the header alone, when there are no records
+	return nil
+}
+
+// writeExportRows writes one page of an export.
+func writeExportRows(cw *csv.Writer, p *auth.Principal, recs []store.CallRecord) error {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
 	for _, rec := range recs {
 		row := []string{strconv.FormatInt(rec.ID, 10), rec.SIPCallID, strconv.FormatInt(rec.ContactID, 10), maskFor(p, rec.Phone),
 			strconv.Itoa(rec.Attempt), rec.Trunk, rec.CallerID, rec.Variant, ts(rec.AttemptAt), ts(rec.RingingAt),
 			ts(rec.AnsweredAt), ts(rec.EndedAt), strconv.Itoa(rec.SIPCode), rec.Disposition, rec.AnsweredBy, rec.Outcome, rec.IntentGrade}
 		if err := cw.Write(csvSafe(row)); err != nil {
-			// The status is out; a client that left needs no error body.
-			return nil
+			return fmt.Errorf("write export row: %w", err)
 		}
 	}
-	cw.Flush()
 	return nil
 }
 

@@ -103,10 +103,7 @@ func (sub *subscriber) offer(it hubItem) bool {
 func (h *Hub) Emit(e dialog.Event) {
 	h.metrics.callEvent(e)
 	if e.Kind == dialog.EventEnded {
-		select {
-		case h.ended <- struct{}{}:
-		default:
-		}
+		h.callEnded()
 	}
 	live := h.live.Load()
 	if live == nil {
@@ -120,6 +117,14 @@ func (h *Hub) Emit(e dialog.Event) {
 			sub.dropped.Add(1)
 			h.metrics.eventDropped()
 		}
+	}
+}
+
+// callEnded asks for a KPI snapshot soon, without waiting.
+func (h *Hub) callEnded() {
+	select {
+	case h.ended <- struct{}{}:
+	default:
 	}
 }
 
@@ -205,15 +210,21 @@ func scopeKey(p *auth.Principal, campaignID int64) string {
 	return "only:" + strings.Join(parts, ",")
 }
 
-// pushKPIs computes one snapshot per distinct scope and offers it to the
-// subscribers of that scope.
+// pushKPIs takes one snapshot per distinct scope, from the scope's live
+// window, and offers it to the subscribers of that scope; windows no one
+// watches any more are dropped.
 func (s *Server) pushKPIs(ctx context.Context) {
 	subs := s.hub.kpiSubscribers()
 	reports := map[string]*kpi.Report{}
+	watched := map[string]bool{}
+	for _, sub := range subs {
+		watched[sub.scope] = true
+	}
+	s.dropUnwatched(watched)
 	for _, sub := range subs {
 		rep, ok := reports[sub.scope]
 		if !ok {
-			r, err := s.liveKPIs(ctx, sub.p, sub.campaign)
+			r, err := s.liveReport(ctx, sub.p, sub.campaign)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Warn("kpi snapshot", "scope", sub.scope, "err", err)
@@ -225,14 +236,6 @@ func (s *Server) pushKPIs(ctx context.Context) {
 		}
 		sub.offer(hubItem{kpis: rep})
 	}
-}
-
-// liveKPIs is the snapshot of the last KPIWindow for one scope.
-func (s *Server) liveKPIs(ctx context.Context, p *auth.Principal, campaignID int64) (kpi.Report, error) {
-	q := kpi.Last(s.cfg.KPIWindow, s.cfg.Now())
-	q.CampaignID = campaignID
-	q.Rules = s.cfg.KPIRules
-	return s.kpiReport(ctx, p, q)
 }
 
 // wsWriteTimeout bounds one message's write: a client that stops reading
@@ -279,7 +282,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	ctx := c.CloseRead(context.WithoutCancel(r.Context()))
 
 	if sub.kpis {
-		if rep, err := s.liveKPIs(ctx, p, campaignID); err == nil {
+		if rep, err := s.liveReport(ctx, p, campaignID); err == nil {
 			if err := writeWS(ctx, c, wsMessage{Type: msgKPIs, KPIs: &rep}); err != nil {
 				return nil
 			}

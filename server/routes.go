@@ -133,8 +133,8 @@ func (s *Server) routeTable() []*route {
 			status: 204, h: s.removeDNC},
 
 		{method: "GET", path: "/api/v1/calls", perm: auth.PermCallsRead, tag: "calls", summary: "List live calls, then call records newest first.",
-			query:  []param{{"campaign", "integer", "only this campaign's calls"}, {"limit", "integer", "at most this many call records (default 100, at most 1000; 0 lists live calls only)"}},
-			status: 200, resp: typeOf[listBody[callView]](), h: s.listCalls},
+			query:  callListParams,
+			status: 200, resp: typeOf[callPage](), h: s.listCalls},
 		{method: "POST", path: "/api/v1/calls", perm: auth.PermCallsWrite, tag: "calls", summary: "Place one outbound call; 202 once it is under way.",
 			body: typeOf[PlaceRequest](), status: 202, resp: typeOf[callView](), fails: []int{415, 502}, h: s.placeCall},
 		{method: "GET", path: "/api/v1/calls/{id}", perm: auth.PermCallsRead, tag: "calls",

@@ -185,6 +185,14 @@ type Config struct {
 	// SnapshotInterval is how often KPI snapshots are pushed to subscribers
 	// and dialer queue depths refreshed. Default 5 s.
 	SnapshotInterval time.Duration
+	// ExportPage is how many call records a CSV export reads and writes at
+	// a time. Default 500.
+	ExportPage int
+	// KPIReconcileInterval is how often the live KPI windows read the
+	// records ended since their last read, which brings in the calls of
+	// other nodes sharing the store and any this node did not tell
+	// RecordFinished. Default 30 s.
+	KPIReconcileInterval time.Duration
 	// OriginPatterns are the other origins allowed to open /ws/events (host
 	// patterns as in coder/websocket). Default: the same origin only.
 	OriginPatterns []string
@@ -197,6 +205,8 @@ const (
 	DefaultEventBuffer      = 256
 	DefaultSnapshotInterval = 5 * time.Second
 	DefaultKPIWindow        = time.Hour
+	DefaultKPIReconcile     = 30 * time.Second
+	DefaultExportPage       = 500
 )
 
 // ErrConfig is wrapped by New's errors about a Config.
@@ -213,6 +223,8 @@ type Server struct {
 	metrics *Metrics
 	// metricsHTTP is promhttp's handler over metrics' registry.
 	metricsHTTP http.Handler
+	// live holds the KPI windows of the scopes subscribers watch (live.go).
+	live liveKPIs
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -251,7 +263,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KPIWindow <= 0 {
 		cfg.KPIWindow = DefaultKPIWindow
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "http")}
+	if cfg.ExportPage <= 0 || cfg.ExportPage > store.MaxRecordPage {
+		cfg.ExportPage = DefaultExportPage
+	}
+	if cfg.KPIReconcileInterval <= 0 {
+		cfg.KPIReconcileInterval = DefaultKPIReconcile
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "http"), live: liveKPIs{scopes: map[string]*liveScope{}}}
 	s.metrics = NewMetrics()
 	s.metricsHTTP = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{s.log}})
 	s.hub = newHub(hubConfig{buffer: cfg.EventBuffer, metrics: s.metrics})
@@ -296,11 +314,15 @@ func (s *Server) Close() error {
 const endedCoalesce = time.Second
 
 // background pushes KPI snapshots every SnapshotInterval, and a second after
-// a call ends (coalesced, so a burst of endings costs one computation), and
-// refreshes each running campaign's queue depth gauge.
+// a call ends (coalesced, so a burst of endings costs one computation),
+// reconciles the live KPI windows with the store every
+// KPIReconcileInterval, and refreshes each running campaign's queue depth
+// gauge.
 func (s *Server) background(ctx context.Context) {
 	t := time.NewTicker(s.cfg.SnapshotInterval)
 	defer t.Stop()
+	rt := time.NewTicker(s.cfg.KPIReconcileInterval)
+	defer rt.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -308,10 +330,11 @@ func (s *Server) background(ctx context.Context) {
 		case <-t.C:
 			s.refreshQueueDepths(ctx)
 			s.pushKPIs(ctx)
+		case <-rt.C:
+			s.reconcileKPIs(ctx)
 		case <-s.hub.ended:
-			// Calls often end in bursts, and each snapshot reads the call
-			// records: waiting lets one snapshot cover a burst and bounds
-			// the rate at which a busy node recomputes.
+			// Calls often end in bursts: waiting lets one snapshot cover a
+			// burst and bounds the rate at which a busy node pushes.
 			select {
 			case <-ctx.Done():
 				return

@@ -105,7 +105,7 @@ func (s *Server) kpiReport(ctx context.Context, p *auth.Principal, q kpi.Query) 
 	}
 	var recs []store.CallRecord
 	for _, id := range p.Campaigns {
-		list, err := s.cfg.Store.CallRecords(ctx, id, 0)
+		list, err := s.cfg.Store.CallRecordsBetween(ctx, id, q.From, q.To)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -189,6 +189,9 @@ func (s *Server) getSegments(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// defaultHistoryDays is analytics.ForecastOptions.HistoryDays's default.
+const defaultHistoryDays = 56
+
 func (s *Server) getForecast(w http.ResponseWriter, r *http.Request) error {
 	qs := r.URL.Query()
 	id, err := queryInt(r, "campaign", 0, 0, 1<<62)
@@ -221,9 +224,16 @@ func (s *Server) getForecast(w http.ResponseWriter, r *http.Request) error {
 	if id != 0 || p.Campaigns == nil {
 		f, err = analytics.ForecastFromStore(r.Context(), s.cfg.Store, id, opt)
 	} else {
+		// The history the forecast reads, with two days to spare for the
+		// zone's offset: the forecast places each record itself.
+		days := int(days)
+		if days == 0 {
+			days = defaultHistoryDays
+		}
+		from := opt.Now.AddDate(0, 0, -days-2)
 		var recs []store.CallRecord
 		for _, cid := range p.Campaigns {
-			list, lerr := s.cfg.Store.CallRecords(r.Context(), cid, 0)
+			list, lerr := s.cfg.Store.CallRecordsBetween(r.Context(), cid, from, time.Time{})
 			if lerr != nil {
 				return fmt.Errorf("forecast: call records of campaign %d: %w", cid, lerr)
 			}
