@@ -102,7 +102,7 @@ func (l *liveCalls) hangup(id string) error {
 	return nil
 }
 
-// callPlacer is httpapi.Calls for `waihu serve`: single calls placed through
+// callPlacer is server.Calls for `waihu serve`: single calls placed through
 // the API run on the same dialler as campaigns (sipDialer), with the node's
 // bot, a named script, or the prompt.
 type callPlacer struct {
@@ -118,7 +118,7 @@ var _ httpapi.Calls = (*callPlacer)(nil)
 // errNoTrunk refuses a call when no trunk is configured to carry it.
 var errNoTrunk = errors.New("no trunk configured: add one under trunks: in the config file")
 
-// Place implements httpapi.Calls: it returns as soon as the call is listed
+// Place implements server.Calls: it returns as soon as the call is listed
 // as dialing; the call runs under the server's call context, so shutdown
 // hangs it up.
 func (p *callPlacer) Place(ctx context.Context, req httpapi.PlaceRequest) (httpapi.CallInfo, error) {
@@ -162,10 +162,10 @@ func (p *callPlacer) Place(ctx context.Context, req httpapi.PlaceRequest) (httpa
 		State: "dialing", StartedAt: time.Now()}, nil
 }
 
-// Live implements httpapi.Calls.
+// Live implements server.Calls.
 func (p *callPlacer) Live() []httpapi.CallInfo { return p.dialer.live.list() }
 
-// Hangup implements httpapi.Calls.
+// Hangup implements server.Calls.
 func (p *callPlacer) Hangup(_ context.Context, id string) error { return p.dialer.live.hangup(id) }
 
 // botFor is the node's bot for script "", else the script NAME.yaml of the

@@ -497,8 +497,9 @@ type sipDialer struct {
 	// metrics counts SIP results and RTP quality; nil: not counted.
 	metrics *metricsFeed
 	// recDir, when set, records each answered call's far end there as
-	// CALL-ID.wav, as inbound calls are.
+	// CALL-ID.wav, as inbound calls are; vault, when set, encrypts them.
 	recDir string
+	vault  *recordingVault
 }
 
 // Dial implements campaign.Dialer.
@@ -584,7 +585,7 @@ func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id strin
 	}()
 	log := d.log.With("call_id", call.ID(), "contact_id", req.Contact.ID)
 	rec := openRecording(d.recDir, id, log)
-	defer closeRecording(rec, log)
+	defer finishRecording(rec, d.recDir, id, d.vault, log)
 	if b != nil {
 		digits := dialog.DigitsFrom(callCtx, leg.DTMF(), func(ev rtp.DTMFEvent) (rune, time.Time) { return ev.Digit, ev.At })
 		// campaign (issue 7): the greeting's time for the abandon cap, and the

@@ -23,7 +23,7 @@ import (
 )
 
 // controlPlane is what `waihu serve` adds over SIP and media: the store,
-// the HTTP API with its live events and metrics (httpapi.Server), the
+// the HTTP API with its live events and metrics (server.Server), the
 // campaigns this node dials, and the dashboard and softphone pages, all on
 // one HTTP address (http.listen, --http).
 type controlPlane struct {
@@ -68,7 +68,7 @@ func newControlPlane(ctx context.Context, srv *server, ph *phoneFlags) (*control
 		return fail(fmt.Errorf("scripts directory: %w", err))
 	}
 	c.dialer = &sipDialer{ua: srv.ua, engine: srv.engine, bot: srv.bot, prompt: srv.prompt,
-		maxCall: cfg.Inbound.MaxDuration, log: srv.log, live: srv.live, recDir: srv.recDir}
+		maxCall: cfg.Inbound.MaxDuration, log: srv.log, live: srv.live, recDir: srv.recDir, vault: srv.vault}
 	// Webhooks: each finished campaign call as its record is stored, each
 	// finished campaign as its runner ends (docs/webhooks.md).
 	wc, err := cfg.Webhooks.Config(webhook.Config{Store: st, Logger: srv.log})
@@ -78,7 +78,7 @@ func newControlPlane(ctx context.Context, srv *server, ph *phoneFlags) (*control
 	if c.hooks, err = webhook.New(wc); err != nil {
 		return fail(fmt.Errorf("webhooks: %w", err))
 	}
-	c.mgr = newCampaignManager(hookedStore{Store: st, hooks: c.hooks, log: srv.log}, c.dialer, "", srv.log)
+	c.mgr = newCampaignManager(hookedStore{Store: st, hooks: c.hooks, log: srv.log}, c.dialer, serveNode(), srv.log)
 	c.mgr.finished = func(ctx context.Context, id int64) {
 		if _, err := c.hooks.EnqueueCampaignFinished(ctx, id); err != nil {
 			srv.log.Error("webhook: campaign finished not queued", "campaign_id", id, "err", err)
@@ -90,7 +90,7 @@ func newControlPlane(ctx context.Context, srv *server, ph *phoneFlags) (*control
 		Campaigns:      c.mgr,
 		Trunks:         srv.trunkInfo,
 		ScriptsDir:     srv.scriptsDir(),
-		Recordings:     recordingFiles{dir: srv.recDir},
+		Recordings:     recordingFiles{dir: srv.recDir, vault: srv.vault},
 		Pages:          pagesHandler(ph.wsScheme(), ph.phonePort(srv)),
 		Logger:         srv.log,
 		OpenMetrics:    cfg.HTTP.OpenMetrics,
@@ -176,6 +176,18 @@ func (c *controlPlane) close() error {
 	return nil
 }
 
+// serveNode names this serve process in contact claims: the host name with
+// "-serve", so that a `waihu campaign start` on the same host (named by the
+// host alone) never recovers — marks interrupted — the claims of calls this
+// server is making, and a restarted server recovers its own.
+func serveNode() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "waihu"
+	}
+	return h + "-serve"
+}
+
 // hookedStore queues a call.completed webhook for each campaign call record
 // the Runner finishes: the record is complete only then, with its
 // disposition, grade and transcript. The delivery is queued in the same
@@ -242,17 +254,21 @@ func (s *server) trunkInfo() []httpapi.TrunkInfo {
 	return out
 }
 
-// recordingFiles is httpapi.Recordings over the recordings directory.
-type recordingFiles struct{ dir string }
+// recordingFiles is server.Recordings over the recordings directory,
+// decrypting recordings sealed at rest.
+type recordingFiles struct {
+	dir   string
+	vault *recordingVault // nil: plain files only
+}
 
-// Open implements httpapi.Recordings.
+// Open implements server.Recordings.
 func (r recordingFiles) Open(_ context.Context, callID string) (io.ReadCloser, string, error) {
 	if r.dir == "" {
 		return nil, "", fmt.Errorf("recording of %q: recording is off: %w", callID, fs.ErrNotExist)
 	}
-	f, err := os.Open(filepath.Join(r.dir, safeFileName(callID)+".wav"))
+	rc, err := r.vault.open(r.dir, callID)
 	if err != nil {
 		return nil, "", fmt.Errorf("recording of %q: %w", callID, err)
 	}
-	return f, "audio/wav", nil
+	return rc, "audio/wav", nil
 }

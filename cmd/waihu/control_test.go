@@ -18,6 +18,7 @@ import (
 	"github.com/waihu/waihu/campaign"
 	"github.com/waihu/waihu/dialog"
 	"github.com/waihu/waihu/internal/testpeer"
+	"github.com/waihu/waihu/internal/vault"
 	httpapi "github.com/waihu/waihu/server"
 	"github.com/waihu/waihu/store"
 )
@@ -273,7 +274,12 @@ func (l *eventLog) kinds(id string) []dialog.EventKind {
 func TestPlacedCallIsListedLiveAndHungUpFromTheAPI(t *testing.T) {
 	carrier := startServer(t, "")
 	defer carrier.close()
-	n := startTestNode(t, t.TempDir(), []TrunkConfig{{Name: "carrier", Address: carrier.ua.Addr("udp").String(), Transport: "udp"}}, io.Discard)
+	data := t.TempDir()
+	// With a recording key the node seals what it records (security.go).
+	if _, err := vault.AppendKey(filepath.Join(data, "recording.keys"), "k1"); err != nil {
+		t.Fatal(err)
+	}
+	n := startTestNode(t, data, []TrunkConfig{{Name: "carrier", Address: carrier.ua.Addr("udp").String(), Transport: "udp"}}, io.Discard)
 	defer n.close()
 	evs := &eventLog{}
 	n.control.dialer.events = sinks{n.control.dialer.events, evs}
@@ -314,16 +320,22 @@ func TestPlacedCallIsListedLiveAndHungUpFromTheAPI(t *testing.T) {
 	if err := placer.Hangup(ctx, info.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second hangup: %v, want not found", err)
 	}
-	// The server's own recording of the answered call bears the same Call-ID.
-	var buf bytes.Buffer
-	if rc, _, err := (recordingFiles{dir: n.srv.recDir}).Open(ctx, info.ID); err != nil {
-		t.Errorf("recording of %s: %v", info.ID, err)
-	} else {
-		io.Copy(&buf, rc)
-		rc.Close()
-		if buf.Len() <= 44 {
-			t.Errorf("recording of %s holds %d bytes", info.ID, buf.Len())
-		}
+	// The node's recording of the answered call bears the same Call-ID, is
+	// encrypted at rest, and the API's opener decrypts it.
+	plain := filepath.Join(n.srv.recDir, safeFileName(info.ID)+".wav")
+	if !testpeer.Eventually(ctx, 5*time.Second, func() bool { _, err := os.Stat(plain + vault.Ext); return err == nil }) {
+		t.Fatalf("no sealed recording %s", plain+vault.Ext)
+	}
+	if _, err := os.Stat(plain); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the plain recording is still there: %v", err)
+	}
+	tok, err := os.ReadFile(filepath.Join(data, "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, ct, body := get(t, n, "/api/v1/recordings/"+info.ID, strings.TrimSpace(string(tok)))
+	if code != 200 || ct != "audio/wav" || len(body) <= 44 || !strings.HasPrefix(body, "RIFF") {
+		t.Errorf("GET the recording of %s: %d %s, %d bytes starting %.4q", info.ID, code, ct, len(body), body)
 	}
 }
 

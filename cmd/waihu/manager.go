@@ -13,7 +13,7 @@ import (
 	"github.com/waihu/waihu/store"
 )
 
-// campaignManager is httpapi.Campaigns for `waihu serve`: it runs one
+// campaignManager is server.Campaigns for `waihu serve`: it runs one
 // campaign.Runner per running campaign on this node, built exactly as
 // `waihu campaign start` builds it (newCampaignRunner) and dialling through
 // the server's own UA (sipDialer). The Runners follow the stored state:
@@ -85,7 +85,7 @@ func (m *campaignManager) adopt() {
 	}
 }
 
-// Start implements httpapi.Campaigns. Starting a campaign that already dials
+// Start implements server.Campaigns. Starting a campaign that already dials
 // here is not an error.
 func (m *campaignManager) Start(ctx context.Context, id int64) error {
 	m.mu.Lock()
@@ -120,15 +120,15 @@ func (m *campaignManager) Start(ctx context.Context, id int64) error {
 	return nil
 }
 
-// Pause implements httpapi.Campaigns: the Runner sees the stored state
+// Pause implements server.Campaigns: the Runner sees the stored state
 // within its poll interval and lets calls in progress finish.
 func (m *campaignManager) Pause(context.Context, int64) error { return nil }
 
-// Stop implements httpapi.Campaigns: the Runner sees the stored state, lets
+// Stop implements server.Campaigns: the Runner sees the stored state, lets
 // calls in progress finish and returns.
 func (m *campaignManager) Stop(context.Context, int64) error { return nil }
 
-// Status implements httpapi.Campaigns.
+// Status implements server.Campaigns.
 func (m *campaignManager) Status(id int64) (httpapi.CampaignStatus, bool) {
 	m.mu.Lock()
 	r, ok := m.runners[id]

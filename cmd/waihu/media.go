@@ -115,3 +115,19 @@ func closeRecording(rec *audiofile.Recorder, log *slog.Logger) {
 		log.Error("recording", "err", err)
 	}
 }
+
+// finishRecording flushes call id's recording in dir and, when recording
+// keys are configured, encrypts it at rest (the plain file is removed once
+// the sealed one is on disk). nil rec and nil rv are fine.
+func finishRecording(rec *audiofile.Recorder, dir, id string, rv *recordingVault, log *slog.Logger) {
+	if rec == nil {
+		return
+	}
+	closeRecording(rec, log)
+	rv.seal(filepath.Join(dir, safeFileName(id)+".wav"), log)
+}
+
+// closeRecording finishes call id's recording: flushed, then sealed.
+func (s *server) closeRecording(rec *audiofile.Recorder, id string, log *slog.Logger) {
+	finishRecording(rec, s.recDir, id, s.vault, log)
+}

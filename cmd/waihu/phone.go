@@ -207,7 +207,7 @@ func (s *server) answerWebRTC(ctx context.Context, in *sip.Incoming, offer []byt
 		wg.Wait()
 	}
 	<-call.Done()
-	closeRecording(rec, log)
+	s.closeRecording(rec, id, log)
 	s.inboundEnded(ev, outcome, call)
 	st := leg.Stats()
 	log.Info("call finished", "reason", call.Reason().String(), "duration", time.Since(start).Round(time.Millisecond).String(),
@@ -339,7 +339,7 @@ func (s *server) bridgeWebRTC(ctx context.Context, log *slog.Logger, in *sip.Inc
 	hangupCall(far, log)
 	cancel()
 	wg.Wait()
-	closeRecording(rec, log)
+	s.closeRecording(rec, id, log)
 	log.Info("bridged call finished", "hung_up_by", who, "duration", time.Since(start).Round(time.Millisecond).String(),
 		"webrtc_received", leg.Stats().PacketsReceived, "rtp_received", out.Stats().PacketsReceived)
 }

@@ -194,7 +194,8 @@ type server struct {
 	cfg    Config
 	log    *slog.Logger
 	prompt []int16
-	recDir string // empty: no recordings
+	recDir string          // empty: no recordings
+	vault  *recordingVault // nil: recordings stay plain WAV (no key configured)
 	engine *rtp.Engine
 	ua     *sip.UA
 	bot    *bot // nil: play the prompt and record
@@ -223,6 +224,13 @@ func newServer(cfg Config, log *slog.Logger) (*server, error) {
 		s.recDir = filepath.Join(cfg.Data, "recordings")
 		if err := os.MkdirAll(s.recDir, 0o750); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	if s.recDir != "" {
+		// Keys from the environment or DATA/recording.keys (security.go);
+		// none leaves recordings unencrypted, with a warning.
+		if s.vault, err = newRecordingVault(cfg, "", log); err != nil {
+			return nil, fmt.Errorf("recording keys: %w", err)
 		}
 	}
 	if s.bot, err = botFor(cfg, log); err != nil {
@@ -325,7 +333,7 @@ func (s *server) answerInbound(in *sip.Incoming) {
 		playRecord(callCtx, log, leg, s.prompt, rec, nil)
 	}
 	<-call.Done()
-	closeRecording(rec, log)
+	s.closeRecording(rec, id, log)
 	st := leg.Stats()
 	s.metrics.leg(st)
 	s.inboundEnded(ev, outcome, call)
