@@ -1,0 +1,201 @@
+package server
+
+import (
+	"encoding/csv"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waihu/waihu/campaign"
+)
+
+// walkCalls follows next cursors from path (which has its own query) and
+// returns every page's items, failing if the pages never end.
+func (f *fixture) walkCalls(t *testing.T, path, token string) (pages [][]callView) {
+	t.Helper()
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	var after int64
+	for range 100 {
+		url := path
+		if after != 0 {
+			url += sep + "after=" + strconv.FormatInt(after, 10)
+		}
+		var page callPage
+		f.get(url, token).must(t, 200).json(t, &page)
+		pages = append(pages, page.Items)
+		if page.Next == 0 {
+			return pages
+		}
+		after = page.Next
+	}
+	t.Fatal("the pages never end")
+	return nil
+}
+
+func recordIDsOf(items []callView) []int64 {
+	var out []int64
+	for _, c := range items {
+		if !c.Live {
+			out = append(out, c.RecordID)
+		}
+	}
+	return out
+}
+
+func TestCallListPagesWalkEveryRecordOnceNewestFirst(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	var alpha, beta []int64
+	for i, o := range []string{"interested", "", "declined", "", "interested"} {
+		alpha = append(alpha, f.newCalls(ctx, f.alpha, fmt.Sprintf("pa%d", i), base.Add(time.Duration(i)*time.Minute), o)[0].ID)
+	}
+	for i, o := range []string{"", "declined"} {
+		beta = append(beta, f.newCalls(ctx, f.beta, fmt.Sprintf("pb%d", i), base.Add(time.Duration(i)*time.Minute), o)[0].ID)
+	}
+	alpha = append(alpha, f.recordID)
+	f.calls.live = []CallInfo{{ID: "live-a", CampaignID: f.alpha, Phone: phoneA2, State: "answered"}}
+	newestFirst := func(ids ...[]int64) []int64 {
+		out := slices.Concat(ids...)
+		slices.Sort(out)
+		slices.Reverse(out)
+		return out
+	}
+	all, _ := f.st.CallRecords(ctx, f.beta, 0)
+	for _, r := range all {
+		if !slices.Contains(beta, r.ID) {
+			beta = append(beta, r.ID) // the seeded rec-b1
+		}
+	}
+	for _, tc := range []struct {
+		name, path, token string
+		want              []int64
+		pageSizes         []int
+	}{
+		{"every campaign", "/api/v1/calls?limit=3", tokAdmin, newestFirst(alpha, beta), []int{1 + 3, 3, 3}},
+		{"one campaign", fmt.Sprintf("/api/v1/calls?campaign=%d&limit=4", f.beta), tokAdmin, newestFirst(beta), []int{3}},
+		{"an agent sees its campaign alone", "/api/v1/calls?limit=4", tokAgent, newestFirst(alpha), []int{1 + 4, 2}},
+		{"a page holds all", "/api/v1/calls?limit=1000", tokAdmin, newestFirst(alpha, beta), []int{1 + 9}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pages := f.walkCalls(t, tc.path, tc.token)
+			var got []int64
+			var sizes []int
+			for i, p := range pages {
+				sizes = append(sizes, len(p))
+				got = append(got, recordIDsOf(p)...)
+				if live := slices.ContainsFunc(p, func(c callView) bool { return c.Live }); live != (i == 0 && tc.name != "one campaign") {
+					t.Errorf("page %d has live calls: %v", i, live)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("records %v\nwant %v", got, tc.want)
+			}
+			if !slices.Equal(sizes, tc.pageSizes) {
+				t.Fatalf("page sizes %v, want %v", sizes, tc.pageSizes)
+			}
+		})
+	}
+}
+
+func TestCallListFiltersByDispositionOutcomeAndTime(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	recs := f.newCalls(ctx, f.alpha, "flt", base, "interested", "", "declined")
+	late := f.newCalls(ctx, f.alpha, "late", base.Add(time.Hour), "")[0]
+	f.calls.live = []CallInfo{{ID: "live-a", CampaignID: f.alpha, Phone: phoneA2, State: "answered"}}
+	for _, tc := range []struct {
+		name, query string
+		want        []int64
+	}{
+		{"disposition", "disposition=no_answer", []int64{late.ID, recs[1].ID}},
+		{"outcomes", "outcome=interested,declined&campaign=" + itoa(f.alpha), []int64{recs[2].ID, recs[0].ID, f.recordID}},
+		{"attempted in a range", "from=2026-03-01T08:00:00Z&to=2026-03-01T09:00:00Z", []int64{recs[2].ID, recs[1].ID, recs[0].ID}},
+		{"range and disposition", "from=2026-03-01T08:00:00Z&to=2026-03-01T09:00:00Z&disposition=answered", []int64{recs[2].ID, recs[0].ID}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var page callPage
+			f.get("/api/v1/calls?"+tc.query, tokAdmin).must(t, 200).json(t, &page)
+			if slices.ContainsFunc(page.Items, func(c callView) bool { return c.Live }) {
+				t.Error("a filtered list shows live calls, which have no disposition yet")
+			}
+			if got := recordIDsOf(page.Items); !slices.Equal(got, tc.want) || page.Next != 0 {
+				t.Fatalf("records %v next %d, want %v", got, page.Next, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct{ name, query, field string }{
+		{"cursor not a number", "after=abc", "after"},
+		{"negative cursor", "after=-5", "after"},
+		{"from not a time", "from=yesterday", "from"},
+		{"to not a time", "to=2026-13-01", "to"},
+		{"empty range", "from=2026-03-01T09:00:00Z&to=2026-03-01T08:00:00Z", "from"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if e := f.get("/api/v1/calls?"+tc.query, tokAdmin).must(t, 400).errorBody(t); e.Field != tc.field {
+				t.Fatalf("error %+v, want field %q", e, tc.field)
+			}
+		})
+	}
+}
+
+func TestCallGetFindsTheNewestAttemptOfACallID(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	// A Call-ID reused by a later attempt (a trunk that recycles them)
+	// names the newest.
+	f.newCalls(ctx, f.alpha, "reused", time.Date(2026, 3, 2, 9, 40, 0, 0, time.UTC), "interested")
+	second := f.newCalls(ctx, f.alpha, "reused", time.Date(2026, 3, 2, 9, 45, 0, 0, time.UTC), "declined")[0]
+	var c callView
+	f.get("/api/v1/calls/reused-0", tokAdmin).must(t, 200).json(t, &c)
+	if c.RecordID != second.ID || c.Outcome != "declined" {
+		t.Fatalf("call %+v, want record %d", c, second.ID)
+	}
+	// An agent limited to alpha finds neither beta's call by Call-ID nor
+	// by record id.
+	beta := f.newCalls(ctx, f.beta, "hidden", time.Date(2026, 3, 2, 9, 45, 0, 0, time.UTC), "declined")[0]
+	f.get("/api/v1/calls/hidden-0", tokAgent).must(t, 404)
+	f.get("/api/v1/calls/"+strconv.FormatInt(beta.ID, 10), tokAgent).must(t, 404)
+}
+
+func TestCallExportStreamsEveryRecordInPages(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.ExportPage = 2 })
+	ctx := t.Context()
+	base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	recs := f.newCalls(ctx, f.alpha, "exp", base, "interested", "", "declined", "", "interested")
+	want := []string{strconv.FormatInt(f.recordID, 10)}
+	for _, r := range recs {
+		want = append(want, strconv.FormatInt(r.ID, 10))
+	}
+	r := f.get(fmt.Sprintf("/api/v1/campaigns/%d/calls.csv", f.alpha), tokAdmin).must(t, 200)
+	rows, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, row := range rows[1:] {
+		got = append(got, row[0])
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("exported records %v, want %v oldest first, each once", got, want)
+	}
+	if e := f.audit.find("call.export"); len(e) != 1 || !strings.HasPrefix(e[0].Detail, "6 records") {
+		t.Fatalf("audit %+v", e)
+	}
+	// A campaign without records exports its header alone.
+	empty, err := campaign.Create(ctx, f.st, "empty", campaign.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = f.get(fmt.Sprintf("/api/v1/campaigns/%d/calls.csv", empty.ID), tokAdmin).must(t, 200)
+	if rows, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll(); err != nil || len(rows) != 1 || !slices.Equal(rows[0], exportColumns) {
+		t.Fatalf("empty export %q %v", r.body, err)
+	}
+}
