@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/csv"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -197,5 +198,43 @@ func TestCallExportStreamsEveryRecordInPages(t *testing.T) {
 	r = f.get(fmt.Sprintf("/api/v1/campaigns/%d/calls.csv", empty.ID), tokAdmin).must(t, 200)
 	if rows, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll(); err != nil || len(rows) != 1 || !slices.Equal(rows[0], exportColumns) {
 		t.Fatalf("empty export %q %v", r.body, err)
+	}
+}
+
+func TestOpenAPIDocumentsTheCallsCursor(t *testing.T) {
+	f := newFixture(t)
+	var doc openapiDoc
+	f.get("/openapi.json", tokViewer).must(t, 200).json(t, &doc)
+	params, _ := doc.Paths["/api/v1/calls"]["get"]["parameters"].([]any)
+	var names []string
+	for _, p := range params {
+		if m, ok := p.(map[string]any); ok {
+			names = append(names, fmt.Sprint(m["name"]))
+		}
+	}
+	for _, want := range []string{"campaign", "limit", "after", "disposition", "outcome", "from", "to"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("GET /api/v1/calls does not document ?%s= (has %v)", want, names)
+		}
+	}
+	props, _ := doc.Components.Schemas["CallPage"]["properties"].(map[string]any)
+	if _, ok := props["next"]; !ok {
+		t.Errorf("CallPage has no next cursor: %v", props)
+	}
+}
+
+func TestDocsDescribeEveryQueryParameter(t *testing.T) {
+	b, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	f := newFixture(t)
+	for _, rt := range f.srv.routes {
+		for _, q := range rt.query {
+			if !strings.Contains(doc, "?"+q.name+"=") {
+				t.Errorf("docs/api.md does not describe ?%s= of %s", q.name, rt.pattern())
+			}
+		}
 	}
 }

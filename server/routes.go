@@ -132,7 +132,7 @@ func (s *Server) routeTable() []*route {
 			query:  []param{{"campaign", "integer", "the campaign's suppression; absent or 0 is the global list"}},
 			status: 204, h: s.removeDNC},
 
-		{method: "GET", path: "/api/v1/calls", perm: auth.PermCallsRead, tag: "calls", summary: "List live calls, then call records newest first.",
+		{method: "GET", path: "/api/v1/calls", perm: auth.PermCallsRead, tag: "calls", summary: "List live calls, then call records newest first, one page at a time (next cursor, ?after=).",
 			query:  callListParams,
 			status: 200, resp: typeOf[callPage](), h: s.listCalls},
 		{method: "POST", path: "/api/v1/calls", perm: auth.PermCallsWrite, tag: "calls", summary: "Place one outbound call; 202 once it is under way.",
