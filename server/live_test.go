@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -199,6 +200,76 @@ func TestLiveKPIWindowsOfUnwatchedScopesAreDropped(t *testing.T) {
 	f.srv.pushKPIs(t.Context()) // no subscriber watches it
 	if n := len(f.srv.liveScopes()); n != 0 {
 		t.Fatalf("%d windows after their watchers left, want 0", n)
+	}
+}
+
+func TestLiveKPIsCountEachRecordOnceUnderConcurrentFeeds(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	admin := &auth.Principal{}
+	// Records stored before the window exists, told while it loads and
+	// read again by reconciliations running alongside.
+	recs := f.newCalls(ctx, f.alpha, "race", fixtureNow.Add(-time.Minute), "interested", "", "declined", "interested", "")
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range recs {
+				f.srv.RecordFinished(recs[(i+g)%len(recs)])
+			}
+		})
+		wg.Go(func() {
+			if _, err := f.srv.liveReport(ctx, admin, 0); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Go(func() { f.srv.reconcileKPIs(ctx) })
+	}
+	wg.Wait()
+	f.srv.reconcileKPIs(ctx)
+	got := f.liveReport(t, admin, 0)
+	if got.Total.Calls != 2+len(recs) {
+		t.Fatalf("live calls %d, want %d", got.Total.Calls, 2+len(recs))
+	}
+	sameFigures(t, "after concurrent feeds", got, f.storeReport(t, admin, 0))
+}
+
+func TestASubscriberSeesARecordFinishedWithoutAnEvent(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.SnapshotInterval = time.Hour })
+	c := f.wsDial(t, "?campaign="+itoa(f.alpha), tokViewerWith(f, "events:read", "kpis:read"))
+	f.waitSubscribers(t, 1)
+	first := readMsg(t, c)
+	if first.Type != msgKPIs {
+		t.Fatalf("greeting %+v", first)
+	}
+	for _, rec := range f.newCalls(t.Context(), f.alpha, "told", fixtureNow.Add(-time.Minute), "interested") {
+		f.srv.RecordFinished(rec)
+	}
+	if m := readMsg(t, c); m.Type != msgKPIs || m.KPIs.Total.Calls != first.KPIs.Total.Calls+1 {
+		t.Fatalf("got %+v, want a snapshot with one call more than %d", m, first.KPIs.Total.Calls)
+	}
+}
+
+// BenchmarkRecordFinished is what telling the live KPIs of one finished
+// call costs its node with three scopes watched.
+func BenchmarkRecordFinished(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	for _, p := range []*auth.Principal{{}, {Campaigns: []int64{f.alpha}}} {
+		if _, err := f.srv.liveReport(ctx, p, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := f.srv.liveReport(ctx, &auth.Principal{}, f.alpha); err != nil {
+		b.Fatal(err)
+	}
+	rec := store.CallRecord{CampaignID: f.alpha, ContactID: 1, AttemptAt: fixtureNow.Add(-time.Minute),
+		AnsweredAt: fixtureNow.Add(-55 * time.Second), EndedAt: fixtureNow, SIPCode: 200, Disposition: "answered",
+		AnsweredBy: "human", Outcome: "interested",
+		Transcript: []byte(`[{"side":"bot","text":"hello","at":1000},{"side":"caller","text":"yes please","at":4000}]`)}
+	b.ReportAllocs()
+	for b.Loop() {
+		rec.ID++
+		f.srv.RecordFinished(rec)
 	}
 }
 
