@@ -14,23 +14,29 @@ import (
 
 // The live KPI snapshots of /ws/events come from one kpi.Window per scope
 // that a subscriber watches. A window is loaded from the store once, when
-// its first subscriber comes, and is then fed three ways:
+// its first subscriber comes, and is then kept current two ways:
 //
 //   - RecordFinished, told by this node as each of its calls ends;
 //   - a reconciliation every KPIReconcileInterval that reads the records
 //     ended since the last one (other nodes' calls on a shared PostgreSQL,
-//     interrupted attempts closed by Recover, anything this node missed);
-//   - nothing else: a snapshot reads no store at all, so its cost follows
-//     the window's size, not the history's, and not the number of
-//     subscribers.
+//     interrupted attempts closed by Recover, anything this node missed),
+//     and, once the window's load is liveResync old, a fresh load instead.
 //
-// Each record is added once per window (by ID), whichever way it came.
+// A snapshot reads no store at all, so its cost follows the window's size,
+// not the history's, and not the number of subscribers. Each record is
+// added once per window (by ID), whichever way it came.
 
 // reconcileOverlap is how far before the previous reconciliation the next
 // one looks back: a record is stamped with its end when its node finished it
 // but becomes visible only when its transaction commits, and nodes' clocks
 // differ by some seconds.
 const reconcileOverlap = 2 * time.Minute
+
+// liveResync is how old a window's load may grow before it is loaded
+// afresh from the store. Reconciliations catch what ended lately; a record
+// stored long after its end (a node that finished it late, a hand repair)
+// is caught by the next load, so a window's drift is bounded.
+const liveResync = 10 * time.Minute
 
 // livePage is how many records one read of a window's load holds.
 const livePage = 1000
@@ -59,6 +65,8 @@ type liveScope struct {
 	seen map[int64]time.Time
 	// synced is when the store was last read (the server's clock).
 	synced time.Time
+	// loaded is when the window was loaded whole.
+	loaded time.Time
 }
 
 // covers reports whether records of campaignID belong to the scope.
@@ -132,12 +140,7 @@ func (s *Server) liveScope(ctx context.Context, key string, campaignIDs []int64)
 	s.live.mu.Lock()
 	sc, ok := s.live.scopes[key]
 	if !ok {
-		q := kpi.Query{Rules: s.cfg.KPIRules}
-		if len(campaignIDs) == 1 {
-			q.CampaignID = campaignIDs[0]
-		}
-		sc = &liveScope{key: key, campaignIDs: campaignIDs, w: kpi.NewWindow(s.cfg.KPIWindow, q),
-			ready: make(chan struct{}), seen: map[int64]time.Time{}}
+		sc = s.newScope(key, campaignIDs)
 		// In the map before loading: RecordFinished feeds it meanwhile,
 		// and the load skips what it was told.
 		s.live.scopes[key] = sc
@@ -169,6 +172,37 @@ func (s *Server) liveScope(ctx context.Context, key string, campaignIDs []int64)
 	return sc, nil
 }
 
+func (s *Server) newScope(key string, campaignIDs []int64) *liveScope {
+	q := kpi.Query{Rules: s.cfg.KPIRules}
+	if len(campaignIDs) == 1 {
+		q.CampaignID = campaignIDs[0]
+	}
+	return &liveScope{key: key, campaignIDs: campaignIDs, w: kpi.NewWindow(s.cfg.KPIWindow, q),
+		ready: make(chan struct{}), seen: map[int64]time.Time{}}
+}
+
+// resyncScope loads a fresh window for old's scope and puts it in old's
+// place. Records told while it loads went to old alone, but they were
+// stored before being told: the reconciliation that follows the swap reads
+// them.
+func (s *Server) resyncScope(ctx context.Context, old *liveScope) error {
+	sc := s.newScope(old.key, old.campaignIDs)
+	if err := s.loadScope(ctx, sc); err != nil {
+		return err
+	}
+	close(sc.ready)
+	s.live.mu.Lock()
+	current := s.live.scopes[old.key] == old
+	if current {
+		s.live.scopes[old.key] = sc
+	}
+	s.live.mu.Unlock()
+	if !current {
+		return nil // dropped or replaced meanwhile
+	}
+	return s.reconcileScope(ctx, sc)
+}
+
 // loadScope reads the scope's list sizes and the records of its span, a
 // page at a time: the window keeps each record's facts, not the record.
 func (s *Server) loadScope(ctx context.Context, sc *liveScope) error {
@@ -193,7 +227,7 @@ func (s *Server) loadScope(ctx context.Context, sc *liveScope) error {
 		q.After = page[len(page)-1].ID
 	}
 	sc.mu.Lock()
-	sc.synced = now
+	sc.synced, sc.loaded = now, now
 	sc.mu.Unlock()
 	return nil
 }
@@ -249,7 +283,8 @@ func (s *Server) liveScopes() []*liveScope {
 }
 
 // reconcileKPIs brings each loaded window up to date with the store: the
-// records ended since its last read (less the overlap), and its list sizes.
+// records ended since its last read (less the overlap), and its list sizes;
+// a window loaded liveResync ago is loaded afresh instead.
 func (s *Server) reconcileKPIs(ctx context.Context) {
 	for _, sc := range s.liveScopes() {
 		select {
@@ -260,7 +295,13 @@ func (s *Server) reconcileKPIs(ctx context.Context) {
 		if sc.err != nil {
 			continue
 		}
-		if err := s.reconcileScope(ctx, sc); err != nil && ctx.Err() == nil {
+		reconcile := s.reconcileScope
+		sc.mu.Lock()
+		if s.cfg.Now().Sub(sc.loaded) >= liveResync {
+			reconcile = s.resyncScope
+		}
+		sc.mu.Unlock()
+		if err := reconcile(ctx, sc); err != nil && ctx.Err() == nil {
 			s.log.Warn("kpi reconciliation", "scope", sc.key, "err", err)
 		}
 	}

@@ -179,6 +179,35 @@ func TestLiveKPIsReconcileRecordsOfOtherNodes(t *testing.T) {
 	}
 }
 
+func TestLiveKPIWindowsAreLoadedAfreshToCatchLateRecords(t *testing.T) {
+	var now atomic.Pointer[time.Time]
+	now.Store(&fixtureNow)
+	f := newFixture(t, func(c *Config) { c.Now = func() time.Time { return *now.Load() } })
+	ctx := t.Context()
+	admin := &auth.Principal{}
+	before := f.liveReport(t, admin, 0)
+	// A record stored now that ended long before the reconciliation's
+	// overlap: a node that finished it late.
+	f.newCalls(ctx, f.alpha, "late", fixtureNow.Add(-10*time.Minute), "interested")
+	f.srv.reconcileKPIs(ctx)
+	if got := f.liveReport(t, admin, 0); got.Total.Calls != before.Total.Calls {
+		t.Fatalf("live calls %d: the reconciliation was expected to miss the late record", got.Total.Calls)
+	}
+	later := fixtureNow.Add(liveResync)
+	now.Store(&later)
+	f.srv.reconcileKPIs(ctx)
+	got := f.liveReport(t, admin, 0)
+	if got.Total.Calls != before.Total.Calls+1 {
+		t.Fatalf("live calls %d after the window was loaded afresh, want %d", got.Total.Calls, before.Total.Calls+1)
+	}
+	q := kpi.Last(f.srv.cfg.KPIWindow, later)
+	want, err := f.srv.kpiReport(ctx, admin, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFigures(t, "after a fresh load", got, want)
+}
+
 func TestLiveKPIsOfALimitedScopeIgnoreOtherCampaigns(t *testing.T) {
 	f := newFixture(t)
 	agent := &auth.Principal{Campaigns: []int64{f.alpha}}
