@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"sync"
 
 	"gonum.org/v1/gonum/dsp/fourier"
 )
@@ -102,9 +103,18 @@ func nextPow2(n int) int {
 // table-driven form is about 4× faster (BenchmarkPowerSpectrum256). The bit
 // reversal is folded into packing, so it costs no pass of its own.
 type radix2 struct {
-	h      int
-	rev    []int32   // bit reversal of 0…h−1
+	*radix2Plan
 	re, im []float64 // the complex sequence, length h
+}
+
+// radix2Plan holds the read-only tables of a radix2 of one length. They
+// are shared by every transform of that length in the process (see
+// sharedTables): a media server runs a few FFTs per call leg on thousands
+// of legs, and one copy of the tables stays in cache where a copy per leg
+// would not.
+type radix2Plan struct {
+	h      int
+	rev    []int32 // bit reversal of 0…h−1
 	stages []r22Stage
 	// e^(−2πik/n) for k = 0…h, for the split into the real spectrum, and
 	// c[k] = −i/2·e^(−2πik/n) for the power spectrum's form of it.
@@ -120,10 +130,45 @@ type r22Stage struct {
 	w1r, w1i, w2r, w2i []float64
 }
 
+// sharedTables memoises read-only tables by key for the whole process.
+// Nothing in them changes after they are built, so sharing them is as safe
+// as sharing a constant; only the map is guarded.
+type sharedTables[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]V
+}
+
+// get returns the tables for k, building them with build the first time.
+// A key that is not equal to itself (a NaN in a config) is built afresh
+// each time rather than filling the map with entries never found again.
+func (c *sharedTables[K, V]) get(k K, build func() V) V {
+	if k != k {
+		return build()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.m[k]; ok {
+		return v
+	}
+	if c.m == nil {
+		c.m = make(map[K]V)
+	}
+	v := build()
+	c.m[k] = v
+	return v
+}
+
+var radix2Plans sharedTables[int, *radix2Plan]
+
 func newRadix2(n int) *radix2 {
+	p := radix2Plans.get(n, func() *radix2Plan { return newRadix2Plan(n) })
+	return &radix2{radix2Plan: p, re: make([]float64, p.h), im: make([]float64, p.h)}
+}
+
+func newRadix2Plan(n int) *radix2Plan {
 	h := n / 2
 	logH := bits.TrailingZeros(uint(h))
-	r := &radix2{h: h, rev: make([]int32, h), re: make([]float64, h), im: make([]float64, h),
+	r := &radix2Plan{h: h, rev: make([]int32, h),
 		twr: make([]float64, h+1), twi: make([]float64, h+1),
 		cr: make([]float64, h+1), ci: make([]float64, h+1)}
 	for i := range r.rev {

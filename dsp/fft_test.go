@@ -96,3 +96,19 @@ func TestPowerSpectrumMatchesDirectDFTAtEveryPowerOfTwo(t *testing.T) {
 		}
 	}
 }
+
+func TestTransformsShareTablesButNotBuffers(t *testing.T) {
+	a, _ := NewFFT(256)
+	b, _ := NewFFT(256)
+	if a.r2.radix2Plan != b.r2.radix2Plan {
+		t.Error("two 256-point FFTs built their own tables")
+	}
+	if &a.r2.re[0] == &b.r2.re[0] {
+		t.Error("two FFTs share a work buffer")
+	}
+	m1, _ := NewMFCC(MFCCConfig{})
+	m2, _ := NewMFCC(MFCCConfig{})
+	if m1.mel != m2.mel || &m1.window[0] != &m2.window[0] || &m1.frame[0] == &m2.frame[0] {
+		t.Error("MFCC extractors of one config must share tables and only tables")
+	}
+}

@@ -183,19 +183,47 @@ func NewMFCC(cfg MFCCConfig) (*MFCC, error) {
 	if err != nil {
 		return nil, err
 	}
-	mel, err := NewMelFilterBank(cfg.Mel)
+	t, err := mfccTables.get(cfg, func() mfccTablesOrErr { return newMFCCTables(cfg) }).get()
 	if err != nil {
 		return nil, err
 	}
+	return &MFCC{win: cfg.WindowSamples, preemph: cfg.PreEmphasis,
+		window: t.window, fft: fft, mel: t.mel, dct: t.dct,
+		lifter: t.lifter, logFloor: cfg.LogFloor,
+		frame: make([]float64, fft.Len()), power: make([]float64, fft.Bins()),
+		melE: make([]float64, t.mel.NumFilters())}, nil
+}
+
+// mfccTableSet is the read-only part of an MFCC extractor — window, filter
+// bank, DCT basis and lifter, about 7 KB at the defaults — shared by every
+// extractor of one configuration in the process (see sharedTables).
+type mfccTableSet struct {
+	window []float64
+	mel    *MelFilterBank
+	dct    *DCT
+	lifter []float64
+}
+
+type mfccTablesOrErr struct {
+	t   *mfccTableSet
+	err error
+}
+
+func (t mfccTablesOrErr) get() (*mfccTableSet, error) { return t.t, t.err }
+
+var mfccTables sharedTables[MFCCConfig, mfccTablesOrErr]
+
+func newMFCCTables(cfg MFCCConfig) mfccTablesOrErr {
+	mel, err := NewMelFilterBank(cfg.Mel)
+	if err != nil {
+		return mfccTablesOrErr{err: err}
+	}
 	dct, err := NewDCT(mel.NumFilters(), cfg.NumCeps, cfg.DCT)
 	if err != nil {
-		return nil, fmt.Errorf("mfcc: %w", err)
+		return mfccTablesOrErr{err: fmt.Errorf("mfcc: %w", err)}
 	}
-	return &MFCC{win: cfg.WindowSamples, preemph: cfg.PreEmphasis,
-		window: Hamming(cfg.WindowSamples), fft: fft, mel: mel, dct: dct,
-		lifter: Lifter(cfg.NumCeps, cfg.Lifter), logFloor: cfg.LogFloor,
-		frame: make([]float64, fft.Len()), power: make([]float64, fft.Bins()),
-		melE: make([]float64, mel.NumFilters())}, nil
+	return mfccTablesOrErr{t: &mfccTableSet{window: Hamming(cfg.WindowSamples), mel: mel, dct: dct,
+		lifter: Lifter(cfg.NumCeps, cfg.Lifter)}}
 }
 
 // WindowSamples returns the window length Compute expects.

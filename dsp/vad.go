@@ -3,6 +3,7 @@ package dsp
 import (
 	"fmt"
 	"math"
+	"sync"
 	"time"
 )
 
@@ -87,6 +88,10 @@ const (
 	vadBlockLen  = 25 // …of 25 × 10 ms: 2 s
 )
 
+// vadHamming is the analysis window, one read-only copy shared by every
+// VAD of the process (see sharedTables).
+var vadHamming = sync.OnceValue(func() []float64 { return Hamming(vadWindow) })
+
 // vadWeights favour the bands where speech energy sits above telephone
 // noise (250–2000 Hz), as WebRTC's spectrum weights do.
 var vadWeights = [vadNumBands]float64{0.6, 1.0, 1.2, 1.2, 0.9, 0.6}
@@ -159,7 +164,7 @@ func NewVAD(cfg VADConfig) (*VAD, error) {
 		return nil, fmt.Errorf("vad noise adaptation %g: %w", cfg.NoiseAdaptation, ErrConfig)
 	}
 	fft, _ := NewFFT(vadFFT)
-	v := &VAD{cfg: cfg, fft: fft, window: Hamming(vadWindow), hist: make([]float64, vadWindow),
+	v := &VAD{cfg: cfg, fft: fft, window: vadHamming(), hist: make([]float64, vadWindow),
 		frame:     make([]float64, vadFFT), // the tail past vadWindow stays zero
 		spec:      make([]float64, fft.Bins()),
 		minPower:  32768 * 32768 * math.Pow(10, cfg.MinEnergyDBFS/10),
