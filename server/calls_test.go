@@ -238,3 +238,37 @@ func TestDocsDescribeEveryQueryParameter(t *testing.T) {
 		}
 	}
 }
+
+// TestCallAndKPIRoutesNeverReadAWholeHistory holds the routes that used to
+// load every record of the visible campaigns to the store's pages and
+// windows.
+func TestCallAndKPIRoutesNeverReadAWholeHistory(t *testing.T) {
+	var cs *countingStore
+	f := newFixture(t, withCountingStore(&cs), func(c *Config) { c.ExportPage = 2 })
+	f.newCalls(t.Context(), f.alpha, "h", time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), "interested", "", "declined")
+	for _, tok := range []string{tokAdmin, tokAgent} {
+		f.get("/api/v1/calls?limit=2", tok).must(t, 200)
+		f.get("/api/v1/calls/rec-a1", tok).must(t, 200)
+		f.get(fmt.Sprintf("/api/v1/calls/%d", f.recordID), tok).must(t, 200)
+		f.get(fmt.Sprintf("/api/v1/campaigns/%d/calls.csv", f.alpha), tok).must(t, 200)
+		f.get("/api/v1/kpis?span=1h", tok).must(t, 200)
+		if r := f.get("/api/v1/analytics/forecast", tok); r.status != 200 && r.status != 422 {
+			t.Fatalf("forecast: %d %s", r.status, r.body)
+		}
+	}
+	if n := cs.maxPage.Load(); n > 3 {
+		t.Errorf("a page of %d records read, want at most limit+1 or the export's page", n)
+	}
+	// The live KPI window loads the last hour in pages of its own.
+	c := f.wsDial(t, "", tokAgent)
+	f.waitSubscribers(t, 1)
+	if m := readMsg(t, c); m.Type != msgKPIs {
+		t.Fatalf("greeting %+v", m)
+	}
+	if n := cs.maxPage.Load(); n > livePage {
+		t.Errorf("a page of %d records read, want at most %d", n, livePage)
+	}
+	if n := cs.histories.Load(); n != 0 {
+		t.Errorf("%d reads of a campaign's whole history", n)
+	}
+}

@@ -18,10 +18,17 @@ import (
 type countingStore struct {
 	store.Store
 	reads atomic.Int64
+	// histories counts reads of a campaign's whole history (CallRecords
+	// without a contact); maxPage is the largest page asked for.
+	histories atomic.Int64
+	maxPage   atomic.Int64
 }
 
 func (c *countingStore) CallRecords(ctx context.Context, campaignID, contactID int64) ([]store.CallRecord, error) {
 	c.reads.Add(1)
+	if contactID == 0 {
+		c.histories.Add(1)
+	}
 	return c.Store.CallRecords(ctx, campaignID, contactID)
 }
 
@@ -32,6 +39,12 @@ func (c *countingStore) CallRecordsBetween(ctx context.Context, campaignID int64
 
 func (c *countingStore) QueryCallRecords(ctx context.Context, q store.RecordQuery) ([]store.CallRecord, error) {
 	c.reads.Add(1)
+	for {
+		m := c.maxPage.Load()
+		if int64(q.Limit) <= m || c.maxPage.CompareAndSwap(m, int64(q.Limit)) {
+			break
+		}
+	}
 	return c.Store.QueryCallRecords(ctx, q)
 }
 
