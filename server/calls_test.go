@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/csv"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/waihu/waihu/campaign"
+	"github.com/waihu/waihu/store"
 )
 
 // walkCalls follows next cursors from path (which has its own query) and
@@ -271,4 +273,54 @@ func TestCallAndKPIRoutesNeverReadAWholeHistory(t *testing.T) {
 	if n := cs.histories.Load(); n != 0 {
 		t.Errorf("%d reads of a campaign's whole history", n)
 	}
+}
+
+// BenchmarkCallList is one page of GET /api/v1/calls and one GET by Call-ID
+// over 100k records: the first page, a page deep in the history (the
+// keyset makes it cost the same), and, as the baseline, the whole-history
+// read and sort that the list and the lookup did before the store had pages.
+func BenchmarkCallList(b *testing.B) {
+	f := newFixture(b)
+	const n = 100_000
+	seedBenchRecords(b, f, n)
+	recs, err := f.st.QueryCallRecords(b.Context(), store.RecordQuery{Limit: 1, Ascending: true, After: int64(n / 10)})
+	if err != nil || len(recs) != 1 {
+		b.Fatal(recs, err)
+	}
+	deep := recs[0]
+	get := func(b *testing.B, path string) {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer "+f.tokens[tokAdmin])
+		w := httptest.NewRecorder()
+		f.srv.Handler().ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("%s: %d %s", path, w.Code, w.Body)
+		}
+	}
+	for _, bc := range []struct{ name, path string }{
+		{"first page", "/api/v1/calls?limit=100"},
+		{"deep page", fmt.Sprintf("/api/v1/calls?limit=100&after=%d", deep.ID)},
+		{"by Call-ID", "/api/v1/calls/" + deep.SIPCallID},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				get(b, bc.path)
+			}
+		})
+	}
+	b.Run("whole history (before)", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var all []store.CallRecord
+			for _, id := range []int64{f.alpha, f.beta} {
+				list, err := f.st.CallRecords(b.Context(), id, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				all = append(all, list...)
+			}
+			slices.SortStableFunc(all, func(x, y store.CallRecord) int { return y.AttemptAt.Compare(x.AttemptAt) })
+		}
+	})
 }
