@@ -17,5 +17,12 @@
 // The server owns no call: cmd/waihu implements the small interfaces of Config
 // (Calls, Campaigns, Recordings, the trunk list) over its SIP user agent and
 // dialer, and feeds call events to the Hub, which fans them out to WebSocket
-// subscribers without ever blocking a call.
+// subscribers without ever blocking a call, and each finished call record to
+// Server.RecordFinished, which keeps the live KPI windows current.
+//
+// Nothing here reads a campaign's whole call history: calls are listed by
+// keyset pages and found by indexed lookups, exports stream in pages, and
+// the KPI snapshots pushed over /ws/events come from sliding windows loaded
+// once and reconciled with the store (live.go), so their cost follows the
+// last hour's calls, not the history.
 package server
