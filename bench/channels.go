@@ -318,8 +318,10 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (measure.StepResult, e
 
 // runMedia is one leg's application loop: each playout frame goes through
 // the dsp chain and is answered with the next frame of speech-like signal,
-// so both directions carry audio all call long. The pacer's tick releases
-// ReadFrame, so this loop runs at the frame rate without a timer.
+// so both directions carry audio all call long. ReadFrame returns when the
+// frame's packet arrives (or the playout clock conceals a missing one), so
+// this loop runs at the frame rate without a timer, and the legs' dsp work
+// is spread over the frame as their packets are.
 func runMedia(ctx context.Context, leg *rtp.Leg, sig []int16, phase int, analyse bool) {
 	chain, err := dsp.NewChain(dsp.ChainConfig{})
 	if err != nil {
