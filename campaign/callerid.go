@@ -112,12 +112,11 @@ type callerIDs struct {
 
 // candidate is one number's standing for one attempt.
 type candidate struct {
-	number    string
-	local     bool
-	health    float64
-	hourUsed  int
-	rotation  int
-	restUntil time.Time
+	number   string
+	local    bool
+	health   float64
+	hourUsed int
+	rotation int
 }
 
 // pick reserves a number for an attempt on phone at now, in order of

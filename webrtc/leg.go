@@ -325,7 +325,11 @@ func (l *Leg) newPeerConnection(pt, dtmfPT uint8) (*pion.PeerConnection, error) 
 	}
 	se.SetIncludeLoopbackCandidate(l.cfg.IncludeLoopback)
 	if len(l.cfg.PublicIPs) > 0 {
-		se.SetNAT1To1IPs(l.cfg.PublicIPs, pion.ICECandidateTypeHost)
+		// Host candidates carry the public addresses instead of the local ones.
+		rule := pion.ICEAddressRewriteRule{External: l.cfg.PublicIPs, AsCandidateType: pion.ICECandidateTypeHost}
+		if err := se.SetICEAddressRewriteRules(rule); err != nil {
+			return nil, fmt.Errorf("public IPs %v: %w", l.cfg.PublicIPs, err)
+		}
 	}
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6})
 	se.LoggerFactory = slogLoggerFactory{log: l.log}

@@ -117,11 +117,10 @@ func fileKeys(master [KeySize]byte, salt []byte, keyID string) (cipher.AEAD, [ch
 
 // stream is the sealing state shared by Writer and Reader.
 type stream struct {
-	aead   cipher.AEAD
-	ad     []byte
-	nonce  [nonceLen]byte
-	index  uint32
-	hadMax bool // index wrapped: no more chunks may be sealed
+	aead  cipher.AEAD
+	ad    []byte
+	nonce [nonceLen]byte
+	index uint32
 }
 
 func (s *stream) setNonce(last bool) {
