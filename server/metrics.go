@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -82,6 +83,20 @@ func NewMetrics() *Metrics {
 // Registry is the registry the collectors are on, for tests and for
 // callers that add their own.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Register adds a collector that reads its figures on scrape (cmd/waihu's
+// SIP edge, which asks the UA for its counters rather than being told of
+// every dropped packet). It fails when the collector's metrics clash with
+// ones already registered; on a nil *Metrics it does nothing.
+func (m *Metrics) Register(c prometheus.Collector) error {
+	if m == nil {
+		return nil
+	}
+	if err := m.reg.Register(c); err != nil {
+		return fmt.Errorf("register metrics collector: %w", err)
+	}
+	return nil
+}
 
 // CallState moves call id to state (dialing, ringing, answered); "ended"
 // or "" removes it.

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/waihu/waihu/dialog"
 )
 
@@ -113,4 +115,44 @@ func TestMetricsMethodsAreSafeOnNil(t *testing.T) {
 	m.RTPStats(1, 10, time.Millisecond)
 	m.ASRLatency(time.Second)
 	m.QueueDepth(1, 2)
+}
+
+// scrapeCounter is a collector whose value is read at scrape time, as
+// cmd/waihu's SIP edge collector reads the UA.
+type scrapeCounter struct {
+	desc *prometheus.Desc
+	read func() float64
+}
+
+func (c scrapeCounter) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c scrapeCounter) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, c.read())
+}
+
+func TestMetricsRegisterAddsCollectorsReadOnScrapeAndRefusesClashes(t *testing.T) {
+	m := NewMetrics()
+	n := 0.0
+	c := scrapeCounter{desc: prometheus.NewDesc("waihu_test_scraped_total", "Read at scrape.", nil, nil),
+		read: func() float64 { n++; return n }}
+	if err := m.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	if got := counterValue(t, m, "waihu_test_scraped_total"); got != 1 {
+		t.Errorf("first scrape = %v, want 1", got)
+	}
+	if got := counterValue(t, m, "waihu_test_scraped_total"); got != 2 {
+		t.Errorf("second scrape = %v, want 2 (read again, not cached)", got)
+	}
+	if err := m.Register(c); err == nil {
+		t.Error("registering the same collector twice: no error")
+	}
+	clash := scrapeCounter{desc: prometheus.NewDesc("waihu_calls", "Clashes with the calls gauge.", nil, nil),
+		read: func() float64 { return 0 }}
+	if err := m.Register(clash); err == nil {
+		t.Error("a collector clashing with waihu_calls: no error")
+	}
+	var none *Metrics
+	if err := none.Register(c); err != nil {
+		t.Errorf("nil Metrics: %v", err)
+	}
 }
