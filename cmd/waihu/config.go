@@ -216,6 +216,13 @@ func (e ExtensionConfig) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("user", e.User))
 }
 
+// String keeps the password out of anything that prints a Config with %v
+// or %+v (fmt uses it for nested fields too).
+func (e ExtensionConfig) String() string { return "{user " + e.User + "}" }
+
+// GoString does the same for %#v.
+func (e ExtensionConfig) GoString() string { return fmt.Sprintf("ExtensionConfig{User: %q}", e.User) }
+
 // RTPConfig is the media engine's part of the file.
 type RTPConfig struct {
 	BindIP       string        `yaml:"bind_ip"`
