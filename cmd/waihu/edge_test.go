@@ -10,8 +10,10 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -343,5 +345,77 @@ func TestEdgeCollectorCountsBansAndDropsByReason(t *testing.T) {
 	}
 	if got := gathered(t, reg); got["waihu_sip_banned"] != 0 || got["waihu_sip_bans_total"] != 1 {
 		t.Errorf("after unban: banned gauge %v, bans total %v", got["waihu_sip_banned"], got["waihu_sip_bans_total"])
+	}
+}
+
+// TestServeGivesSIPTLSAndSoftphoneEachTheirCertificateAndEdgeMetrics runs
+// a whole node with sip.tls and --tls-cert/--ws: the tls listener keeps
+// sip.tls.cert (for trunks, which dial an IP and send no name), the
+// softphone's name gets --tls-cert on both listeners, and /metrics shows
+// the edge and the registrar.
+func TestServeGivesSIPTLSAndSoftphoneEachTheirCertificateAndEdgeMetrics(t *testing.T) {
+	dir := t.TempDir()
+	sipCert, sipKey := writeTestCert(t, dir, "sip", "sip.waihu.test")
+	phoneCert, phoneKey := writeTestCert(t, dir, "phone", "phone.waihu.test")
+	cfg := defaultConfig()
+	off := false
+	cfg.Bot = BotConfig{Enabled: &off}
+	cfg.Data = filepath.Join(dir, "data")
+	cfg.SIP.Listen, cfg.SIP.Transports = "127.0.0.1:0", []string{"udp"}
+	cfg.SIP.TLS = SIPTLSConfig{Cert: sipCert, Key: sipKey}
+	cfg.SIP.Registrar = &RegistrarConfig{Extensions: []ExtensionConfig{{User: "1001", Password: "pw-1001"}}}
+	cfg.RTP.BindIP = "127.0.0.1"
+	cfg.RTP.PortMin, cfg.RTP.PortMax = 38000, 38999
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	ph := phoneFlags{ws: "127.0.0.1:0", tlsCert: phoneCert, tlsKey: phoneKey}
+	n, err := startNode(context.Background(), cfg, ph, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	ua := n.srv.ua
+	cases := []struct {
+		network, sni, want string
+	}{
+		{"tls", "", "sip"},
+		{"tls", "sip.waihu.test", "sip"},
+		{"tls", "phone.waihu.test", "phone"},
+		{"wss", "phone.waihu.test", "phone"},
+	}
+	for _, c := range cases {
+		conn, err := tls.Dial("tcp", ua.Addr(c.network).String(), &tls.Config{ServerName: c.sni, InsecureSkipVerify: true}) //nolint:gosec // reads the served certificate only
+		if err != nil {
+			t.Fatalf("%s: %v", c.network, err)
+		}
+		if got := conn.ConnectionState().PeerCertificates[0].Subject.CommonName; got != c.want {
+			t.Errorf("%s listener, SNI %q: served %q, want %q", c.network, c.sni, got, c.want)
+		}
+		conn.Close()
+	}
+
+	raw, err := os.ReadFile(filepath.Join(cfg.Data, "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("GET", n.control.url("/metrics"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(raw)))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the test's self-signed HTTPS
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, want := range []string{`waihu_sip_edge_dropped_total{reason="banned"} 0`, "waihu_sip_banned 0",
+		"waihu_sip_bans_total 0", "waihu_sip_registered_extensions 0", "waihu_sip_edge_admitted_total"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
 	}
 }

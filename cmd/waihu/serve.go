@@ -158,6 +158,13 @@ func startNode(ctx context.Context, cfg Config, ph phoneFlags, log *slog.Logger)
 			return nil, err
 		}
 	}
+	// --- SIP edge hook (edge.go): sip.tls beside --tls-cert, edge metrics ---
+	if err := attachSIPEdge(srv, n.control, &ph); err != nil {
+		srv.engine.Close()
+		n.control.close()
+		return nil, err
+	}
+	// --- end SIP edge hook ---
 	if err := srv.start(ctx); err != nil {
 		srv.engine.Close()
 		n.control.close()
