@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/waihu/waihu/sip"
 )
 
@@ -350,5 +352,30 @@ func TestParseConfigRejectsBadSIPSecurityValuesNamingTheKey(t *testing.T) {
 				t.Errorf("error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+// TestConfigurationReferenceNamesOnlyRealKeys decodes the reference example
+// of docs/configuration.md with unknown keys refused, so the page cannot
+// document a key the binary does not read. (Values are not validated: the
+// example names files and variables that exist on no test machine.)
+func TestConfigurationReferenceNamesOnlyRealKeys(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/configuration.md has no yaml example")
+	}
+	dec := yaml.NewDecoder(strings.NewReader(example))
+	dec.KnownFields(true)
+	var cfg Config
+	if err := dec.Decode(&cfg); err != nil {
+		t.Fatalf("docs/configuration.md example: %v", err)
+	}
+	if cfg.SIP.Registrar == nil || len(cfg.SIP.Registrar.Extensions) == 0 || cfg.SIP.Edge.RatePerSecond == 0 || cfg.SIP.TLS.Listen != "" {
+		t.Errorf("the example's sip section did not decode as documented: %+v", cfg.SIP)
 	}
 }
