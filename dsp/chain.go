@@ -1,6 +1,9 @@
 package dsp
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // ChainConfig configures a Chain; the zero value uses each stage's defaults
 // (25 ms / 10 ms MFCC framing at 8 kHz).
@@ -67,6 +70,54 @@ type Chain struct {
 
 	pitchDue int // new samples since the last pitch estimate
 	lastF0   PitchEstimate
+
+	scratch *sync.Pool // of *chainScratch, shared by Chains of one shape
+}
+
+// chainScratch holds the stages' buffers that carry nothing from one frame
+// to the next: FFT work arrays, windowed frames, spectra, the pitch
+// tracker's decimated copy and difference function — about 12 KB at the
+// defaults. A Chain borrows a set for each Process call from a pool shared
+// by every Chain of the same shape, so with thousands of legs a frame's
+// scratch is one that was used a moment ago and is still in cache; only
+// the state a leg keeps between frames (about 10 KB of histories) is
+// touched per leg. Each leg owning its scratch, the per-frame work read
+// twice as much memory that had gone cold since the leg's last frame.
+type chainScratch struct {
+	vadFFT, mfccFFT *FFT
+	vadFrame, spec  []float64
+	mfccFrame       []float64
+	power, melE     []float64
+	dec, d          []float64
+}
+
+// chainShape is what the scratch buffers' sizes depend on.
+type chainShape struct{ mfccFFT, mfccBins, melFilters, pitchDec, pitchD int }
+
+var chainScratchPools sharedTables[chainShape, *sync.Pool]
+
+func (c *Chain) shape() chainShape {
+	return chainShape{mfccFFT: c.mfcc.fft.Len(), mfccBins: len(c.mfcc.power), melFilters: len(c.mfcc.melE),
+		pitchDec: len(c.pitch.dec), pitchD: len(c.pitch.d)}
+}
+
+func newChainScratch(sh chainShape) *chainScratch {
+	s := &chainScratch{vadFrame: make([]float64, vadFFT), spec: make([]float64, vadFFT/2+1),
+		mfccFrame: make([]float64, sh.mfccFFT), power: make([]float64, sh.mfccBins),
+		melE: make([]float64, sh.melFilters), dec: make([]float64, sh.pitchDec), d: make([]float64, sh.pitchD)}
+	s.vadFFT, _ = NewFFT(vadFFT) // a power of two cannot fail
+	s.mfccFFT = s.vadFFT
+	if sh.mfccFFT != vadFFT {
+		s.mfccFFT, _ = NewFFT(sh.mfccFFT) // the MFCC's own size worked before
+	}
+	return s
+}
+
+// lend points the stages' scratch fields at s for one Process call.
+func (c *Chain) lend(s *chainScratch) {
+	c.vad.fft, c.vad.frame, c.vad.spec = s.vadFFT, s.vadFrame, s.spec
+	c.mfcc.fft, c.mfcc.frame, c.mfcc.power, c.mfcc.melE = s.mfccFFT, s.mfccFrame, s.power, s.melE
+	c.pitch.dec, c.pitch.d = s.dec, s.d
 }
 
 // NewChain builds the stages.
@@ -102,12 +153,21 @@ func NewChain(cfg ChainConfig) (*Chain, error) {
 	win := mfcc.WindowSamples()
 	c := &Chain{vad: vad, pitch: pitch, mfcc: mfcc, x: make([]float64, FrameSamples),
 		win: win, hop: hop, buf: make([]float64, win+2*FrameSamples), rows: rows}
+	sh := c.shape()
+	c.scratch = chainScratchPools.get(sh, func() *sync.Pool {
+		return &sync.Pool{New: func() any { return newChainScratch(sh) }}
+	})
+	// The stages' own scratch is never used: hand it back now.
+	c.lend(&chainScratch{})
 	c.Reset()
 	return c, nil
 }
 
 // Process analyses one frame (normally 160 samples) into out.
 func (c *Chain) Process(frame []int16, out *ChainResult) {
+	s := c.scratch.Get().(*chainScratch)
+	defer c.scratch.Put(s)
+	c.lend(s)
 	if len(frame) > len(c.x) {
 		c.x = make([]float64, len(frame)) // only for frames longer than any seen
 	}

@@ -204,3 +204,27 @@ func BenchmarkChainSyllables(b *testing.B) {
 		i = (i + FrameSamples) % len(x)
 	}
 }
+
+// BenchmarkChainManyLegs runs one frame on each of 500 Chains in turn, as
+// a media server with 500 legs does every 20 ms: each leg's state has gone
+// cold in cache since its last frame, which a single-Chain benchmark hides.
+// ns/op is per frame.
+func BenchmarkChainManyLegs(b *testing.B) {
+	const legs = 500
+	chains := make([]*Chain, legs)
+	for i := range chains {
+		chains[i], _ = NewChain(ChainConfig{})
+	}
+	x := syllables()
+	var out ChainResult
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	i, leg := 0, 0
+	for b.Loop() {
+		chains[leg].Process(x[i:i+FrameSamples], &out)
+		if leg++; leg == legs {
+			leg = 0
+			i = (i + FrameSamples) % len(x)
+		}
+	}
+}
