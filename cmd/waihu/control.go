@@ -78,7 +78,8 @@ func newControlPlane(ctx context.Context, srv *server, ph *phoneFlags) (*control
 	if c.hooks, err = webhook.New(wc); err != nil {
 		return fail(fmt.Errorf("webhooks: %w", err))
 	}
-	c.mgr = newCampaignManager(hookedStore{Store: st, hooks: c.hooks, log: srv.log}, c.dialer, serveNode(), srv.log)
+	hooked := &hookedStore{Store: st, hooks: c.hooks, log: srv.log}
+	c.mgr = newCampaignManager(hooked, c.dialer, serveNode(), srv.log)
 	c.mgr.finished = func(ctx context.Context, id int64) {
 		if _, err := c.hooks.EnqueueCampaignFinished(ctx, id); err != nil {
 			srv.log.Error("webhook: campaign finished not queued", "campaign_id", id, "err", err)
@@ -100,6 +101,7 @@ func newControlPlane(ctx context.Context, srv *server, ph *phoneFlags) (*control
 	if c.api, err = httpapi.New(sc); err != nil {
 		return fail(fmt.Errorf("http api: %w", err))
 	}
+	hooked.live = c.api // before any Runner starts (listen)
 	feed := &metricsFeed{m: c.api.Metrics()}
 	events := sinks{c.api.Hub()}
 	c.dialer.events, c.dialer.metrics = events, feed
@@ -188,21 +190,25 @@ func serveNode() string {
 	return h + "-serve"
 }
 
-// hookedStore queues a call.completed webhook for each campaign call record
-// the Runner finishes: the record is complete only then, with its
-// disposition, grade and transcript. The delivery is queued in the same
-// store, so it survives a restart; a failure to queue is logged and does not
-// undo the record.
+// hookedStore tells the rest of the node of each campaign call record the
+// Runner finishes — the record is complete only then, with its disposition,
+// grade and transcript: the live KPI windows count it at once, and a
+// call.completed webhook is queued in the same store, so it survives a
+// restart. A failure to queue is logged and does not undo the record.
 type hookedStore struct {
 	store.Store
 	hooks *webhook.Dispatcher
+	live  *httpapi.Server // set once the API is built, before any Runner runs
 	log   *slog.Logger
 }
 
 // FinishAttempt implements store.Store.
-func (h hookedStore) FinishAttempt(ctx context.Context, rec store.CallRecord, next store.ContactUpdate) error {
+func (h *hookedStore) FinishAttempt(ctx context.Context, rec store.CallRecord, next store.ContactUpdate) error {
 	if err := h.Store.FinishAttempt(ctx, rec, next); err != nil {
 		return err
+	}
+	if h.live != nil {
+		h.live.RecordFinished(rec)
 	}
 	if _, err := h.hooks.EnqueueCall(ctx, rec); err != nil {
 		h.log.Error("webhook: call not queued", "call_id", rec.SIPCallID, "campaign_id", rec.CampaignID, "err", err)

@@ -166,8 +166,17 @@ type dashResult struct {
 	MaxLiveCallRows int          `json:"maxLiveCallRows"`
 	ChartPoints     int          `json:"chartPoints"`
 	Segments        int          `json:"segments"`
-	SegmentsText    string       `json:"segmentsText"`
-	ZH              struct {
+	// WatchedMs is how long after Start the page showed every figure;
+	// FirstMs when each first did.
+	WatchedMs int            `json:"watchedMs"`
+	FirstMs   map[string]int `json:"firstMs"`
+	HungUp    *struct {
+		ID           string `json:"id"`
+		EndedAfterMs int    `json:"endedAfterMs"`
+		RowGone      bool   `json:"rowGone"`
+	} `json:"hungUp"`
+	SegmentsText string `json:"segmentsText"`
+	ZH           struct {
 		Lang           string `json:"lang"`
 		ASRLabel       string `json:"asrLabel"`
 		CampaignsTitle string `json:"campaignsTitle"`
@@ -180,7 +189,8 @@ type dashResult struct {
 // start wrote, clicks Start, and the page's figures change as sipp (the
 // carrier, answering and echoing RTP) takes the calls: calls placed, live
 // call rows, "ended" rows in the ticker, an answer-seizure ratio above zero
-// and a point on the hourly chart.
+// and a point on the hourly chart; a live call hung up from its row ends at
+// once.
 func TestDashboardStartsACampaignAndShowsItsFiguresLive(t *testing.T) {
 	testpeer.Need(t, "sipp")
 	const contacts = 3
@@ -213,9 +223,12 @@ func TestDashboardStartsACampaignAndShowsItsFiguresLive(t *testing.T) {
 	}
 
 	shot := filepath.Join(artifactDir(t), "dashboard.png")
+	driverFrom := time.Now()
+	defer func() { t.Logf("driver ran %v", time.Since(driverFrom)) }()
 	var got dashResult
 	r.runDriver(t, 2*time.Minute, &got, "dashboard.mjs", "--url", r.base+"/", "--token", r.token,
-		"--campaign", fmt.Sprint(c.ID), "--want-ended", fmt.Sprint(contacts), "--timeout", "90", "--screenshot", shot)
+		"--campaign", fmt.Sprint(c.ID), "--want-ended", fmt.Sprint(contacts), "--timeout", "90", "--screenshot", shot, "--hangup", "1")
+	t.Logf("page: first figure after start (ms) %v; all there after %d ms", got.FirstMs, got.WatchedMs)
 	t.Logf("dashboard: before %+v\nduring %+v\nafter %+v\nticker %q\nscreenshot %s", got.Before, got.During, got.After, got.After.TickerText, shot)
 	if got.Error != "" {
 		t.Fatalf("driver: %s\nconsole: %v\nserver log:\n%s", got.Error, got.Console, r.log.String())
@@ -241,6 +254,13 @@ func TestDashboardStartsACampaignAndShowsItsFiguresLive(t *testing.T) {
 	}
 	if got.ChartPoints < 1 {
 		t.Errorf("the hourly chart has %d points, want this hour's", got.ChartPoints)
+	}
+	// The greeting lasts about 8 s: a hangup from the page ends the call
+	// well before it would have.
+	if h := got.HungUp; h == nil || h.ID == "" || h.EndedAfterMs > 4000 || !h.RowGone {
+		t.Errorf("hangup from the live call row: %+v, want the call ended within 4 s and its row gone", h)
+	} else {
+		t.Logf("hung up %s from the page: ended %d ms later", h.ID, h.EndedAfterMs)
 	}
 	if got.Segments < 1 {
 		t.Errorf("segments panel %q: want the contacts' segments", got.SegmentsText)

@@ -5,11 +5,13 @@
 //
 //   node test/dashboard.mjs --url http://127.0.0.1:8080/ --token waihu_… \
 //        --campaign 1 [--want-ended 2] [--timeout 60] [--screenshot FILE] \
-//        [--chromium /usr/bin/chromium]
+//        [--hangup 1] [--chromium /usr/bin/chromium]
 //
 // It waits until the campaign has finished --want-ended contacts, the
 // ticker shows that many "ended" rows and the answer-seizure ratio card
-// holds a figure, or until --timeout seconds have passed.
+// holds a figure, or until --timeout seconds have passed. With --hangup the
+// first live call is hung up from its row's button once it is answered, and
+// the driver reports how long its "ended" row took to appear.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,11 +96,30 @@ async function main() {
         result.during = f;
         if (o.screenshot) await page.screenshot({ path: o.screenshot, fullPage: true });
       }
+      if (o.hangup && !result.hungUp) {
+        const id = await page.evaluate(() => {
+          const row = document.querySelector('#calls tr[data-state="answered"]');
+          return row ? row.dataset.call : '';
+        });
+        if (id) {
+          const clicked = Date.now();
+          await page.click(`#calls tr[data-call="${id}"] button[data-action="hangup"]`);
+          await page.waitForSelector(`#ticker li[data-kind="ended"][data-call="${id}"]`, { timeout: 15000 });
+          result.hungUp = { id, endedAfterMs: Date.now() - clicked,
+            rowGone: await page.evaluate((x) => !document.querySelector(`#calls tr[data-call="${x}"]`), id) };
+        }
+      }
       result.after = f;
+      const t0 = deadline - Number(o.timeout) * 1000;
+      result.firstMs = result.firstMs || {};
+      for (const [k, ok] of [['finished', f.finished >= want], ['ended', (f.ticker.ended || 0) >= want], ['asr', f.asr && f.asr.value !== null]]) {
+        if (ok && !result.firstMs[k]) result.firstMs[k] = Date.now() - t0;
+      }
       if (f.finished >= want && (f.ticker.ended || 0) >= want && f.asr && f.asr.value !== null) break;
       if (Date.now() > deadline) throw new Error(`figures did not change in ${o.timeout} s: ${JSON.stringify(f)}`);
       await sleep(200);
     }
+    result.watchedMs = Date.now() - (deadline - Number(o.timeout) * 1000);
     // The chart is redrawn every 30 s; ask for it now.
     await page.reload();
     await page.waitForFunction(() => window.waihuDashboard.connected, null, { timeout: 10000 });
