@@ -80,6 +80,10 @@ func newControlPlane(ctx context.Context, srv *server, ph *phoneFlags) (*control
 	}
 	hooked := &hookedStore{Store: st, hooks: c.hooks, log: srv.log}
 	c.mgr = newCampaignManager(hooked, c.dialer, serveNode(), srv.log)
+	c.mgr.known = map[string]bool{}
+	for _, t := range cfg.Trunks {
+		c.mgr.known[t.Name] = true
+	}
 	c.mgr.finished = func(ctx context.Context, id int64) {
 		if _, err := c.hooks.EnqueueCampaignFinished(ctx, id); err != nil {
 			srv.log.Error("webhook: campaign finished not queued", "campaign_id", id, "err", err)

@@ -401,4 +401,17 @@ func TestCampaignManagerDialsARunningCampaignOnceAndReportsItsEnd(t *testing.T) 
 	if _, ok := m.Status(c.ID); ok {
 		t.Error("a completed campaign still has a live status")
 	}
+
+	// A campaign through a trunk this node lacks is refused, not dialled
+	// into failures.
+	other, err := campaign.Create(ctx, st, "elsewhere", campaign.Settings{Trunks: []campaign.TrunkLimit{{Name: "other-carrier"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx, other.ID); err == nil || !strings.Contains(err.Error(), `trunk "other-carrier"`) {
+		t.Errorf("start through an unknown trunk: %v", err)
+	}
+	if _, ok := m.Status(other.ID); ok {
+		t.Error("a refused campaign has a runner")
+	}
 }

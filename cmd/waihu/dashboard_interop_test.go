@@ -243,6 +243,9 @@ func TestDashboardStartsACampaignAndShowsItsFiguresLive(t *testing.T) {
 		t.Errorf("the page never showed calls placed (max %d) or live calls (max %d rows)", got.MaxPlaced, got.MaxLiveCallRows)
 	}
 	a := got.After
+	if a.Placed != contacts {
+		t.Errorf("after the campaign completed the page shows %d calls placed, want %d", a.Placed, contacts)
+	}
 	if a.Finished != contacts || a.Ticker["ended"] < contacts || a.Ticker["answered"] < contacts || a.Ticker["dialing"] < contacts {
 		t.Errorf("after the calls the page showed %d finished and ticker %v: want %d of each", a.Finished, a.Ticker, contacts)
 	}

@@ -30,6 +30,10 @@ type campaignManager struct {
 	// finished, when set, is told of each campaign whose Runner ended
 	// because the campaign completed or was stopped.
 	finished func(ctx context.Context, id int64)
+	// known names the trunks this node can dial through (its config's);
+	// a campaign naming another is refused here rather than failing every
+	// call. nil accepts any.
+	known map[string]bool
 
 	ctx  context.Context // runners' lifetime: ends at close
 	stop context.CancelFunc
@@ -37,13 +41,14 @@ type campaignManager struct {
 
 	mu      sync.Mutex
 	runners map[int64]*campaign.Runner
+	refused map[int64]string // campaigns adopt could not start, and why: logged once
 }
 
 var _ httpapi.Campaigns = (*campaignManager)(nil)
 
 func newCampaignManager(st store.Store, d *sipDialer, node string, log *slog.Logger) *campaignManager {
 	m := &campaignManager{st: st, dialer: d, node: node, trunks: campaign.NewTrunks(nil),
-		log: log.With("component", "campaigns"), poll: 2 * time.Second, runners: map[int64]*campaign.Runner{}}
+		log: log.With("component", "campaigns"), poll: 2 * time.Second, runners: map[int64]*campaign.Runner{}, refused: map[int64]string{}}
 	m.ctx, m.stop = context.WithCancel(context.Background())
 	return m
 }
@@ -79,7 +84,15 @@ func (m *campaignManager) adopt() {
 		if c.State != store.CampaignRunning {
 			continue
 		}
-		if err := m.Start(m.ctx, c.ID); err != nil && m.ctx.Err() == nil {
+		err := m.Start(m.ctx, c.ID)
+		if err == nil || m.ctx.Err() != nil {
+			continue
+		}
+		m.mu.Lock()
+		seen := m.refused[c.ID] == err.Error()
+		m.refused[c.ID] = err.Error()
+		m.mu.Unlock()
+		if !seen {
 			m.log.Warn("campaign not dialled on this node", "campaign_id", c.ID, "err", err)
 		}
 	}
@@ -96,6 +109,10 @@ func (m *campaignManager) Start(ctx context.Context, id int64) error {
 	if _, ok := m.runners[id]; ok {
 		return nil
 	}
+	if err := m.checkTrunks(ctx, id); err != nil {
+		return err
+	}
+	delete(m.refused, id)
 	r, err := newCampaignRunner(ctx, m.st, id, m.node, m.dialer, m.trunks, m.log)
 	if err != nil {
 		return fmt.Errorf("campaign %d: %w", id, err)
@@ -117,6 +134,28 @@ func (m *campaignManager) Start(ctx context.Context, id int64) error {
 			m.log.Error("campaign runner stopped", "campaign_id", id, "err", err)
 		}
 	})
+	return nil
+}
+
+// checkTrunks refuses a campaign that dials through a trunk this node does
+// not have.
+func (m *campaignManager) checkTrunks(ctx context.Context, id int64) error {
+	if m.known == nil {
+		return nil
+	}
+	c, err := m.st.Campaign(ctx, id)
+	if err != nil {
+		return fmt.Errorf("campaign %d: %w", id, err)
+	}
+	settings, err := campaign.ParseSettings(c.Settings)
+	if err != nil {
+		return fmt.Errorf("campaign %q: %w", c.Name, err)
+	}
+	for _, t := range settings.Trunks {
+		if !m.known[t.Name] {
+			return fmt.Errorf("campaign %q dials through trunk %q, which this node's config does not have (trunks:)", c.Name, t.Name)
+		}
+	}
 	return nil
 }
 

@@ -84,7 +84,7 @@
   // what the page holds.
   const state = {
     lang: 'en', token: '', connected: false, socket: null, retry: 0,
-    kpis: null, kpiUpdates: 0, campaigns: [], calls: new Map(), events: [], lastWords: new Map(),
+    kpis: null, kpiUpdates: 0, campaigns: [], calls: new Map(), events: [], lastWords: new Map(), placed: new Map(),
     timers: [],
   };
   window.waihuDashboard = state;
@@ -224,10 +224,14 @@
     body.replaceChildren();
     for (const c of state.campaigns) {
       const live = c.live || {};
+      // A Runner's count ends with it: keep the last figure this page saw,
+      // so a completed campaign does not read as never dialled.
+      const placed = Math.max(live.dialled || 0, state.placed.get(c.id) || 0);
+      state.placed.set(c.id, placed);
       const row = el('tr', { 'data-campaign': c.id, 'data-state': c.state },
         el('td', {}, c.id), el('td', {}, c.name), el('td', { class: 'state' }, t(c.state)),
         el('td', {}, c.contacts_total), el('td', { class: 'finished' }, finished(c)),
-        el('td', { class: 'placed' }, live.dialled || 0), el('td', { class: 'in-flight' }, live.in_flight || 0),
+        el('td', { class: 'placed' }, placed), el('td', { class: 'in-flight' }, live.in_flight || 0),
         el('td', { class: 'queued' }, live.queue_depth || 0));
       const actions = el('td');
       for (const action of ['start', 'pause', 'stop']) {
