@@ -376,3 +376,79 @@ func artifactDir(t *testing.T) string {
 	}
 	return d
 }
+
+type transcriptLine struct {
+	Kind    string `json:"kind"`
+	Text    string `json:"text"`
+	Intent  string `json:"intent"`
+	Outcome string `json:"outcome"`
+}
+
+type phoneTranscriptResult struct {
+	Error                  string           `json:"error"`
+	Console                []string         `json:"console"`
+	Events                 []string         `json:"events"`
+	CallID                 string           `json:"callId"`
+	TranscriptLive         []transcriptLine `json:"transcriptLive"`
+	StatusDuringTranscript string           `json:"statusDuringTranscript"`
+	TranscriptText         string           `json:"transcriptText"`
+	Transcript             []transcriptLine `json:"transcript"`
+}
+
+// TestSoftphoneShowsTheBotsWordsLive calls the demo bot from the softphone
+// page with an API token: the page follows /ws/events for its own call
+// (matched by the INVITE's Call-ID) and shows the bot's greeting and the
+// caller's words while the call is up, then the call's end with its outcome.
+func TestSoftphoneShowsTheBotsWordsLive(t *testing.T) {
+	testpeer.Need(t, "flite")
+	if _, err := os.Stat("/usr/share/pocketsphinx/model/en-us/en-us/mdef"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("pocketsphinx-en-us is not installed")
+		}
+		t.Skip("pocketsphinx-en-us is not installed")
+	}
+	espeak := peer(t, "espeak-ng")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "yes.wav")
+	if out, err := exec.Command(espeak, "-v", "en-us", "-s", "140", "-w", src, "Yes please.").CombinedOutput(); err != nil {
+		t.Fatalf("espeak-ng: %v\n%s", err, out)
+	}
+	raw, rate := readPCM16(t, src)
+	// Chromium loops the file: three seconds of silence after the answer
+	// leave the bot room to finish its turn.
+	raw = append(raw, make([]int16, 3*rate)...)
+	capture := filepath.Join(dir, "yes48k.wav")
+	if err := os.WriteFile(capture, wav48k(raw, rate), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startControlRig(t, nil, BotConfig{}, phoneFlags{ws: "127.0.0.1:0"})
+	if r.n.srv.bot == nil {
+		t.Fatalf("the demo bot did not start:\n%s", r.log.String())
+	}
+	shot := filepath.Join(artifactDir(t), "softphone-transcript.png")
+	var got phoneTranscriptResult
+	r.runDriver(t, 2*time.Minute, &got, "drive.mjs", "--url", r.base+"/phone/?raw=1&target="+demoTarget,
+		"--wav", capture, "--talk", "2", "--token", r.token, "--screenshot", shot)
+	t.Logf("softphone: call %s, live transcript %+v (status %q), final %+v, screenshot %s", got.CallID, got.TranscriptLive,
+		got.StatusDuringTranscript, got.Transcript, shot)
+	if got.Error != "" {
+		t.Fatalf("driver: %s\nevents %v\nconsole %v\nserver log:\n%s", got.Error, got.Events, got.Console, r.log.String())
+	}
+	var botGreeting, callerSaid bool
+	for _, l := range got.TranscriptLive {
+		botGreeting = botGreeting || l.Kind == "bot_said" && strings.Contains(l.Text, "demo bot")
+		callerSaid = callerSaid || l.Kind == "caller_said" && l.Text != ""
+	}
+	if !botGreeting || !callerSaid || got.StatusDuringTranscript != "in call" {
+		t.Errorf("while the call was %q the page showed %+v: want the bot's greeting and the caller's words", got.StatusDuringTranscript, got.TranscriptLive)
+	}
+	if !strings.Contains(got.TranscriptText, "Bot: Hello, this is the waihu demo bot") {
+		t.Errorf("transcript on the page: %q", got.TranscriptText)
+	}
+	if n := len(got.Transcript); n == 0 || got.Transcript[n-1].Kind != "ended" || got.Transcript[n-1].Outcome == "" {
+		t.Errorf("transcript %+v: want it to end with the call's outcome", got.Transcript)
+	}
+	if got.CallID == "" || !strings.Contains(r.log.String(), "call_id="+got.CallID) {
+		t.Errorf("the page's Call-ID %q is not the server's call id", got.CallID)
+	}
+}
