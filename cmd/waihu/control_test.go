@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/waihu/waihu/campaign"
 	"github.com/waihu/waihu/dialog"
 	"github.com/waihu/waihu/internal/testpeer"
@@ -413,5 +415,19 @@ func TestCampaignManagerDialsARunningCampaignOnceAndReportsItsEnd(t *testing.T) 
 	}
 	if _, ok := m.Status(other.ID); ok {
 		t.Error("a refused campaign has a runner")
+	}
+}
+
+// TestServeControlPlaneLeavesNothingRunningAfterClose: the HTTP server, the
+// API's background loop, the campaign adopt loop, audit retention and the
+// webhook workers all stop with the node.
+func TestServeControlPlaneLeavesNothingRunningAfterClose(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	n := startTestNode(t, t.TempDir(), nil, io.Discard)
+	if code, _, _ := get(t, n, "/", ""); code != 200 {
+		t.Errorf("dashboard: %d", code)
+	}
+	if err := n.close(); err != nil {
+		t.Fatal(err)
 	}
 }
