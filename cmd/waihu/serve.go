@@ -267,9 +267,19 @@ func (s *server) start(ctx context.Context) error {
 	if err := s.ua.Start(ctx); err != nil {
 		return fmt.Errorf("start SIP: %w", err)
 	}
-	s.log.Info("waihu serving", "sip_udp", s.ua.Addr("udp").String(), "sip_tcp", s.ua.Addr("tcp").String(),
-		"rtp_ports", fmt.Sprintf("%d-%d", s.cfg.RTP.PortMin, s.cfg.RTP.PortMax), "data", s.cfg.Data)
+	s.log.Info("waihu serving", servingAttrs(s.ua, s.cfg)...)
 	return nil
+}
+
+// servingAttrs are the "waihu serving" line's attributes: the SIP listeners
+// (sip_tls only when a TLS listener is bound, so operators see the address
+// trunks and phones must use for SIP over TLS), RTP ports and data directory.
+func servingAttrs(ua *sip.UA, cfg Config) []any {
+	attrs := []any{"sip_udp", ua.Addr("udp").String(), "sip_tcp", ua.Addr("tcp").String()}
+	if tlsAddr := ua.Addr("tls"); tlsAddr.IsValid() {
+		attrs = append(attrs, "sip_tls", tlsAddr.String())
+	}
+	return append(attrs, "rtp_ports", fmt.Sprintf("%d-%d", cfg.RTP.PortMin, cfg.RTP.PortMax), "data", cfg.Data)
 }
 
 // close hangs up live calls with BYE, un-registers trunks, waits for every call's
