@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -111,13 +112,27 @@ func Grade(rules []GradeRule, res Result) string {
 }
 
 // transcriptIntents reads the intents of the caller's lines of a dialog
-// transcript; a transcript in another shape gives none.
+// transcript: the entries alone (dialog.Record.Transcript) or inside a whole
+// dialog.Record, as waihu's dialler stores it. Any other shape gives none.
 func transcriptIntents(b json.RawMessage) []string {
-	var entries []struct {
+	type entry struct {
 		Side   string `json:"side"`
 		Intent string `json:"intent"`
 	}
-	if len(b) == 0 || json.Unmarshal(b, &entries) != nil {
+	var entries []entry
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0:
+		return nil
+	case b[0] == '{':
+		var rec struct {
+			Transcript []entry `json:"transcript"`
+		}
+		if json.Unmarshal(b, &rec) != nil {
+			return nil
+		}
+		entries = rec.Transcript
+	case json.Unmarshal(b, &entries) != nil:
 		return nil
 	}
 	var out []string

@@ -29,6 +29,10 @@ func TestDefaultGradesFromOutcomeIntentsTagsAndTurns(t *testing.T) {
 			r.Turns = 3
 			r.Transcript = json.RawMessage(`[{"side":"bot","text":"hi"},{"side":"caller","text":"yes","intent":"affirm"}]`)
 		}), "B"},
+		{"intents read from a whole dialog record", with(human("completed"), func(r *Result) {
+			r.Turns = 3
+			r.Transcript = json.RawMessage(`{"outcome":"completed","transcript":[{"side":"bot","text":"hi"},{"side":"caller","text":"yes","intent":"affirm"}],"turns":[]}`)
+		}), "B"},
 		{"asked for a call back", human("call_back:2026-11-26T15:00"), "C"},
 		{"transferred to an agent", human("transferred"), "C"},
 		{"not interested", human("not_interested"), "D"},
