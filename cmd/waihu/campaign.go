@@ -595,7 +595,13 @@ func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id strin
 		if req.Variant != "" {
 			vars["variant"] = req.Variant
 		}
-		dc := dialog.Call{ID: call.ID(), Leg: recordingLeg{Leg: leg, rec: rec}, DTMF: digits, Variables: vars, Events: greet}
+		// The engine runs the dialler's variant (Variant), and the script's
+		// transfer and message nodes work as on inbound calls: through the
+		// trunk this call went out on.
+		xfer := newTransfer(d.ua, d.engine, call, nil, log)
+		dc := dialog.Call{ID: call.ID(), Leg: recordingLeg{Leg: leg, rec: rec}, DTMF: digits, Variables: vars, Events: greet,
+			Variant: req.Variant, Transfer: xfer, Messages: xfer}
+		customer := dc.Leg
 		// Answering-machine detection runs from answer while the bot talks,
 		// so scripts can branch on amd: machine (voicemail) or human.
 		amd, err := newCues(true)
@@ -614,19 +620,30 @@ func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id strin
 		if amd != nil {
 			res.AnsweredBy = amd.answeredBy()
 		}
-		if b, err := json.Marshal(rec.Transcript); err == nil {
+		// The whole record, not its transcript alone: its turns, path and
+		// outcome are what first-response latency, transfer success and
+		// abandon are measured from (server/kpi, docs/kpis.md).
+		if b, err := json.Marshal(rec); err == nil {
 			res.Transcript = b
 		}
 		if rec.Outcome == "voicemail" && !strings.HasPrefix(res.AnsweredBy, "machine") {
 			res.AnsweredBy = "machine"
 		}
+		// A bridge to an agent outlives the script, not bounded by --max-call
+		// (which bounds the bot): the call stays ours until the customer, the
+		// agent or the API hangs up.
+		xfer.relay(ctx, customer)
 	} else {
 		res.GreetedAt = time.Now() // campaign (issue 7): the prompt starts at once
 		playRecord(callCtx, log, leg, d.prompt, rec, cancel)
 	}
 	select {
 	case <-call.Done():
-		res.Outcome = "hung_up"
+		if b == nil {
+			// The prompt has no outcome of its own; a script's (transferred,
+			// its hangup node's, or its own hung_up) is kept.
+			res.Outcome = "hung_up"
+		}
 	default:
 		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		if err := call.Hangup(hctx); err != nil {
