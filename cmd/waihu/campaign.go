@@ -629,10 +629,10 @@ func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id strin
 		if rec.Outcome == "voicemail" && !strings.HasPrefix(res.AnsweredBy, "machine") {
 			res.AnsweredBy = "machine"
 		}
-		// A bridge to an agent outlives the script, not bounded by --max-call
-		// (which bounds the bot): the call stays ours until the customer, the
-		// agent or the API hangs up.
-		xfer.relay(ctx, customer)
+		// A bridge to an agent outlives the script: the call stays ours until
+		// the customer, the agent or the API hangs up, or the call's time
+		// (max-call, as inbound.max_duration bounds an inbound bridge) ends.
+		xfer.relay(callCtx, customer)
 	} else {
 		res.GreetedAt = time.Now() // campaign (issue 7): the prompt starts at once
 		playRecord(callCtx, log, leg, d.prompt, rec, cancel)
