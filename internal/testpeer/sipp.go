@@ -27,6 +27,10 @@ const (
 	ScenarioBusy = "busy"
 	// ScenarioRing rings and answers CANCEL with 200 and 487.
 	ScenarioRing = "ring"
+	// ScenarioAnnounce answers 183 with early media, plays
+	// SippConfig.Pcap on it as a carrier's announcement, never answers,
+	// and answers CANCEL with 200 and 487.
+	ScenarioAnnounce = "announce"
 	// ScenarioRegister registers with digest auth (Username, Password).
 	ScenarioRegister = "register"
 )
