@@ -49,6 +49,10 @@ type EngineConfig struct {
 type bot struct {
 	engine *dialog.Engine
 	script *dialog.Script
+	// asr is the engine's recogniser, asrEngine its name: the dialler
+	// reuses a sphinx one to read carrier announcements (progress.go).
+	asr       speech.Recognizer
+	asrEngine string
 }
 
 // newBot loads the script and its engines. The speech engines come from Debian
@@ -118,7 +122,7 @@ func newBot(ctx context.Context, cfg Config, log *slog.Logger) (*bot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bot{engine: eng, script: script}, nil
+	return &bot{engine: eng, script: script, asr: rec, asrEngine: asrName}, nil
 }
 
 // recordingLeg records what the caller says while the dialog engine reads it.

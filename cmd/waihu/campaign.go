@@ -443,6 +443,9 @@ func runCampaign(ctx context.Context, cfg Config, st store.Store, id int64, node
 	}
 	defer stop()
 	d.ua, d.engine = ua, engine
+	if d.progress == nil {
+		d.progress = newCallProgress(cfg, d.bot, log)
+	}
 	r, err := newCampaignRunner(ctx, st, id, node, d, nil, log)
 	if err != nil {
 		return err
@@ -500,6 +503,9 @@ type sipDialer struct {
 	// CALL-ID.wav, as inbound calls are; vault, when set, encrypts them.
 	recDir string
 	vault  *recordingVault
+	// progress classifies early media and reads carrier announcements;
+	// nil: early media is not listened to.
+	progress *callProgress
 }
 
 // Dial implements campaign.Dialer.
@@ -543,12 +549,21 @@ func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id strin
 	defer leg.Close()
 	res := campaign.Result{SIPCallID: id}
 	var rang sync.Once
+	// The early media of a 183 is classified until Dial returns: a carrier
+	// announcement that the number is vacant or out of service cancels the
+	// dial (dialCtx) rather than letting it ring out (progress.go).
+	dialCtx, cancelDial := context.WithCancel(ctx)
+	defer cancelDial()
+	early := d.progress.watch(leg, req.Trunk, id, cancelDial, d.log.With("call_id", id, "contact_id", req.Contact.ID))
 	dr := sip.DialRequest{Trunk: req.Trunk, To: req.Contact.Phone, Media: leg, RingTimeout: req.RingTimeout, CallID: id,
 		OnProgress: func(p sip.Progress) {
 			rang.Do(func() {
 				d.live.setState(id, "ringing")
 				ev.emit(dialog.EventRinging, func(e *dialog.Event) { e.Code = p.Code })
 			})
+			if p.EarlyMedia {
+				early.start()
+			}
 			if req.Ringing != nil {
 				req.Ringing()
 			}
@@ -557,16 +572,26 @@ func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id strin
 		dr.CallerID = &sip.CallerID{User: req.CallerID}
 	}
 	ev.emit(dialog.EventDialing, nil)
-	call, err := d.ua.Dial(ctx, dr)
+	call, err := d.ua.Dial(dialCtx, dr)
+	heard := early.finish(err == nil)
 	if err != nil {
 		var ce *sip.CallError
 		if !errors.As(err, &ce) {
 			d.metrics.dialed(req.Trunk, 0)
-			return campaign.Result{Disposition: campaign.Failed, SIPCallID: id, Err: err}
+			return campaign.Result{Disposition: campaign.Failed, SIPCallID: id, Err: err, Outcome: heard.Progress}
 		}
 		d.metrics.dialed(req.Trunk, ce.Code)
 		res.SIPCode, res.Err = ce.Code, err
 		res.Disposition = dispositionOf(ce.Kind)
+		// The call-progress result (issue 7) is the unanswered call's
+		// outcome: what the early media said, e.g. out_of_service.
+		res.Outcome = heard.Progress
+		if heard.Cancelled && ctx.Err() == nil {
+			// We cancelled on the carrier's word: the number is invalid, not
+			// a call to retry.
+			res.Disposition = campaign.Invalid
+			res.Err = fmt.Errorf("dial cancelled on a carrier announcement (%s, heard %q): %w", heard.Progress, heard.Heard, err)
+		}
 		return res
 	}
 	d.metrics.dialed(req.Trunk, 200)

@@ -35,6 +35,8 @@ type campaignCase struct {
 	settings campaign.Settings
 	contacts []store.Contact
 	maxCall  time.Duration
+	// promptOnly dials without a bot, as `campaign start` without --bot.
+	promptOnly bool
 }
 
 // runTestCampaign dials cc's contacts with the real dialler (sipDialer) and
@@ -60,9 +62,12 @@ func runTestCampaign(ctx context.Context, t *testing.T, cc campaignCase) campaig
 		logOut = os.Stderr
 	}
 	log := newLogger(logOut, cfg.Log)
-	b, err := newBot(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
+	var b *bot
+	if !cc.promptOnly {
+		var err error
+		if b, err = newBot(ctx, cfg, log); err != nil {
+			t.Fatal(err)
+		}
 	}
 	st, err := store.Open(ctx, store.Config{DataDir: cfg.Data})
 	if err != nil {

@@ -254,6 +254,10 @@ type TrunkConfig struct {
 	PAssertedIdentity   string        `yaml:"p_asserted_identity"`
 	OptionsInterval     time.Duration `yaml:"options_interval"`
 	Codecs              []string      `yaml:"codecs"`
+	// Tones is the call-progress tone plan of the trunk's network, which
+	// early media (183) is classified by on outbound calls: china (default)
+	// or north_america (docs/campaigns.md, "Call progress").
+	Tones string `yaml:"tones"`
 }
 
 // InboundConfig says what waihu does with a call it answers when no bot runs: play
@@ -356,6 +360,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("trunk %q: address is required", t.Name)
 		}
 		if err := c.validateTrunkSecurity(t); err != nil {
+			return fmt.Errorf("trunk %q: %w", t.Name, err)
+		}
+		if _, err := tonePlan(t.Tones); err != nil {
 			return fmt.Errorf("trunk %q: %w", t.Name, err)
 		}
 	}

@@ -68,7 +68,8 @@ func newControlPlane(ctx context.Context, srv *server, ph *phoneFlags) (*control
 		return fail(fmt.Errorf("scripts directory: %w", err))
 	}
 	c.dialer = &sipDialer{ua: srv.ua, engine: srv.engine, bot: srv.bot, prompt: srv.prompt,
-		maxCall: cfg.Inbound.MaxDuration, log: srv.log, live: srv.live, recDir: srv.recDir, vault: srv.vault}
+		maxCall: cfg.Inbound.MaxDuration, log: srv.log, live: srv.live, recDir: srv.recDir, vault: srv.vault,
+		progress: newCallProgress(cfg, srv.bot, srv.log)}
 	// Webhooks: each finished campaign call as its record is stored, each
 	// finished campaign as its runner ends (docs/webhooks.md).
 	wc, err := cfg.Webhooks.Config(webhook.Config{Store: st, Logger: srv.log})
