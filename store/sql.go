@@ -386,6 +386,40 @@ func (s *sqlStore) BeginAttempt(ctx context.Context, rec CallRecord) (int64, err
 	return id, nil
 }
 
+func (s *sqlStore) RecordCall(ctx context.Context, rec CallRecord) (int64, error) {
+	what := fmt.Sprintf("record call %s to contact %d", rec.SIPCallID, rec.ContactID)
+	if rec.AttemptAt.IsZero() {
+		rec.AttemptAt = time.Now()
+	}
+	if rec.EndedAt.IsZero() {
+		rec.EndedAt = time.Now()
+	}
+	transcript := rec.Transcript
+	if len(transcript) == 0 {
+		transcript = json.RawMessage("null")
+	}
+	if !json.Valid(transcript) {
+		return 0, fmt.Errorf("%s: transcript is not valid JSON", what)
+	}
+	// The SELECT inserts nothing unless the contact is the campaign's.
+	var id int64
+	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO call_records (campaign_id, contact_id, phone, attempt, node, trunk,
+		caller_id, variant, sip_call_id, attempt_at, ringing_at, answered_at, ended_at, sip_code, disposition, answered_by,
+		outcome, intent_grade, transcript)
+		SELECT campaign_id, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM contacts WHERE id = ? AND campaign_id = ?
+		RETURNING id`),
+		rec.Phone, rec.Attempt, rec.Node, rec.Trunk, rec.CallerID, rec.Variant, rec.SIPCallID, ms(rec.AttemptAt),
+		nullMs(rec.RingingAt), nullMs(rec.AnsweredAt), nullMs(rec.EndedAt), rec.SIPCode, rec.Disposition, rec.AnsweredBy,
+		rec.Outcome, rec.IntentGrade, string(transcript), rec.ContactID, rec.CampaignID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%s: contact is not in campaign %d: %w", what, rec.CampaignID, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return id, nil
+}
+
 func (s *sqlStore) FinishAttempt(ctx context.Context, rec CallRecord, next ContactUpdate) error {
 	what := fmt.Sprintf("finish attempt %d on contact %d", rec.ID, rec.ContactID)
 	if rec.EndedAt.IsZero() {

@@ -54,6 +54,12 @@ type Store interface {
 	// FinishAttempt stores the end of an attempt (rec.ID from BeginAttempt) and
 	// the contact's next state in one transaction.
 	FinishAttempt(ctx context.Context, rec CallRecord, next ContactUpdate) error
+	// RecordCall stores the finished record of a call to a contact that its
+	// campaign's dialler did not place (one placed through the API by
+	// contact_id) and returns its ID. The contact must belong to
+	// rec.CampaignID (else ErrNotFound); its state, attempts and next
+	// attempt are left to the campaign.
+	RecordCall(ctx context.Context, rec CallRecord) (int64, error)
 	// UpdateContact sets a contact's state outside an attempt (skipped for DNC,
 	// requeued by an operator).
 	UpdateContact(ctx context.Context, contactID int64, next ContactUpdate) error

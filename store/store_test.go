@@ -406,3 +406,44 @@ func TestStoreDoNotCallIsGlobalOrPerCampaign(t *testing.T) {
 		}
 	})
 }
+
+func TestStoreRecordCallKeepsAPlacedCallWithoutTouchingTheContact(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func() Store) {
+		s, ctx := open(), testCtx(t)
+		c := newCampaign(t, s, "c")
+		other := newCampaign(t, s, "other")
+		if _, err := s.AddContacts(ctx, c.ID, []Contact{{Phone: "13812345678"}}); err != nil {
+			t.Fatal(err)
+		}
+		ks, err := s.Contacts(ctx, c.ID, StatePending)
+		if err != nil || len(ks) != 1 {
+			t.Fatal(ks, err)
+		}
+		k := ks[0]
+		start := time.Now().Truncate(time.Millisecond).UTC()
+		rec := CallRecord{CampaignID: c.ID, ContactID: k.ID, Phone: k.Phone, Node: "n", Trunk: "t1", SIPCallID: "placed@x",
+			AttemptAt: start, AnsweredAt: start.Add(2 * time.Second), EndedAt: start.Add(20 * time.Second), SIPCode: 200,
+			Disposition: "answered", AnsweredBy: "human", Outcome: "interested", IntentGrade: "B",
+			Transcript: json.RawMessage(`{"outcome":"interested","transcript":[]}`)}
+		id, err := s.RecordCall(ctx, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := s.CallRecords(ctx, c.ID, k.ID)
+		if err != nil || len(recs) != 1 {
+			t.Fatal(recs, err)
+		}
+		rec.ID = id
+		if !reflect.DeepEqual(recs[0], rec) {
+			t.Fatalf("record:\n got %+v\nwant %+v", recs[0], rec)
+		}
+		after, err := s.Contact(ctx, k.ID)
+		if err != nil || after.State != StatePending || after.Attempts != 0 {
+			t.Fatalf("contact after a placed call %+v %v, want it pending with no attempt", after, err)
+		}
+		rec.CampaignID = other.ID
+		if _, err := s.RecordCall(ctx, rec); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("record under another campaign: %v, want ErrNotFound", err)
+		}
+	})
+}
