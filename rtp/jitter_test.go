@@ -1,8 +1,10 @@
 package rtp
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"sort"
 	"testing"
@@ -501,5 +503,45 @@ func TestJitterBufferEarlyReleaseKeepsTheClocksFrames(t *testing.T) {
 				t.Errorf("stats %+v\nclock %+v", st, clockSt)
 			}
 		})
+	}
+}
+
+// TestLegBurstWaitsForTheReaderInsteadOfOverrunning sends a burst of
+// packets at once, as after a network stall: early release must hold
+// frames in the jitter buffer while the playout queue is full, so the
+// reader gets every frame in order, none dropped as an overrun.
+func TestLegBurstWaitsForTheReaderInsteadOfOverrunning(t *testing.T) {
+	l := detachedLeg(t)
+	const frames = 3 * playoutFrames
+	pkt := make([]byte, rtpHeaderLen+FrameSamples)
+	pkt[0], pkt[1] = 0x80, PayloadPCMU
+	binary.BigEndian.PutUint32(pkt[8:], 0x1234)
+	src := netip.AddrPortFrom(loopback, 4000)
+	now := time.Unix(1_700_000_000, 0)
+	for k := range frames {
+		binary.BigEndian.PutUint16(pkt[2:], uint16(100+k))
+		binary.BigEndian.PutUint32(pkt[4:], uint32(8000+k*FrameSamples))
+		for i := rtpHeaderLen; i < len(pkt); i++ {
+			pkt[i] = frameByte(k)
+		}
+		l.recv.handlePacket(pkt, src, now)
+	}
+	dst := make([]int16, FrameSamples)
+	var got []int
+	// The reader takes what is queued, then the clock ticks (which lets
+	// early release run up to the jitter buffer's maximum delay ahead).
+	for range frames {
+		for l.recv.takePlayout(dst) {
+			if k := frameOf(dst, 120); k >= 0 {
+				got = append(got, k)
+			}
+		}
+		l.recv.tickPlayout()
+	}
+	if want := seqRange(0, frames); !slices.Equal(got, want) {
+		t.Errorf("read %v\nwant %v", got, want)
+	}
+	if l.recv.rx.overruns != 0 {
+		t.Errorf("%d overruns", l.recv.rx.overruns)
 	}
 }

@@ -338,10 +338,14 @@ func (r *receiver) tickPlayout() {
 }
 
 // releaseEarly queues every frame the jitter buffer can release before its
-// clock and reports whether there was one. Called with r.mu held.
+// clock, while the playout queue has room, and reports whether there was
+// one. A burst of packets (after a network stall) thus waits in the jitter
+// buffer until the reader takes frames (takePlayout refills the queue)
+// instead of overrunning the queue: only frames the clock makes on its own
+// overrun a reader that does not keep up. Called with r.mu held.
 func (r *receiver) releaseEarly() bool {
 	n := 0
-	for r.jb.earlyReady() {
+	for r.pLen < playoutFrames && r.jb.earlyReady() {
 		r.jb.popEarly(r.playoutSlot()[:])
 		r.pLen++
 		n++
@@ -371,6 +375,7 @@ func (r *receiver) takePlayout(dst []int16) bool {
 	copy(dst, r.playout[r.pHead][:])
 	r.pHead = (r.pHead + 1) % playoutFrames
 	r.pLen--
+	r.releaseEarly() // frames held back while the queue was full
 	return true
 }
 
