@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/waihu/waihu/campaign"
@@ -105,9 +106,18 @@ func (l *liveCalls) hangup(id string) error {
 // callPlacer is server.Calls for `waihu serve`: single calls placed through
 // the API run on the same dialler as campaigns (sipDialer), with the node's
 // bot, a named script, or the prompt.
+//
+// A call placed to a stored contact (contact_id) is a call of the
+// contact's campaign: its record is stored (records.RecordCall), so it sends
+// the call.completed webhook and counts in the KPIs, while the contact's
+// own dialling (state, attempts) is left to the campaign. A call placed to a
+// bare number belongs to no campaign, and call records need one: it is
+// live-only (events, log, recording), as docs/api.md says.
 type callPlacer struct {
 	srv    *server
 	dialer *sipDialer
+	// records stores the records of calls to contacts; nil stores none.
+	records store.Store
 
 	mu   sync.Mutex
 	bots map[string]*bot // by script name, built on first use
@@ -139,18 +149,43 @@ func (p *callPlacer) Place(ctx context.Context, req httpapi.PlaceRequest) (httpa
 	if err != nil {
 		return httpapi.CallInfo{}, err
 	}
-	contact := store.Contact{Phone: phone, Custom: map[string]any{}}
-	for k, v := range req.Variables {
-		contact.Custom[k] = v
+	contact := store.Contact{Phone: phone}
+	if req.ContactID != 0 && p.records != nil {
+		// The contact's name, tags and fields are the script's variables,
+		// as on its campaign's calls; the request's own override them.
+		if contact, err = p.records.Contact(ctx, req.ContactID); err != nil {
+			return httpapi.CallInfo{}, fmt.Errorf("contact %d: %w", req.ContactID, err)
+		}
+		if contact.CampaignID != req.CampaignID || contact.Phone != phone {
+			return httpapi.CallInfo{}, fmt.Errorf("contact %d is not %s of campaign %d: %w", req.ContactID,
+				campaign.MaskPhone(phone), req.CampaignID, store.ErrNotFound)
+		}
 	}
-	dr := campaign.DialRequest{Contact: contact, Attempt: 1, Trunk: trunk, CallerID: req.CallerID}
+	custom := make(map[string]any, len(contact.Custom)+len(req.Variables))
+	for k, v := range contact.Custom {
+		custom[k] = v
+	}
+	for k, v := range req.Variables {
+		custom[k] = v
+	}
+	contact.Custom = custom
+	dr := campaign.DialRequest{CampaignID: contact.CampaignID, Contact: contact, Attempt: 1, Trunk: trunk, CallerID: req.CallerID}
+	var ringingNs atomic.Int64
+	dr.Ringing = func() { ringingNs.CompareAndSwap(0, time.Now().UnixNano()) }
 	id := sip.NewCallID()
 	p.srv.calls.Add(1)
 	go func() {
 		defer p.srv.calls.Done()
+		attemptAt := time.Now()
 		res := p.dialer.dial(p.srv.callCtx, dr, id, b, req.Script)
+		if res.RingingAt.IsZero() && ringingNs.Load() != 0 {
+			res.RingingAt = time.Unix(0, ringingNs.Load())
+		}
 		p.srv.log.Info("placed call finished", "call_id", id, "disposition", string(res.Disposition),
 			"outcome", res.Outcome, "sip_code", res.SIPCode)
+		if contact.ID != 0 {
+			p.record(context.WithoutCancel(p.srv.callCtx), dr, res, attemptAt)
+		}
 	}()
 	for _, c := range p.dialer.live.list() {
 		if c.ID == id {
@@ -193,4 +228,35 @@ func (p *callPlacer) botFor(ctx context.Context, script string) (*bot, error) {
 	}
 	p.bots[script] = b
 	return b, nil
+}
+
+// record stores the record of a placed call to a contact, as the campaign's
+// Runner stores its own (dispositions, answered_by and grade alike), and
+// honours a do_not_call outcome with a global do-not-call entry. Attempt 0
+// marks a call its campaign's dialler did not place.
+func (p *callPlacer) record(ctx context.Context, dr campaign.DialRequest, res campaign.Result, attemptAt time.Time) {
+	log := p.srv.log.With("call_id", res.SIPCallID, "campaign_id", dr.CampaignID, "contact_id", dr.Contact.ID)
+	if res.Outcome == campaign.OutcomeDoNotCall {
+		res.Disposition = campaign.DoNotCall
+		if err := p.records.AddDNC(ctx, store.DNCEntry{Phone: dr.Contact.Phone,
+			Reason: fmt.Sprintf("do_not_call outcome of placed call %s", res.SIPCallID)}); err != nil {
+			log.Error("add to do-not-call list", "err", err)
+		}
+	}
+	answered := !res.AnsweredAt.IsZero() || res.SIPCode == 200
+	res.AnsweredBy = campaign.NormalizeAnsweredBy(res.AnsweredBy, answered)
+	if res.IntentGrade == "" && res.Disposition != campaign.Cancelled {
+		res.IntentGrade = campaign.Grade(campaign.DefaultGradeRules(), res)
+	}
+	if res.EndedAt.IsZero() {
+		res.EndedAt = time.Now()
+	}
+	rec := store.CallRecord{CampaignID: dr.CampaignID, ContactID: dr.Contact.ID, Phone: dr.Contact.Phone, Node: serveNode(),
+		Trunk: dr.Trunk, CallerID: dr.CallerID, Variant: res.Variant, SIPCallID: res.SIPCallID, AttemptAt: attemptAt,
+		RingingAt: res.RingingAt, AnsweredAt: res.AnsweredAt, EndedAt: res.EndedAt, SIPCode: res.SIPCode,
+		Disposition: string(res.Disposition), AnsweredBy: res.AnsweredBy, Outcome: res.Outcome,
+		IntentGrade: res.IntentGrade, Transcript: res.Transcript}
+	if _, err := p.records.RecordCall(ctx, rec); err != nil {
+		log.Error("placed call not recorded", "err", err)
+	}
 }

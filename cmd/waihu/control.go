@@ -32,6 +32,7 @@ type controlPlane struct {
 	api    *httpapi.Server
 	mgr    *campaignManager
 	dialer *sipDialer
+	placer *callPlacer
 	audit  *auth.AuditLog
 	hooks  *webhook.Dispatcher
 	log    *slog.Logger
@@ -90,9 +91,10 @@ func newControlPlane(ctx context.Context, srv *server, ph *phoneFlags) (*control
 			srv.log.Error("webhook: campaign finished not queued", "campaign_id", id, "err", err)
 		}
 	}
+	c.placer = &callPlacer{srv: srv, dialer: c.dialer, records: hooked}
 	sc := httpapi.Config{
 		Store: st, Auth: accounts, Audit: audit,
-		Calls:          &callPlacer{srv: srv, dialer: c.dialer},
+		Calls:          c.placer,
 		Campaigns:      c.mgr,
 		Trunks:         srv.trunkInfo,
 		ScriptsDir:     srv.scriptsDir(),
@@ -207,18 +209,35 @@ type hookedStore struct {
 	log   *slog.Logger
 }
 
+// RecordCall implements store.Store: a placed call's record is complete
+// when stored, and is told like a campaign call's.
+func (h *hookedStore) RecordCall(ctx context.Context, rec store.CallRecord) (int64, error) {
+	id, err := h.Store.RecordCall(ctx, rec)
+	if err != nil {
+		return 0, err
+	}
+	rec.ID = id
+	h.told(ctx, rec)
+	return id, nil
+}
+
 // FinishAttempt implements store.Store.
 func (h *hookedStore) FinishAttempt(ctx context.Context, rec store.CallRecord, next store.ContactUpdate) error {
 	if err := h.Store.FinishAttempt(ctx, rec, next); err != nil {
 		return err
 	}
+	h.told(ctx, rec)
+	return nil
+}
+
+// told counts a finished record in the live KPIs and queues its webhook.
+func (h *hookedStore) told(ctx context.Context, rec store.CallRecord) {
 	if h.live != nil {
 		h.live.RecordFinished(rec)
 	}
 	if _, err := h.hooks.EnqueueCall(ctx, rec); err != nil {
 		h.log.Error("webhook: call not queued", "call_id", rec.SIPCallID, "campaign_id", rec.CampaignID, "err", err)
 	}
-	return nil
 }
 
 // pagesHandler serves the dashboard at / and the softphone at /phone/.
