@@ -129,8 +129,12 @@ type earlyMedia struct {
 	log        *slog.Logger
 	cancelDial context.CancelFunc
 
-	ctx     context.Context
-	stop    context.CancelFunc
+	ctx  context.Context
+	stop context.CancelFunc
+	// recCtx bounds the recognition; abandon ends it when the call is
+	// answered, so the script never waits for an announcement no one needs.
+	recCtx  context.Context
+	abandon context.CancelFunc
 	started atomic.Bool
 	done    chan struct{}
 
@@ -150,8 +154,9 @@ func (p *callProgress) watch(leg *rtp.Leg, trunk, callID string, cancelDial cont
 		plan = dsp.ChinaTones()
 	}
 	ctx, stop := context.WithCancel(context.Background())
+	recCtx, abandon := context.WithCancel(context.Background())
 	return &earlyMedia{p: p, leg: leg, plan: plan, callID: callID, log: log, cancelDial: cancelDial,
-		ctx: ctx, stop: stop, done: make(chan struct{})}
+		ctx: ctx, stop: stop, recCtx: recCtx, abandon: abandon, done: make(chan struct{})}
 }
 
 // start begins reading the leg's early media, once; it returns at once, as
@@ -174,10 +179,14 @@ func (e *earlyMedia) finish(answered bool) earlyMediaResult {
 	e.mu.Lock()
 	e.answered = answered
 	e.mu.Unlock()
+	if answered {
+		e.abandon()
+	}
 	e.stop()
 	if e.started.Load() {
 		<-e.done
 	}
+	e.abandon()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.res
@@ -196,7 +205,9 @@ func (e *earlyMedia) run() {
 	maxSamples := int(maxEarlyAudio / rtp.FrameDuration * frameSamples)
 	tailSamples := int(announcementTail / rtp.FrameDuration * frameSamples)
 	pauseFrames := int(announcementPause / rtp.FrameDuration)
-	audio := make([]int16, 0, maxSamples)
+	// Most early media is a short ringback: the buffer grows to
+	// maxEarlyAudio only for calls that go on.
+	audio := make([]int16, 0, maxSamples/4)
 	frame := make([]int16, frameSamples)
 	announcedAt, quiet, read := -1, 0, false
 	for {
@@ -362,7 +373,7 @@ func (e *earlyMedia) read(audio []int16) (string, error) {
 	if rec == nil {
 		return "", errNoRecognizer
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), recogniseTimeout)
+	ctx, cancel := context.WithTimeout(e.recCtx, recogniseTimeout)
 	defer cancel()
 	st, err := rec.NewStream(ctx, speech.StreamOptions{Phrases: dialog.AnnouncementPhrases(), Language: "en-US", CallID: e.callID})
 	if err != nil {
