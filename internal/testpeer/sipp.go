@@ -31,6 +31,9 @@ const (
 	// SippConfig.Pcap on it as a carrier's announcement, never answers,
 	// and answers CANCEL with 200 and 487.
 	ScenarioAnnounce = "announce"
+	// ScenarioEarlyAnswer answers 183 with early media, plays
+	// SippConfig.Pcap on it, answers after Ring and waits for BYE.
+	ScenarioEarlyAnswer = "earlyanswer"
 	// ScenarioRegister registers with digest auth (Username, Password).
 	ScenarioRegister = "register"
 )
