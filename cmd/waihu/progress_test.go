@@ -180,3 +180,36 @@ func TestSentencesSplitEarlyMediaAtPauses(t *testing.T) {
 		})
 	}
 }
+
+// TestCampaignCallAnsweredAfterEarlyMediaRunsItsScript: a carrier plays a
+// voice on early media (a colour ringback tone) and then answers. The
+// dialler does not cancel the call, hands the leg to the script once
+// answered, and the record keeps the script's outcome, not the early media's.
+func TestCampaignCallAnsweredAfterEarlyMediaRunsItsScript(t *testing.T) {
+	said := synth(t, "Please hold while we connect your call. Thank you for waiting.")
+	pcap := filepath.Join(t.TempDir(), "ringback.pcap")
+	if _, err := testpeer.WritePCMUPcap(pcap, said, testpeer.PcapOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sipp := testpeer.StartSipp(ctx, t, testpeer.SippConfig{Scenario: testpeer.ScenarioEarlyAnswer, Pcap: pcap,
+		Ring: testpeer.Duration(said) + 500*time.Millisecond, Timeout: 50 * time.Second})
+	if err := testpeer.WaitBound(ctx, "udp", sipp.Config.Port); err != nil {
+		t.Fatalf("sipp did not bind: %v\n%s", err, sipp.Diagnostics())
+	}
+	run := runTestCampaign(ctx, t, campaignCase{
+		carrier:  sipp.Addr(),
+		bc:       quietBot(t, "testdata/campaign_variants.yaml"),
+		settings: campaign.Settings{Variants: []campaign.Variant{{Name: "rare"}}},
+		contacts: []store.Contact{{Phone: "13812345678"}},
+	})
+	r := run.recs[0]
+	if r.Disposition != string(campaign.Answered) || r.SIPCode != 200 || r.Outcome != "interested" {
+		t.Errorf("record disposition %q, code %d, outcome %q; want answered, 200, the script's interested\n%s",
+			r.Disposition, r.SIPCode, r.Outcome, sipp.Diagnostics())
+	}
+	if res := sipp.Wait(ctx); res.ExitCode != 0 || res.Successful != 1 {
+		t.Errorf("sipp: exit %d, %d successful calls (%v)\n%s", res.ExitCode, res.Successful, res.Err, sipp.Diagnostics())
+	}
+}
