@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/waihu/waihu/server/auth"
 	"github.com/waihu/waihu/store"
@@ -307,6 +308,11 @@ func maskJSON(p *auth.Principal, raw json.RawMessage) json.RawMessage {
 func maskValue(v any) any {
 	switch v := v.(type) {
 	case string:
+		// A whole dialog record holds timestamps ("2026-11-25T23:08:12.364123456Z")
+		// whose nanoseconds are a run of digits: a time is no phone number.
+		if _, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return v
+		}
 		return auth.MaskDigits(v)
 	case map[string]any:
 		for k, x := range v {
