@@ -68,6 +68,8 @@ type Result struct {
 	Turns   int
 	// CallbackAt, when set on an answered call, schedules the contact again then.
 	CallbackAt time.Time
+	// Transcript is the call's dialog record as JSON (store.CallRecord's
+	// Transcript): the whole dialog.Record, or its transcript entries.
 	Transcript json.RawMessage
 	// Err is what went wrong, for the log; Disposition still says what to do.
 	Err error

@@ -213,7 +213,10 @@ type CallRecord struct {
 	AnsweredBy  string
 	Outcome     string
 	IntentGrade string
-	// Transcript is the dialog's transcript as JSON.
+	// Transcript is the call's dialog record as JSON: the whole
+	// dialog.Record (turns, path, outcome, transcript) as waihu's dialler
+	// stores it, or, in records stored before it did, the transcript's
+	// entries alone (an array); "null" when no script ran.
 	Transcript json.RawMessage
 }
 
