@@ -81,7 +81,10 @@ function connectTranscript() {
 function onCallEvent(e) {
   let line = '';
   switch (e.kind) {
-    case 'bot_said': line = `Bot: ${e.text || ''}`; break;
+    case 'bot_said':
+      // A barge-in repeats the prompt with only the words that were heard.
+      line = e.interrupted ? `Bot (cut off by you): ${e.text || ''}` : `Bot: ${e.text || ''}`;
+      break;
     case 'caller_said':
       if (e.partial) return;
       line = `You: ${e.text || ''}`;
