@@ -2,6 +2,7 @@ package rtp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -47,6 +48,12 @@ type Leg struct {
 	lastRecv atomic.Int64 // unix ns of the last valid RTP packet
 	obs      atomic.Pointer[observerBox]
 	onHold   atomic.Bool
+
+	// Who takes the playout frames: ReadFrame or a frame handler, chosen
+	// once (frameConsumer) and then fixed.
+	consumer atomic.Int32
+	onFrame  atomic.Pointer[frameHandler]
+	handBuf  [FrameSamples]int16 // the handler's frame; reader goroutine only
 
 	// Send side, guarded by sendMu. Lock order: recv.mu before sendMu.
 	sendMu    sync.Mutex
@@ -201,9 +208,15 @@ func (l *Leg) LastReceived() time.Time {
 // caller's per-frame work runs on arrival; missing audio is concealed, then
 // silence, on the jitter buffer's playout clock, so frames keep coming in
 // real time when packets stop.
+//
+// ReadFrame and OnFrame are two ways to take the same frames and exclude
+// each other: after OnFrame, ReadFrame returns ErrFrameConsumer.
 func (l *Leg) ReadFrame(ctx context.Context, dst []int16) error {
 	if len(dst) < FrameSamples {
 		return fmt.Errorf("read frame of call %q: buffer of %d samples, need %d", l.callID, len(dst), FrameSamples)
+	}
+	if l.consumer.Load() != consumerRead && !l.consumer.CompareAndSwap(consumerNone, consumerRead) {
+		return fmt.Errorf("read frame of call %q: %w", l.callID, ErrFrameConsumer)
 	}
 	for {
 		select {
@@ -222,6 +235,113 @@ func (l *Leg) ReadFrame(ctx context.Context, dst []int16) error {
 			return fmt.Errorf("read frame of call %q: %w", l.callID, ErrClosed)
 		}
 	}
+}
+
+// Who takes a leg's playout frames; see ReadFrame and OnFrame.
+const (
+	consumerNone int32 = iota
+	consumerRead
+	consumerHandler
+)
+
+// ErrFrameConsumer means a leg's frames already go elsewhere: ReadFrame
+// after OnFrame, or OnFrame after ReadFrame or a second OnFrame.
+var ErrFrameConsumer = errors.New("rtp: the leg's frames already have a consumer")
+
+// frameHandler lets a func live behind an atomic.Pointer.
+type frameHandler struct {
+	fn func(frame []int16, at time.Time)
+}
+
+// OnFrame makes the leg hand every playout frame to fn on the leg's own
+// reader goroutine, instead of queueing it for ReadFrame: the frames
+// ReadFrame would return, in the same order — each as soon as its packet
+// has arrived, and the playout clock's concealment and silence when
+// packets are late or stop, so fn keeps being called every 20 ms. at is
+// when the frame became ready: its packet's arrival, or the clock's tick
+// for a frame the clock made.
+//
+// This spares a consumer whose per-frame work is short (analysis, a
+// WriteFrame of the answer) its own goroutine, and so a goroutine wake-up
+// and a hand-off of the frame per frame; ReadFrame remains the way for work
+// that may block.
+//
+// frame is valid only during the call and must not be kept. Calls are
+// sequential, never concurrent. While fn runs the leg reads nothing, so it
+// must return well within a frame; it may call WriteFrame, ClearOutput,
+// Stats and the like, but not Close, which waits for the reader goroutine
+// that is running fn. Sending is not affected: the pacer never waits for
+// fn. Frames queued before OnFrame go to fn first. Once Close has begun no
+// new call starts, and Close returns after a call in progress ends.
+//
+// OnFrame may be called once per leg, and not after ReadFrame: otherwise
+// it returns ErrFrameConsumer.
+func (l *Leg) OnFrame(fn func(frame []int16, at time.Time)) error {
+	if fn == nil {
+		return fmt.Errorf("set frame handler of call %q: nil func", l.callID)
+	}
+	select {
+	case <-l.closed:
+		return fmt.Errorf("set frame handler of call %q: %w", l.callID, ErrClosed)
+	default:
+	}
+	if !l.consumer.CompareAndSwap(consumerNone, consumerHandler) {
+		return fmt.Errorf("set frame handler of call %q: %w", l.callID, ErrFrameConsumer)
+	}
+	l.onFrame.Store(&frameHandler{fn: fn})
+	// Frames may already be queued with nobody to wake for them.
+	l.wakeReader()
+	return nil
+}
+
+// wakeReader tells whoever takes the frames that one is queued. A
+// ReadFrame caller waits on readyCh; the reader goroutine that runs a
+// frame handler is parked in the socket's poller, so an expired read
+// deadline is what wakes it (deliverClockFrames). Only frames the playout
+// clock makes come this way: early-released ones are delivered by the
+// reader that queued them.
+func (l *Leg) wakeReader() {
+	if l.onFrame.Load() == nil {
+		signal(l.readyCh)
+		return
+	}
+	if l.rtpConn != nil {
+		l.rtpConn.SetReadDeadline(pastDeadline)
+	}
+}
+
+// pastDeadline is a read deadline that has always expired.
+var pastDeadline = time.Unix(1, 0)
+
+// deliverFrames runs the frame handler, if there is one, on every queued
+// playout frame, oldest first, on the reader goroutine. The receive lock is
+// not held while the handler runs, so a slow handler never holds up the
+// pacer's playout tick or RTCP.
+func (l *Leg) deliverFrames() {
+	h := l.onFrame.Load()
+	if h == nil {
+		return
+	}
+	for {
+		select {
+		case <-l.closed:
+			return
+		default:
+		}
+		at, ok := l.recv.takeFrame(l.handBuf[:])
+		if !ok {
+			return
+		}
+		h.fn(l.handBuf[:], at)
+	}
+}
+
+// deliverClockFrames is the reader's answer to wakeReader's expired
+// deadline: clear it first, so a wake-up after this point expires the next
+// read instead of being lost, then deliver.
+func (l *Leg) deliverClockFrames() {
+	l.rtpConn.SetReadDeadline(time.Time{})
+	l.deliverFrames()
 }
 
 // WriteFrame queues src (FrameSamples samples) for sending. It blocks while

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,7 @@ type receiver struct {
 	rr         rtcpReceiver
 
 	playout [playoutFrames][FrameSamples]int16
+	readyAt [playoutFrames]time.Time // when each queued frame became ready
 	pHead   int
 	pLen    int
 	discard [FrameSamples]int16 // the clock's copy of frames released early
@@ -84,6 +86,10 @@ func (l *Leg) readRTPLoop() {
 	buf := make([]byte, maxPacket)
 	for {
 		n, src, err := l.rtpConn.ReadFromUDPAddrPort(buf)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			l.deliverClockFrames() // woken by the playout clock
+			continue
+		}
 		if err != nil {
 			if !l.readFailed(err) {
 				return
@@ -91,6 +97,7 @@ func (l *Leg) readRTPLoop() {
 			continue
 		}
 		l.recv.handlePacket(buf[:n], src, time.Now())
+		l.deliverFrames()
 	}
 }
 
@@ -161,7 +168,9 @@ func (r *receiver) handlePacket(buf []byte, src netip.AddrPort, now time.Time) {
 		if b := r.leg.obs.Load(); b != nil {
 			b.o.RTPReceived(now, p.SequenceNumber, p.Timestamp)
 		}
-		if r.releaseEarly() {
+		// With a frame handler the reader delivers after this batch
+		// of packets, on this goroutine: nobody waits on readyCh.
+		if r.releaseEarly(now) && r.leg.onFrame.Load() == nil {
 			signal(r.leg.readyCh)
 		}
 		return
@@ -325,58 +334,79 @@ func (r *receiver) tickPlayout() {
 	if r.jb.clockReleased() {
 		r.jb.popClock(r.discard[:])
 	} else {
-		r.jb.popClock(r.playoutSlot()[:])
+		// Only here does the tick read the clock: a steady stream
+		// never gets this far.
+		now := time.Now()
+		r.jb.popClock(r.playoutSlot(now)[:])
 		r.pLen++
 		woke = true
 	}
 	// Frames held back behind a hole the clock has now concealed.
-	woke = r.releaseEarly() || woke
+	if r.pLen < playoutFrames && r.jb.earlyReady() {
+		woke = r.releaseEarly(time.Now()) || woke
+	}
 	r.mu.Unlock()
 	if woke {
-		signal(r.leg.readyCh)
+		r.leg.wakeReader()
 	}
 }
 
 // releaseEarly queues every frame the jitter buffer can release before its
 // clock, while the playout queue has room, and reports whether there was
-// one. A burst of packets (after a network stall) thus waits in the jitter
-// buffer until the reader takes frames (takePlayout refills the queue)
-// instead of overrunning the queue: only frames the clock makes on its own
-// overrun a reader that does not keep up. Called with r.mu held.
-func (r *receiver) releaseEarly() bool {
+// one; at is when they became ready. A burst of packets (after a network
+// stall) thus waits in the jitter buffer until the reader takes frames
+// (takePlayout refills the queue) instead of overrunning the queue: only
+// frames the clock makes on its own overrun a reader that does not keep up.
+// Called with r.mu held.
+func (r *receiver) releaseEarly(at time.Time) bool {
 	n := 0
 	for r.pLen < playoutFrames && r.jb.earlyReady() {
-		r.jb.popEarly(r.playoutSlot()[:])
+		r.jb.popEarly(r.playoutSlot(at)[:])
 		r.pLen++
 		n++
 	}
 	return n > 0
 }
 
-// playoutSlot returns the playout queue's next free slot; when the reader
-// has fallen behind, its oldest frame is dropped to make room. Called with
-// r.mu held; the caller fills the slot and counts it in pLen.
-func (r *receiver) playoutSlot() *[FrameSamples]int16 {
+// playoutSlot returns the playout queue's next free slot, stamped ready at
+// at; when the reader has fallen behind, its oldest frame is dropped to make
+// room. Called with r.mu held; the caller fills the slot and counts it in
+// pLen.
+func (r *receiver) playoutSlot(at time.Time) *[FrameSamples]int16 {
 	if r.pLen == playoutFrames {
 		r.pHead = (r.pHead + 1) % playoutFrames
 		r.pLen--
 		r.rx.overruns++
 	}
-	return &r.playout[(r.pHead+r.pLen)%playoutFrames]
+	i := (r.pHead + r.pLen) % playoutFrames
+	r.readyAt[i] = at
+	return &r.playout[i]
 }
 
 // takePlayout copies the oldest playout frame into dst if there is one.
 func (r *receiver) takePlayout(dst []int16) bool {
+	_, ok := r.takeFrame(dst)
+	return ok
+}
+
+// takeFrame copies the oldest playout frame into dst and returns when it
+// became ready, if there is one.
+func (r *receiver) takeFrame(dst []int16) (time.Time, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.pLen == 0 {
-		return false
+		return time.Time{}, false
 	}
 	copy(dst, r.playout[r.pHead][:])
+	at := r.readyAt[r.pHead]
 	r.pHead = (r.pHead + 1) % playoutFrames
 	r.pLen--
-	r.releaseEarly() // frames held back while the queue was full
-	return true
+	// Frames held back while the queue was full become ready now; the
+	// check first spares a steady stream the clock read.
+	if r.jb.earlyReady() {
+		r.releaseEarly(time.Now())
+	}
+	return at, true
 }
 
 // bad counts a dropped packet and logs at debug level, at most once per

@@ -4,7 +4,9 @@ package rtp
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
+	"os"
 	"syscall"
 	"time"
 	"unsafe"
@@ -54,6 +56,10 @@ func (l *Leg) readRTP() {
 		if err == nil {
 			err = r.err
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			l.deliverClockFrames() // woken by the playout clock
+			continue
+		}
 		if err != nil && !l.readFailed(err) {
 			return
 		}
@@ -85,6 +91,7 @@ func (r *batchReader) drain(fd uintptr) bool {
 			m := &r.msgs[i]
 			r.leg.recv.handlePacket(r.bufs[i][:m.Len], sockaddrAddrPort(&r.names[i]), now)
 		}
+		r.leg.deliverFrames()
 		if int(n) < recvBatch {
 			return false
 		}
