@@ -45,6 +45,9 @@ type ChannelsConfig struct {
 	Target string
 	// NoDSP skips the dsp chain, to measure the media path alone.
 	NoDSP bool
+	// Frames is how each leg takes its received frames. Default
+	// FramesReadFrame.
+	Frames FramePath
 	// Limit is the quality limit. Default measure.DefaultLimit.
 	Limit measure.Limit
 	// Logger receives the SIP and RTP logs. Default: warnings and errors
@@ -80,7 +83,33 @@ func (c ChannelsConfig) withDefaults() ChannelsConfig {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if c.Frames == "" {
+		c.Frames = FramesReadFrame
+	}
 	return c
+}
+
+// FramePath is how a bench leg takes its received frames.
+type FramePath string
+
+const (
+	// FramesReadFrame runs each leg's per-frame work on an application
+	// goroutine that loops on Leg.ReadFrame: the leg's reader wakes it
+	// for every frame.
+	FramesReadFrame FramePath = "readframe"
+	// FramesOnFrame runs it on the leg's reader goroutine through
+	// Leg.OnFrame, as diago's peer runs it on the goroutine that read the
+	// packet: no hand-off and no second wake-up per frame.
+	FramesOnFrame FramePath = "onframe"
+)
+
+// ParseFramePath reads a --frames flag value.
+func ParseFramePath(s string) (FramePath, error) {
+	switch p := FramePath(s); p {
+	case FramesReadFrame, FramesOnFrame:
+		return p, nil
+	}
+	return "", fmt.Errorf("frame path %q: want %q or %q", s, FramesReadFrame, FramesOnFrame)
 }
 
 // portsPerEngine is the RTP range one side needs: 2 ports a leg plus slack,
@@ -159,7 +188,7 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (measure.StepResult, e
 				return
 			}
 			track(leg)
-			runMedia(cctx, leg, sig, int(n.Add(1)), !cfg.NoDSP)
+			runMedia(cctx, leg, sig, int(n.Add(1)), !cfg.NoDSP, cfg.Frames)
 		})
 		if err := ans.Start(ctx); err != nil {
 			return res, fmt.Errorf("start answerer UA: %w", err)
@@ -234,7 +263,7 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (measure.StepResult, e
 			go func() {
 				defer media.Done()
 				defer leg.Close()
-				runMedia(ctx, leg, sig, i, !cfg.NoDSP)
+				runMedia(ctx, leg, sig, i, !cfg.NoDSP, cfg.Frames)
 			}()
 		}()
 	}
@@ -316,31 +345,48 @@ func RunChannels(ctx context.Context, cfg ChannelsConfig) (measure.StepResult, e
 	return res, nil
 }
 
-// runMedia is one leg's application loop: each playout frame goes through
-// the dsp chain and is answered with the next frame of speech-like signal,
-// so both directions carry audio all call long. ReadFrame returns when the
-// frame's packet arrives (or the playout clock conceals a missing one), so
-// this loop runs at the frame rate without a timer, and the legs' dsp work
-// is spread over the frame as their packets are.
-func runMedia(ctx context.Context, leg *rtp.Leg, sig []int16, phase int, analyse bool) {
+// runMedia is one leg's application: each playout frame goes through the
+// dsp chain and is answered with the next frame of speech-like signal, so
+// both directions carry audio all call long. A frame is ready when its
+// packet arrives (or the playout clock conceals a missing one), so the
+// work runs at the frame rate without a timer, and the legs' dsp work is
+// spread over the frame as their packets are. With FramesReadFrame the work
+// runs in a ReadFrame loop here; with FramesOnFrame on the leg's reader
+// goroutine, and this goroutine only waits for the call to end.
+func runMedia(ctx context.Context, leg *rtp.Leg, sig []int16, phase int, analyse bool, path FramePath) {
 	chain, err := dsp.NewChain(dsp.ChainConfig{})
 	if err != nil {
 		return
 	}
-	frame := make([]int16, rtp.FrameSamples)
 	var out dsp.ChainResult
 	frames := len(sig) / rtp.FrameSamples
 	i := phase % frames
+	work := func(frame []int16) error {
+		if analyse {
+			chain.Process(frame, &out)
+		}
+		// The write queue holds ten frames and drains one a tick as
+		// frames arrive one a tick, so this does not block the reader.
+		if err := leg.WriteFrame(ctx, sig[i*rtp.FrameSamples:(i+1)*rtp.FrameSamples]); err != nil {
+			return err
+		}
+		i = (i + 1) % frames
+		return nil
+	}
+	if path == FramesOnFrame {
+		if err := leg.OnFrame(func(frame []int16, _ time.Time) { work(frame) }); err != nil {
+			return
+		}
+		<-ctx.Done()
+		return
+	}
+	frame := make([]int16, rtp.FrameSamples)
 	for {
 		if err := leg.ReadFrame(ctx, frame); err != nil {
 			return
 		}
-		if analyse {
-			chain.Process(frame, &out)
-		}
-		if err := leg.WriteFrame(ctx, sig[i*rtp.FrameSamples:(i+1)*rtp.FrameSamples]); err != nil {
+		if err := work(frame); err != nil {
 			return
 		}
-		i = (i + 1) % frames
 	}
 }

@@ -48,3 +48,16 @@ func TestChannelsSmoke(t *testing.T) {
 		t.Errorf("%d goroutines after the step, %d before", n, before)
 	}
 }
+
+func TestParseFramePathAcceptsOnlyTheTwoPaths(t *testing.T) {
+	for _, s := range []string{"readframe", "onframe"} {
+		if p, err := ParseFramePath(s); err != nil || string(p) != s {
+			t.Errorf("ParseFramePath(%q) = %q, %v", s, p, err)
+		}
+	}
+	for _, s := range []string{"", "callback", "ReadFrame"} {
+		if _, err := ParseFramePath(s); err == nil {
+			t.Errorf("ParseFramePath(%q) accepted", s)
+		}
+	}
+}

@@ -17,6 +17,9 @@ import (
 var peerColors = map[string]color.Color{
 	"waihu": color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 	"diago": color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	// waihu on its other frame path (--compare-frames).
+	"waihu/" + string(FramesReadFrame): color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	"waihu/" + string(FramesOnFrame):   color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 }
 
 // PlotChannels draws the report into a PNG: CPU per step, p99 deviation at

@@ -75,8 +75,10 @@ type Report struct {
 	Limit    measure.Limit `json:"limit"`
 	Duration float64       `json:"duration_sec"`
 	// DSP reports whether every received frame went through the dsp chain.
-	DSP   bool                 `json:"dsp"`
-	Steps []measure.StepResult `json:"steps"`
+	DSP bool `json:"dsp"`
+	// Frames is how waihu's legs took their frames.
+	Frames FramePath            `json:"frames,omitempty"`
+	Steps  []measure.StepResult `json:"steps"`
 	// Held is, per peer, the largest step within the limit (0 if none).
 	Held map[string]int `json:"held"`
 	// CPUPerCall is, per peer, the CPU % per call at its held step.

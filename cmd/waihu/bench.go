@@ -53,6 +53,8 @@ func benchChannelsCommand() *cobra.Command {
 		cpuProfile      string
 		noDSP           bool
 		repeats         int
+		framesFlag      string
+		compareFrames   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "channels [--calls N | --ramp FROM:TO:STEP] --duration D --out DIR",
@@ -69,7 +71,10 @@ limit (< 0.1% loss, p99 deviation < 5 ms, no frame later than 40 ms). With
 --diago the same ramp also runs on a diago peer (bench/diagopeer, built with go
 build in its own module, one process per step), each call count on waihu then
 on diago, so load from other processes falls on both alike; the report gives
-the calls each held and the ratio.
+the calls each held and the ratio. --frames picks how waihu's legs take their
+frames (readframe: an application goroutine per leg on ReadFrame; onframe: the
+leg's reader goroutine runs the work, as diago's reader does); --compare-frames
+runs the other path too, interleaved, as the peer waihu/PATH.
 
 It writes DIR/channels.json and DIR/channels.png and prints a line per step.`,
 		Args: cobra.NoArgs,
@@ -103,11 +108,15 @@ It writes DIR/channels.json and DIR/channels.png and prints a line per step.`,
 			if out == "" {
 				return fmt.Errorf("bench channels: --out DIR is required")
 			}
+			frames, err := bench.ParseFramePath(framesFlag)
+			if err != nil {
+				return fmt.Errorf("bench channels: --frames: %w", err)
+			}
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 			if verbose {
 				logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			}
-			rep := bench.Report{Started: time.Now().UTC(), Machine: bench.ThisMachine(), Limit: measure.DefaultLimit, Duration: duration.Seconds(), DSP: !noDSP}
+			rep := bench.Report{Started: time.Now().UTC(), Machine: bench.ThisMachine(), Limit: measure.DefaultLimit, Duration: duration.Seconds(), DSP: !noDSP, Frames: frames}
 			progress := func(r measure.StepResult) {
 				fmt.Fprintln(cmd.OutOrStdout(), r.Line())
 				if r.Err != "" {
@@ -135,11 +144,21 @@ It writes DIR/channels.json and DIR/channels.png and prints a line per step.`,
 				}
 				diagoRun = bench.DiagoStep(bin, duration, warmup, portMin, noDSP)
 			}
-			waihuRun := bench.WaihuStep(bench.ChannelsConfig{
+			waihuCfg := bench.ChannelsConfig{
 				Duration: duration, Warmup: warmup, PortMin: portMin, Target: target,
-				DialConcurrency: dialConcurrency, Logger: logger, NoDSP: noDSP,
-			})
-			peers := []bench.Peer{{Name: "waihu", Run: waihuRun}}
+				DialConcurrency: dialConcurrency, Logger: logger, NoDSP: noDSP, Frames: frames,
+			}
+			peers := []bench.Peer{{Name: "waihu", Run: bench.WaihuStep(waihuCfg)}}
+			if compareFrames {
+				// The other frame path as a peer of its own, interleaved
+				// with the first, so the two are measured in pairs.
+				other := bench.FramesOnFrame
+				if frames == bench.FramesOnFrame {
+					other = bench.FramesReadFrame
+				}
+				waihuCfg.Frames = other
+				peers = append(peers, bench.Peer{Name: "waihu/" + string(other), Run: bench.WaihuStep(waihuCfg)})
+			}
 			if diagoRun != nil {
 				peers = append(peers, bench.Peer{Name: "diago", Run: diagoRun})
 			}
@@ -148,7 +167,8 @@ It writes DIR/channels.json and DIR/channels.png and prints a line per step.`,
 			if err := rep.Write(out); err != nil {
 				return fmt.Errorf("bench channels: %w", err)
 			}
-			for _, peer := range []string{"waihu", "diago"} {
+			for _, p := range peers {
+				peer := p.Name
 				if held, ok := rep.Held[peer]; ok {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s held %d calls within the limit (%.3f%% CPU per call)\n", peer, held, rep.CPUPerCall[peer])
 				}
@@ -174,6 +194,8 @@ It writes DIR/channels.json and DIR/channels.png and prints a line per step.`,
 	f.IntVar(&dialConcurrency, "dial-concurrency", 50, "INVITEs in flight while setting up a step")
 	f.IntVar(&repeats, "repeat", 1, "runs of each call count per peer; a count is held when most of its runs are within the limit")
 	f.BoolVar(&noDSP, "no-dsp", false, "skip the dsp chain on both stacks, to measure the media path alone")
+	f.BoolVar(&compareFrames, "compare-frames", false, "also run waihu on the other frame path, as a peer named waihu/PATH interleaved with the others")
+	f.StringVar(&framesFlag, "frames", string(bench.FramesReadFrame), "how waihu's legs take frames: readframe (an application goroutine per leg loops on ReadFrame) or onframe (the per-frame work runs on the leg's reader goroutine, as diago's peer does)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of waihu's steps to this file")
 	f.BoolVar(&verbose, "verbose", false, "log SIP and RTP warnings to stderr")
 	return cmd
