@@ -308,3 +308,36 @@ func TestOnFramePathDoesNotAllocate(t *testing.T) {
 		t.Errorf("%.1f allocations per frame, want 0", allocs)
 	}
 }
+
+// BenchmarkReceivePathOnFrame is BenchmarkReceivePath with a frame
+// handler: validation, parse, latching, jitter buffer push and decode,
+// early release, the reader's delivery to the handler and the playout
+// tick. The syscall is excluded.
+func BenchmarkReceivePathOnFrame(b *testing.B) {
+	l := detachedLeg(b)
+	var frames int
+	if err := l.OnFrame(func([]int16, time.Time) { frames++ }); err != nil {
+		b.Fatal(err)
+	}
+	pkt := make([]byte, rtpHeaderLen+FrameSamples)
+	pkt[0], pkt[1] = 0x80, PayloadPCMU
+	binary.BigEndian.PutUint32(pkt[8:], 0x1234)
+	for i := rtpHeaderLen; i < len(pkt); i++ {
+		pkt[i] = byte(i)
+	}
+	src := netip.AddrPortFrom(loopback, 4000)
+	now := time.Unix(1_700_000_000, 0)
+	b.ReportAllocs()
+	b.SetBytes(FrameSamples)
+	for i := 0; b.Loop(); i++ {
+		binary.BigEndian.PutUint16(pkt[2:], uint16(i))
+		binary.BigEndian.PutUint32(pkt[4:], uint32(i*FrameSamples))
+		now = now.Add(FrameDuration)
+		l.recv.handlePacket(pkt, src, now)
+		l.deliverFrames()
+		l.recv.tickPlayout()
+	}
+	if frames == 0 {
+		b.Fatal("no frame delivered")
+	}
+}
