@@ -15,7 +15,10 @@
 // Between packages audio is 20 ms frames of 8 kHz mono int16 PCM
 // (FrameSamples samples). ReadFrame returns the next playout frame in real
 // time (with concealment when packets are missing); WriteFrame queues a frame
-// for sending and blocks when the bounded queue is full.
+// for sending and blocks when the bounded queue is full. Instead of ReadFrame,
+// a consumer whose per-frame work is short can set OnFrame: the leg's reader
+// goroutine then runs it on each frame, saving a goroutine and a wake-up per
+// frame.
 //
 // The leg does symmetric RTP: it sends to the source address of the peer's
 // packets rather than trusting the address in SDP, which is often a private
