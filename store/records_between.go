@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -28,28 +26,5 @@ func (s *sqlStore) CallRecordsBetween(ctx context.Context, campaignID int64, fro
 		query += ` AND attempt_at < ?`
 		args = append(args, ms(to))
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY attempt_at, id`), args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	defer rows.Close()
-	var out []CallRecord
-	for rows.Next() {
-		var r CallRecord
-		var attemptAt int64
-		var ringing, answered, ended sql.NullInt64
-		var transcript string
-		if err := rows.Scan(&r.ID, &r.CampaignID, &r.ContactID, &r.Phone, &r.Attempt, &r.Node, &r.Trunk, &r.CallerID,
-			&r.Variant, &r.SIPCallID, &attemptAt, &ringing, &answered, &ended, &r.SIPCode, &r.Disposition,
-			&r.AnsweredBy, &r.Outcome, &r.IntentGrade, &transcript); err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		r.AttemptAt, r.RingingAt, r.AnsweredAt, r.EndedAt = fromMs(attemptAt), fromNullMs(ringing), fromNullMs(answered), fromNullMs(ended)
-		r.Transcript = json.RawMessage(transcript)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	return out, nil
+	return s.records(ctx, what, query+` ORDER BY attempt_at, id`, true, args...)
 }

@@ -527,27 +527,7 @@ func (s *sqlStore) CallRecords(ctx context.Context, campaignID, contactID int64)
 		query += ` AND contact_id = ?`
 		args = append(args, contactID)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY id`), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list call records of campaign %d: %w", campaignID, err)
-	}
-	defer rows.Close()
-	var out []CallRecord
-	for rows.Next() {
-		var r CallRecord
-		var attemptAt int64
-		var ringing, answered, ended sql.NullInt64
-		var transcript string
-		if err := rows.Scan(&r.ID, &r.CampaignID, &r.ContactID, &r.Phone, &r.Attempt, &r.Node, &r.Trunk, &r.CallerID,
-			&r.Variant, &r.SIPCallID, &attemptAt, &ringing, &answered, &ended, &r.SIPCode, &r.Disposition,
-			&r.AnsweredBy, &r.Outcome, &r.IntentGrade, &transcript); err != nil {
-			return nil, fmt.Errorf("list call records of campaign %d: %w", campaignID, err)
-		}
-		r.AttemptAt, r.RingingAt, r.AnsweredAt, r.EndedAt = fromMs(attemptAt), fromNullMs(ringing), fromNullMs(answered), fromNullMs(ended)
-		r.Transcript = json.RawMessage(transcript)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return s.records(ctx, fmt.Sprintf("list call records of campaign %d", campaignID), query+` ORDER BY id`, true, args...)
 }
 
 func (s *sqlStore) AddDNC(ctx context.Context, e DNCEntry) error {
