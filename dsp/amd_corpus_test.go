@@ -51,27 +51,6 @@ func (n amdNoise) String() string {
 	return s
 }
 
-// The tuning corpus: the phrases and voices the defaults were chosen on.
-var (
-	amdTuneEN = amdTexts{
-		voices: []amdVoice{{"en-us", nil}, {"en+f3", []string{"-s", "160"}}, {"en-gb+m3", []string{"-s", "190"}}, {"en-us+f2", []string{"-s", "140", "-p", "60"}}},
-		humans: []string{"Hello?", "Yes?", "Hello, who is this?", "Yes, who is it?", "Hello, this is John.",
-			"Hi, John speaking.", "Hello, Smith residence.", "Yeah, hello?"},
-		machine: []string{
-			"Hi, you have reached the voicemail of John Smith. I can't take your call right now. Please leave a message after the tone.",
-			"Hello, you've reached Mary and Tom. We're not available at the moment, so leave your name and number and we'll call you back.",
-			"The person you are calling is not available. Please leave a message after the beep.",
-			"Thank you for calling Acme Dental. Our office is currently closed. Please call again during business hours.",
-			"Hi, this is Dave. I'm away from the phone, leave a message.",
-		},
-	}
-	amdTuneCMN = amdTexts{
-		voices:  []amdVoice{{"cmn", nil}, {"cmn+f3", []string{"-s", "160"}}},
-		humans:  []string{"喂？", "喂，你好。", "你好，哪位？", "喂，哪位呀？"},
-		machine: []string{"您好，您拨打的用户暂时无法接通，请在提示音后留言。", "您好，我现在不方便接听电话，请留言，我会尽快给您回电。"},
-	}
-)
-
 // amdCorpus synthesises calls: each phrase in each voice of each language,
 // under each noise condition. A person says the phrase, waits about two
 // seconds and says it again; a machine says its greeting and, two times in
@@ -211,10 +190,6 @@ func scoreAMD(detect amdDetect, clips []amdClip) amdScore {
 		}
 	}
 	return s
-}
-
-func (s amdScore) accuracy() float64 {
-	return float64(s.humans+s.machines-s.humanAsMachine-s.humanUnk-s.machineAsHuman-s.machUnk-s.machineLate) / float64(s.humans+s.machines)
 }
 
 func pct(n, d int) float64 {

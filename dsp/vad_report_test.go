@@ -155,3 +155,24 @@ const vadReportNotes = `- Raw per-frame recall is bounded by physics: at 10 dB S
   (one per voice) and 4 recordings (goforward.raw, numbers.raw,
   cards/001.wav, cards/005.wav), 3 noise realisations each.
 `
+
+var vadEspeakFull = []espeakUtt{
+	{"en-us", "hello, this is a call about your account, do you have a minute?"},
+	{"en-us", "your payment of forty two dollars is due on the fifth of march."},
+	{"en-gb", "good afternoon, I am calling from the customer service team."},
+	{"en-gb", "would you like to hear about our new offer today?"},
+	{"en+f3", "please say yes or no after the tone."},
+	{"en+f3", "thank you for your time, have a lovely day."},
+	{"en+m3", "we could not reach you yesterday, so we are trying again."},
+	{"en+m3", "press one to speak with an agent, or two to hear the menu again."},
+	{"cmn", "你好，请问您现在方便接听电话吗？"},
+	{"cmn", "您的账单已经生成，请在本月底之前付款。"},
+}
+
+var vadSphinxFull = []string{
+	"goforward.raw", "numbers.raw", "something.raw",
+	"cards/001.wav", "cards/002.wav", "cards/003.wav", "cards/004.wav", "cards/005.wav",
+	"librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
+	"librivox/sense_and_sensibility_01_austen_64kb-0880.wav",
+	"librivox/sense_and_sensibility_01_austen_64kb-0890.wav",
+}

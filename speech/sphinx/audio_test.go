@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-audio/audio"
 	"github.com/go-audio/wav"
 	"github.com/zaf/g711"
 
@@ -148,26 +147,6 @@ func TestRecognizerDecodesTelephoneGoForwardWithJSGF(t *testing.T) {
 	}
 	if len(hyps) == 0 || hyps[0].Text != "go forward ten meters" || hyps[0].Confidence < 0.5 {
 		t.Fatalf("hypotheses %+v, want go forward ten meters with confidence ≥ 0.5", hyps)
-	}
-}
-
-func writeWAV(t testing.TB, path string, s []int16, rate int) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	e := wav.NewEncoder(f, rate, 16, 1, 1)
-	buf := &audio.IntBuffer{Format: &audio.Format{NumChannels: 1, SampleRate: rate}, Data: make([]int, len(s)), SourceBitDepth: 16}
-	for i, v := range s {
-		buf.Data[i] = int(v)
-	}
-	if err := e.Write(buf); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-audio/audio"
+	"github.com/go-audio/wav"
+
 	"github.com/waihu/waihu/dsp"
 )
 
@@ -425,4 +428,24 @@ func keys(m map[string]bool) []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+func writeWAV(t testing.TB, path string, s []int16, rate int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	e := wav.NewEncoder(f, rate, 16, 1, 1)
+	buf := &audio.IntBuffer{Format: &audio.Format{NumChannels: 1, SampleRate: rate}, Data: make([]int, len(s)), SourceBitDepth: 16}
+	for i, v := range s {
+		buf.Data[i] = int(v)
+	}
+	if err := e.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
