@@ -179,7 +179,7 @@ func (a *Accounts) principal(ctx context.Context, u store.User) (*Principal, err
 		return nil, fmt.Errorf("user %q: %w", u.Name, err)
 	}
 	p := &Principal{UserID: u.ID, User: u.Name, Role: u.Role, Perms: perms}
-	if len(u.Campaigns) > 0 || restrictedToAssignments(u.Role) {
+	if !SeesAllCampaigns(u.Role, u.Campaigns) {
 		p.Campaigns = append([]int64{}, u.Campaigns...)
 	}
 	return p, nil
