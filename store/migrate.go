@@ -182,6 +182,19 @@ var migrations = []migration{
 		// Live KPI windows ask what finished since their last look.
 		`CREATE INDEX call_records_ended ON call_records (ended_at, id)`,
 	}},
+	{version: 6, name: "call record greeting, transfer, call progress, conversion and opt-out", stmts: []string{
+		// Every column is nullable or defaulted, so older rows read as "not
+		// known": converted and opted_out stay NULL there (not false), and
+		// readers derive them as before.
+		`ALTER TABLE call_records ADD COLUMN greeted_at BIGINT`,
+		`ALTER TABLE call_records ADD COLUMN transferred_at BIGINT`,
+		`ALTER TABLE call_records ADD COLUMN transfer_target TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE call_records ADD COLUMN transfer_mode TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE call_records ADD COLUMN transfer_result TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE call_records ADD COLUMN call_progress TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE call_records ADD COLUMN converted BOOLEAN`,
+		`ALTER TABLE call_records ADD COLUMN opted_out BOOLEAN`,
+	}},
 }
 
 // zeroHash is the audit chain's genesis: the previous hash of row 1.

@@ -226,14 +226,18 @@ func (s *sqlStore) records(ctx context.Context, what, query string, transcripts 
 	for rows.Next() {
 		var r CallRecord
 		var attemptAt int64
-		var ringing, answered, ended sql.NullInt64
+		var ringing, answered, ended, greeted, transferred sql.NullInt64
+		var converted, optedOut sql.NullBool
 		var transcript string
 		if err := rows.Scan(&r.ID, &r.CampaignID, &r.ContactID, &r.Phone, &r.Attempt, &r.Node, &r.Trunk, &r.CallerID,
 			&r.Variant, &r.SIPCallID, &attemptAt, &ringing, &answered, &ended, &r.SIPCode, &r.Disposition,
-			&r.AnsweredBy, &r.Outcome, &r.IntentGrade, &transcript); err != nil {
+			&r.AnsweredBy, &r.Outcome, &r.IntentGrade, &transcript, &greeted, &transferred, &r.TransferTarget,
+			&r.TransferMode, &r.TransferResult, &r.CallProgress, &converted, &optedOut); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		r.AttemptAt, r.RingingAt, r.AnsweredAt, r.EndedAt = fromMs(attemptAt), fromNullMs(ringing), fromNullMs(answered), fromNullMs(ended)
+		r.GreetedAt, r.TransferredAt = fromNullMs(greeted), fromNullMs(transferred)
+		r.Converted, r.OptedOut = fromNullBool(converted), fromNullBool(optedOut)
 		if transcripts {
 			r.Transcript = json.RawMessage(transcript)
 		}

@@ -23,7 +23,8 @@ const contactCols = `id, campaign_id, phone, name, time_zone, priority, tags, cu
 var qualifiedContactCols = "contacts." + strings.Join(strings.Split(strings.ReplaceAll(contactCols, "\n\t", ""), ", "), ", contacts.")
 
 const recordCols = `id, campaign_id, contact_id, phone, attempt, node, trunk, caller_id, variant, sip_call_id,
-	attempt_at, ringing_at, answered_at, ended_at, sip_code, disposition, answered_by, outcome, intent_grade, transcript`
+	attempt_at, ringing_at, answered_at, ended_at, sip_code, disposition, answered_by, outcome, intent_grade, transcript,
+	greeted_at, transferred_at, transfer_target, transfer_mode, transfer_result, call_progress, converted, opted_out`
 
 const campaignCols = `id, name, state, settings, created_at, updated_at`
 
@@ -50,6 +51,21 @@ func fromMs(v int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(v).UTC()
+}
+
+// nullBool is a nullable column's value: nil is NULL.
+func nullBool(v *bool) sql.NullBool {
+	if v == nil {
+		return sql.NullBool{}
+	}
+	return sql.NullBool{Bool: *v, Valid: true}
+}
+
+func fromNullBool(v sql.NullBool) *bool {
+	if !v.Valid {
+		return nil
+	}
+	return Bool(v.Bool)
 }
 
 func fromNullMs(v sql.NullInt64) time.Time {
@@ -405,12 +421,16 @@ func (s *sqlStore) RecordCall(ctx context.Context, rec CallRecord) (int64, error
 	var id int64
 	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO call_records (campaign_id, contact_id, phone, attempt, node, trunk,
 		caller_id, variant, sip_call_id, attempt_at, ringing_at, answered_at, ended_at, sip_code, disposition, answered_by,
-		outcome, intent_grade, transcript)
-		SELECT campaign_id, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM contacts WHERE id = ? AND campaign_id = ?
+		outcome, intent_grade, transcript, greeted_at, transferred_at, transfer_target, transfer_mode, transfer_result,
+		call_progress, converted, opted_out)
+		SELECT campaign_id, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		FROM contacts WHERE id = ? AND campaign_id = ?
 		RETURNING id`),
 		rec.Phone, rec.Attempt, rec.Node, rec.Trunk, rec.CallerID, rec.Variant, rec.SIPCallID, ms(rec.AttemptAt),
 		nullMs(rec.RingingAt), nullMs(rec.AnsweredAt), nullMs(rec.EndedAt), rec.SIPCode, rec.Disposition, rec.AnsweredBy,
-		rec.Outcome, rec.IntentGrade, string(transcript), rec.ContactID, rec.CampaignID).Scan(&id)
+		rec.Outcome, rec.IntentGrade, string(transcript), nullMs(rec.GreetedAt), nullMs(rec.TransferredAt),
+		rec.TransferTarget, rec.TransferMode, rec.TransferResult, rec.CallProgress, nullBool(rec.Converted),
+		nullBool(rec.OptedOut), rec.ContactID, rec.CampaignID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%s: contact is not in campaign %d: %w", what, rec.CampaignID, ErrNotFound)
 	}
@@ -439,10 +459,12 @@ func (s *sqlStore) FinishAttempt(ctx context.Context, rec CallRecord, next Conta
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, s.q(`UPDATE call_records SET trunk = ?, caller_id = ?, variant = ?, sip_call_id = ?,
 		ringing_at = ?, answered_at = ?, ended_at = ?, sip_code = ?, disposition = ?, answered_by = ?, outcome = ?,
-		intent_grade = ?, transcript = ? WHERE id = ? AND contact_id = ?`),
+		intent_grade = ?, transcript = ?, greeted_at = ?, transferred_at = ?, transfer_target = ?, transfer_mode = ?,
+		transfer_result = ?, call_progress = ?, converted = ?, opted_out = ? WHERE id = ? AND contact_id = ?`),
 		rec.Trunk, rec.CallerID, rec.Variant, rec.SIPCallID, nullMs(rec.RingingAt), nullMs(rec.AnsweredAt),
 		nullMs(rec.EndedAt), rec.SIPCode, rec.Disposition, rec.AnsweredBy, rec.Outcome, rec.IntentGrade,
-		string(transcript), rec.ID, rec.ContactID)
+		string(transcript), nullMs(rec.GreetedAt), nullMs(rec.TransferredAt), rec.TransferTarget, rec.TransferMode,
+		rec.TransferResult, rec.CallProgress, nullBool(rec.Converted), nullBool(rec.OptedOut), rec.ID, rec.ContactID)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

@@ -203,22 +203,65 @@ type CallRecord struct {
 	AttemptAt  time.Time
 	RingingAt  time.Time
 	AnsweredAt time.Time
-	EndedAt    time.Time
+	// GreetedAt is when the bot's first audio reached the answered call;
+	// zero when it never did (and in records from before schema version 6).
+	GreetedAt time.Time
+	EndedAt   time.Time
 
 	// SIPCode is the final response code (200 when answered, 0 when none came).
 	SIPCode     int
 	Disposition string
 	// AnsweredBy is human, machine_start, machine_end_beep,
 	// machine_end_silence, machine_end_other, fax or unknown.
-	AnsweredBy  string
+	AnsweredBy string
+	// CallProgress is what the early media before an answer said (issue 7):
+	// a tone (busy, congestion, sit), a carrier announcement read as
+	// vacant, out_of_service, switched_off, … (dialog's Progress values),
+	// "announcement" when its words were not understood; empty for
+	// ringback, silence or no early media. Records from before schema
+	// version 6 kept it in Outcome.
+	CallProgress string
+	// Outcome is the script's outcome (its hang-up node's); empty when no
+	// conversation took place.
 	Outcome     string
 	IntentGrade string
+
+	// TransferredAt is when the script began handing the call to
+	// TransferTarget (a SIP URI) in TransferMode (TransferBlind or
+	// TransferBridge); TransferResult is TransferSucceeded or
+	// TransferFailed. All are empty when no transfer was tried.
+	TransferredAt  time.Time
+	TransferTarget string
+	TransferMode   string
+	TransferResult string
+
+	// Converted and OptedOut are the dialler's verdicts: the call met the
+	// campaign's conversion rule, and the person asked not to be called
+	// again. Nil in records from before schema version 6, whose readers
+	// derive them from Outcome, IntentGrade and Disposition instead.
+	Converted *bool
+	OptedOut  *bool
 	// Transcript is the call's dialog record as JSON: the whole
 	// dialog.Record (turns, path, outcome, transcript) as waihu's dialler
 	// stores it, or, in records stored before it did, the transcript's
 	// entries alone (an array); "null" when no script ran.
 	Transcript json.RawMessage
 }
+
+// Transfer modes and results of CallRecord.
+const (
+	// TransferBlind hands the call over with a SIP REFER and leaves it.
+	TransferBlind = "blind"
+	// TransferBridge calls the agent and relays the two legs.
+	TransferBridge = "bridge"
+	// TransferSucceeded: the agent took the call.
+	TransferSucceeded = "success"
+	// TransferFailed: the REFER was refused or the agent did not answer.
+	TransferFailed = "failure"
+)
+
+// Bool returns a pointer to v, for CallRecord.Converted and OptedOut.
+func Bool(v bool) *bool { return &v }
 
 // DispositionInterrupted marks a record whose attempt never ended (its node died).
 const DispositionInterrupted = "interrupted"
