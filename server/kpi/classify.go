@@ -148,6 +148,11 @@ func (c *Classifier) Classify(rec *store.CallRecord) Facts {
 			}
 		}
 	}
+	// The dialler's GreetedAt (schema version 6) is when the first audio
+	// reached the leg; older records only have the transcript's offset.
+	if !rec.GreetedAt.IsZero() && !rec.AnsweredAt.IsZero() && !rec.GreetedAt.Before(rec.AnsweredAt) {
+		firstBot = rec.GreetedAt.Sub(rec.AnsweredAt)
+	}
 	if firstBot >= 0 {
 		f.HasGreeting, f.Greeting = true, firstBot
 	}
@@ -164,16 +169,46 @@ func (c *Classifier) Classify(rec *store.CallRecord) Facts {
 		return f
 	}
 	f.RightParty = f.Engaged && rec.Outcome != outWrongPerson
-	f.Converted = f.RightParty && (slices.Contains(c.rules.ConversionOutcomes, rec.Outcome) ||
-		(rec.IntentGrade != "" && slices.Contains(c.rules.ConversionGrades, rec.IntentGrade)))
-	f.OptOut = rec.Outcome == outDoNotCall || rec.Disposition == dispDoNotCall
-	if hasTranscript {
+	// The dialler's verdicts win when the record has them; records from
+	// before them are judged by the same rules the dialler applies.
+	if rec.Converted != nil {
+		f.Converted = f.RightParty && *rec.Converted
+	} else {
+		f.Converted = f.RightParty && c.rules.Converts(rec.Outcome, rec.IntentGrade)
+	}
+	if rec.OptedOut != nil {
+		f.OptOut = *rec.OptedOut
+	} else {
+		f.OptOut = OptsOut(rec.Outcome, rec.Disposition)
+	}
+	if hasTranscript || !rec.GreetedAt.IsZero() {
 		f.AbandonKnown = true
 		f.Abandoned = firstBot < 0 || firstBot > c.rules.AbandonAfter
+	}
+	if rec.TransferResult != "" {
+		f.TransferTried, f.TransferOK = true, rec.TransferResult == store.TransferSucceeded
+		return f
 	}
 	f.TransferOK = rec.Outcome == outTransferred
 	f.TransferTried = f.TransferOK || c.doc.TransferredTo != "" || c.visitedTransferNode()
 	return f
+}
+
+// Converts reports whether a call with this dialog outcome and intent grade
+// is a conversion by r (zero fields: the defaults, outcome interested or
+// grade A). It is the one rule: the dialler applies it to set
+// CallRecord.Converted, and Classify to records from before that field.
+func (r Rules) Converts(outcome, grade string) bool {
+	r = r.withDefaults()
+	return slices.Contains(r.ConversionOutcomes, outcome) ||
+		(grade != "" && slices.Contains(r.ConversionGrades, grade))
+}
+
+// OptsOut reports whether a call with this dialog outcome and disposition
+// asked not to be called again: the dialler sets CallRecord.OptedOut by it,
+// and Classify applies it to records from before that field.
+func OptsOut(outcome, disposition string) bool {
+	return outcome == outDoNotCall || disposition == dispDoNotCall
 }
 
 // decode reads a transcript: the whole dialog.Record (an object) or only its
