@@ -143,6 +143,10 @@ type Config struct {
 	Auth auth.Authenticator
 	// Audit receives every change and every read of personal data.
 	Audit auth.Auditor
+	// Accounts changes users, roles and tokens for the /api/v1/users,
+	// /roles and /tokens routes. Nil: Auth when it is an *auth.Accounts,
+	// else those changes answer 503.
+	Accounts *auth.Accounts
 	// Calls places, lists and hangs up live calls. Nil: no live calls are
 	// listed and placing or hanging up answers 503.
 	Calls Calls
@@ -225,6 +229,10 @@ type Server struct {
 	metricsHTTP http.Handler
 	// live holds the KPI windows of the scopes subscribers watch (live.go).
 	live liveKPIs
+	// accounts is Config.Accounts (admin.go); adminMu serialises the
+	// changes the last-admin guard weighs, so two cannot both pass it.
+	accounts *auth.Accounts
+	adminMu  sync.Mutex
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -269,7 +277,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KPIReconcileInterval <= 0 {
 		cfg.KPIReconcileInterval = DefaultKPIReconcile
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "http"), live: liveKPIs{scopes: map[string]*liveScope{}}}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "http"), live: liveKPIs{scopes: map[string]*liveScope{}}, accounts: cfg.Accounts}
+	if s.accounts == nil {
+		s.accounts, _ = cfg.Auth.(*auth.Accounts)
+	}
 	s.metrics = NewMetrics()
 	s.metricsHTTP = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{s.log}})
 	s.hub = newHub(hubConfig{buffer: cfg.EventBuffer, metrics: s.metrics})
