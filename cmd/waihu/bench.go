@@ -195,7 +195,7 @@ It writes DIR/channels.json and DIR/channels.png and prints a line per step.`,
 	f.IntVar(&repeats, "repeat", 1, "runs of each call count per peer; a count is held when most of its runs are within the limit")
 	f.BoolVar(&noDSP, "no-dsp", false, "skip the dsp chain on both stacks, to measure the media path alone")
 	f.BoolVar(&compareFrames, "compare-frames", false, "also run waihu on the other frame path, as a peer named waihu/PATH interleaved with the others")
-	f.StringVar(&framesFlag, "frames", string(bench.FramesReadFrame), "how waihu's legs take frames: readframe (an application goroutine per leg loops on ReadFrame) or onframe (the per-frame work runs on the leg's reader goroutine, as diago's peer does)")
+	f.StringVar(&framesFlag, "frames", string(bench.FramesOnFrame), "how waihu's legs take frames: readframe (an application goroutine per leg loops on ReadFrame) or onframe (the per-frame work runs on the leg's reader goroutine, as diago's peer does)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of waihu's steps to this file")
 	f.BoolVar(&verbose, "verbose", false, "log SIP and RTP warnings to stderr")
 	return cmd
