@@ -50,7 +50,7 @@ type Leg struct {
 	onHold   atomic.Bool
 
 	// Who takes the playout frames: ReadFrame or a frame handler, chosen
-	// once (frameConsumer) and then fixed.
+	// once (consumer) and then fixed.
 	consumer atomic.Int32
 	onFrame  atomic.Pointer[frameHandler]
 	handBuf  [FrameSamples]int16 // the handler's frame; reader goroutine only
