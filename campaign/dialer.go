@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/waihu/waihu/server/kpi"
 	"github.com/waihu/waihu/store"
 )
 
@@ -54,9 +55,21 @@ type Result struct {
 	// AnsweredBy is human, machine_start, machine_end_beep,
 	// machine_end_silence, machine_end_other, fax or unknown (AnsweredByValues).
 	AnsweredBy string
+	// CallProgress is what the early media said before an answer, or
+	// instead of one (store.CallRecord.CallProgress): busy, sit, an
+	// announcement's out_of_service, …; empty for ringback or none.
+	CallProgress string
 	// Outcome is the conversation's outcome (dialog.Record.Outcome);
-	// OutcomeDoNotCall puts the number on the do-not-call list.
+	// OutcomeDoNotCall puts the number on the do-not-call list. It is empty
+	// when no conversation took place.
 	Outcome string
+	// TransferredAt, TransferTarget, TransferMode and TransferResult are the
+	// script's last transfer (store.CallRecord's fields of the same names);
+	// empty when it tried none.
+	TransferredAt  time.Time
+	TransferTarget string
+	TransferMode   string
+	TransferResult string
 	// IntentGrade is the call's grade A–F; empty: the Runner grades it by
 	// the campaign's rules from Outcome, Intents, Tags and Turns.
 	IntentGrade string
@@ -73,6 +86,32 @@ type Result struct {
 	Transcript json.RawMessage
 	// Err is what went wrong, for the log; Disposition still says what to do.
 	Err error
+}
+
+// Fill copies into rec what the call record keeps of res beyond its
+// disposition, grade and times (store.CallRecord, schema version 6): the
+// greeting's time, the call-progress result, the transfer, and the verdicts
+// converted (by conv) and opted out. Both the Runner and calls placed
+// outside it call it once res is final (disposition and grade decided).
+func (res Result) Fill(rec *store.CallRecord, conv Conversion) {
+	rec.GreetedAt, rec.CallProgress = res.GreetedAt, res.CallProgress
+	rec.TransferredAt, rec.TransferTarget = res.TransferredAt, res.TransferTarget
+	rec.TransferMode, rec.TransferResult = res.TransferMode, res.TransferResult
+	rec.Converted = store.Bool(conv.rules().Converts(res.Outcome, res.IntentGrade))
+	rec.OptedOut = store.Bool(kpi.OptsOut(res.Outcome, string(res.Disposition)))
+}
+
+// Conversion is a campaign's rule for a converted call: its outcome is one
+// of Outcomes or its intent grade one of Grades. It is the KPIs' rule
+// (kpi.Rules.Converts), so the record's verdict and the conversion rate
+// agree. A nil list takes the default: outcome interested, grade A.
+type Conversion struct {
+	Outcomes []string `json:"outcomes,omitempty"`
+	Grades   []string `json:"grades,omitempty"`
+}
+
+func (c Conversion) rules() kpi.Rules {
+	return kpi.Rules{ConversionOutcomes: c.Outcomes, ConversionGrades: c.Grades}
 }
 
 // AnsweredByValues are the answered_by values a call record may carry: who or

@@ -480,6 +480,7 @@ func (r *Runner) finish(ctx context.Context, log *slog.Logger, k store.Contact, 
 	rec.RingingAt, rec.AnsweredAt, rec.EndedAt = res.RingingAt, res.AnsweredAt, res.EndedAt
 	rec.SIPCode, rec.Disposition, rec.AnsweredBy = res.SIPCode, string(res.Disposition), res.AnsweredBy
 	rec.Outcome, rec.IntentGrade, rec.Transcript = res.Outcome, res.IntentGrade, res.Transcript
+	res.Fill(&rec, r.settings.Conversion)
 	next := r.settings.Retry.next(res.Disposition, attempt, r.cfg.Now(), res.CallbackAt)
 	if res.Disposition == DoNotCall {
 		scope := int64(0)

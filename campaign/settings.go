@@ -66,6 +66,9 @@ type Settings struct {
 	Abandon AbandonCap `json:"abandon,omitempty"`
 	// Grades are the intent-grade rules (grade.go). Default: DefaultGradeRules.
 	Grades []GradeRule `json:"grades,omitempty"`
+	// Conversion says which calls count as converted in their records
+	// (CallRecord.Converted). Default: outcome interested or grade A.
+	Conversion Conversion `json:"conversion,omitzero"`
 	// Variants are the script variants the dialler assigns by weight, the same
 	// one to every attempt on a contact (variant.go). Default: none.
 	Variants []Variant `json:"variants,omitempty"`

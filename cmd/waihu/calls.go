@@ -256,6 +256,9 @@ func (p *callPlacer) record(ctx context.Context, dr campaign.DialRequest, res ca
 		RingingAt: res.RingingAt, AnsweredAt: res.AnsweredAt, EndedAt: res.EndedAt, SIPCode: res.SIPCode,
 		Disposition: string(res.Disposition), AnsweredBy: res.AnsweredBy, Outcome: res.Outcome,
 		IntentGrade: res.IntentGrade, Transcript: res.Transcript}
+	// A placed call has no campaign settings of its own here: the default
+	// conversion rule judges it, as the KPIs do.
+	res.Fill(&rec, campaign.Conversion{})
 	if _, err := p.records.RecordCall(ctx, rec); err != nil {
 		log.Error("placed call not recorded", "err", err)
 	}

@@ -529,7 +529,12 @@ func (d *sipDialer) dial(ctx context.Context, req campaign.DialRequest, id strin
 	defer d.live.remove(id)
 	res := d.call(ctx, req, id, b, ev)
 	ev.emit(dialog.EventEnded, func(e *dialog.Event) {
+		// The ended event names the most telling result: the script's
+		// outcome, else what the early media said, else the disposition.
 		e.Outcome = res.Outcome
+		if e.Outcome == "" {
+			e.Outcome = res.CallProgress
+		}
 		if e.Outcome == "" {
 			e.Outcome = string(res.Disposition)
 		}
@@ -574,18 +579,19 @@ func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id strin
 	ev.emit(dialog.EventDialing, nil)
 	call, err := d.ua.Dial(dialCtx, dr)
 	heard := early.finish(err == nil)
+	res.CallProgress = heard.Progress
 	if err != nil {
 		var ce *sip.CallError
 		if !errors.As(err, &ce) {
 			d.metrics.dialed(req.Trunk, 0)
-			return campaign.Result{Disposition: campaign.Failed, SIPCallID: id, Err: err, Outcome: heard.Progress}
+			return campaign.Result{Disposition: campaign.Failed, SIPCallID: id, Err: err, CallProgress: heard.Progress}
 		}
 		d.metrics.dialed(req.Trunk, ce.Code)
 		res.SIPCode, res.Err = ce.Code, err
 		res.Disposition = dispositionOf(ce.Kind)
-		// The call-progress result (issue 7) is the unanswered call's
-		// outcome: what the early media said, e.g. out_of_service.
-		res.Outcome = heard.Progress
+		// res.CallProgress (issue 7) says what the early media said, e.g.
+		// out_of_service; Outcome is the script's and stays empty for a
+		// call no one answered.
 		if heard.Cancelled && ctx.Err() == nil {
 			// We cancelled on the carrier's word: the number is invalid, not
 			// a call to retry.
@@ -624,8 +630,9 @@ func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id strin
 		// transfer and message nodes work as on inbound calls: through the
 		// trunk this call went out on.
 		xfer := newTransfer(d.ua, d.engine, call, nil, log)
+		transfers := &transferWatch{transfer: xfer} // the record's transfer fields (issue 7)
 		dc := dialog.Call{ID: call.ID(), Leg: recordingLeg{Leg: leg, rec: rec}, DTMF: digits, Variables: vars, Events: greet,
-			Variant: req.Variant, Transfer: xfer, Messages: xfer}
+			Variant: req.Variant, Transfer: transfers, Messages: xfer}
 		customer := dc.Leg
 		// Answering-machine detection runs from answer while the bot talks,
 		// so scripts can branch on amd: machine (voicemail) or human.
@@ -641,6 +648,7 @@ func (d *sipDialer) call(ctx context.Context, req campaign.DialRequest, id strin
 		}
 		res.Outcome, res.Variant = rec.Outcome, rec.Variant
 		res.GreetedAt, res.Tags, res.Turns = greet.greetedAt(), rec.Tags, len(rec.Turns) // campaign (issue 7)
+		transfers.fill(&res)
 		d.metrics.turns(rec.Turns)
 		if amd != nil {
 			res.AnsweredBy = amd.answeredBy()

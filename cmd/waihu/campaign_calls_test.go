@@ -161,6 +161,12 @@ func TestCampaignCallRunsTheDiallersVariant(t *testing.T) {
 		if rec := storedRecord(t, r); rec.Variant != "rare" || rec.Outcome != "interested" {
 			t.Errorf("contact %d: stored dialog record variant %q, outcome %q", r.ContactID, rec.Variant, rec.Outcome)
 		}
+		// interested is a conversion by the default rule (issue 7); the
+		// script hangs up without a word, so no greeting is recorded.
+		if r.Converted == nil || !*r.Converted || r.OptedOut == nil || *r.OptedOut || !r.GreetedAt.IsZero() {
+			t.Errorf("contact %d: converted %v, opted out %v, greeted at %v; want converted, not opted out, no greeting",
+				r.ContactID, r.Converted, r.OptedOut, r.GreetedAt)
+		}
 	}
 }
 
@@ -200,6 +206,9 @@ func TestCampaignCallRecordMeasuresFirstResponseLatency(t *testing.T) {
 	if len(rec.Turns) == 0 {
 		t.Fatalf("stored record has no turns (outcome %q, transcript %s)", r.Outcome, r.Transcript)
 	}
+	if r.GreetedAt.Before(r.AnsweredAt) || r.GreetedAt.Sub(r.AnsweredAt) > 2*time.Second {
+		t.Errorf("greeted at %v for an answer at %v; want the greeting within 2 s of the answer", r.GreetedAt, r.AnsweredAt)
+	}
 	report := kpi.Compute(run.recs, nil, kpi.Query{CampaignID: run.id})
 	k := report.Total.KPIs
 	if !k.FirstResponseLatencyP50.Defined() || k.FirstResponseLatencyP50.Value <= 0 {
@@ -235,6 +244,11 @@ func TestCampaignCallTransfersToASippAgent(t *testing.T) {
 	rec := storedRecord(t, r)
 	if r.Outcome != "transferred" || rec.TransferredTo != "sip:agent@agents.example" {
 		t.Fatalf("outcome %q, transferred to %q; want a bridge to the agent\n%s", r.Outcome, rec.TransferredTo, sipp.Diagnostics())
+	}
+	if r.TransferTarget != "sip:agent@agents.example" || r.TransferMode != store.TransferBridge ||
+		r.TransferResult != store.TransferSucceeded || r.TransferredAt.Before(r.AnsweredAt) || r.TransferredAt.After(r.EndedAt) {
+		t.Errorf("record transfer at %v to %q, mode %q, result %q; want a successful bridge to the agent during the call",
+			r.TransferredAt, r.TransferTarget, r.TransferMode, r.TransferResult)
 	}
 	trace, err := os.ReadFile(sipp.MessageFile)
 	if err != nil {

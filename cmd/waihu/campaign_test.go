@@ -204,5 +204,12 @@ func TestCampaignBotOutcomeDoNotCallPutsTheNumberOnTheList(t *testing.T) {
 			!strings.Contains(string(r.Transcript), "We will not call you again") {
 			t.Errorf("record %+v", r)
 		}
+		if r.OptedOut == nil || !*r.OptedOut || r.Converted == nil || *r.Converted {
+			t.Errorf("record opted out %v, converted %v; want opted out, not converted", r.OptedOut, r.Converted)
+		}
+		if r.GreetedAt.IsZero() || r.GreetedAt.Before(r.AnsweredAt) || r.GreetedAt.After(r.EndedAt) {
+			t.Errorf("greeted at %v, answered at %v, ended at %v; want the bot's first words during the call",
+				r.GreetedAt, r.AnsweredAt, r.EndedAt)
+		}
 	}
 }

@@ -124,9 +124,12 @@ func TestCampaignCallCancelledOnAVacantNumberAnnouncement(t *testing.T) {
 		contacts:   []store.Contact{{Phone: "13812345678"}},
 	})
 	r := run.recs[0]
-	if r.Outcome != dialog.ProgressOutOfService || r.Disposition != string(campaign.Invalid) {
-		t.Errorf("record outcome %q, disposition %q; want %s, invalid\n%s", r.Outcome, r.Disposition,
-			dialog.ProgressOutOfService, sipp.Diagnostics())
+	if r.CallProgress != dialog.ProgressOutOfService || r.Outcome != "" || r.Disposition != string(campaign.Invalid) {
+		t.Errorf("record call progress %q, outcome %q, disposition %q; want %s, no outcome, invalid\n%s", r.CallProgress,
+			r.Outcome, r.Disposition, dialog.ProgressOutOfService, sipp.Diagnostics())
+	}
+	if r.Converted == nil || *r.Converted || r.OptedOut == nil || *r.OptedOut {
+		t.Errorf("record converted %v, opted out %v; want both false", r.Converted, r.OptedOut)
 	}
 	if !r.AnsweredAt.IsZero() {
 		t.Errorf("the call was answered at %v", r.AnsweredAt)
