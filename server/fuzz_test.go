@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,6 +17,11 @@ func FuzzAPIBodies(f *testing.F) {
 	fx := newFixture(f)
 	type target struct{ method, path, ctype string }
 	alpha := fmt.Sprintf("/api/v1/campaigns/%d", fx.alpha)
+	vu, err := fx.st.UserByName(context.Background(), tokViewer)
+	if err != nil {
+		f.Fatal(err)
+	}
+	viewer := fmt.Sprintf("/api/v1/users/%d", vu.ID)
 	targets := []target{
 		{"POST", "/api/v1/campaigns", mediaJSON},
 		{"PATCH", alpha, mediaJSON},
@@ -26,6 +32,11 @@ func FuzzAPIBodies(f *testing.F) {
 		{"POST", "/api/v1/calls", mediaJSON},
 		{"PUT", "/api/v1/scripts/fuzz", mediaYAML},
 		{"POST", "/api/v1/scripts/validate", mediaYAML},
+		{"POST", "/api/v1/users", mediaJSON},
+		{"PATCH", viewer, mediaJSON},
+		{"PUT", viewer + "/campaigns", mediaJSON},
+		{"PUT", "/api/v1/roles/fuzz", mediaJSON},
+		{"POST", "/api/v1/tokens", mediaJSON},
 	}
 	seeds := []string{
 		`{"name":"x","settings":{"cps":2,"windows":[{"from":"09:00","to":"12:00","days":["mon"]}]}}`,
@@ -35,6 +46,8 @@ func FuzzAPIBodies(f *testing.F) {
 		`{"phone":"13800001111","campaign_id":1,"reason":"asked"}`,
 		`{"to":"13800001111","variables":{"a":"b"},"contact_id":1}`,
 		"name: x\nnodes:\n  - id: a\n    kind: say\n    text: hi\n",
+		`{"name":"bo","role":"agent","campaigns":[1,1,-1]}`, `{"role":"admin","disabled":true}`,
+		`{"permissions":["calls:read","users:admin"]}`, `{"user":"viewer","name":"x","expires_in":"9999999d"}`,
 		`{"name":"\u0000","settings":null}`, `[]`, `null`, `{"name":1e999}`, "\xff\xfe", `{"a":`,
 	}
 	for i := range targets {
