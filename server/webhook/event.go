@@ -100,7 +100,9 @@ type Call struct {
 	AttemptAt  time.Time `json:"attempt_at"`
 	RingingAt  time.Time `json:"ringing_at,omitzero"`
 	AnsweredAt time.Time `json:"answered_at,omitzero"`
-	EndedAt    time.Time `json:"ended_at,omitzero"`
+	// GreetedAt is when the bot's first audio reached the answered call.
+	GreetedAt time.Time `json:"greeted_at,omitzero"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
 	// DurationMs runs from the attempt to the end; TalkMs from the answer to
 	// the end (0 when unanswered).
 	DurationMs int64 `json:"duration_ms"`
@@ -112,19 +114,45 @@ type Call struct {
 	// no_answer, busy, failed, voicemail, callback, do_not_call, invalid,
 	// cancelled, interrupted).
 	Disposition string `json:"disposition"`
+	// CallProgress is what the early media said before an answer: busy,
+	// congestion, sit, a carrier announcement's vacant, out_of_service,
+	// switched_off, …, or announcement when its words were not understood;
+	// left out for ringback or no early media.
+	CallProgress string `json:"call_progress,omitempty"`
 	// Outcome is the script's outcome (its hang-up node's), empty when no
 	// conversation took place.
 	Outcome string `json:"outcome,omitempty"`
-	// AnsweredBy is human, machine or unknown.
+	// AnsweredBy is human, machine_start, machine_end_beep,
+	// machine_end_silence, machine_end_other, fax or unknown.
 	AnsweredBy string `json:"answered_by,omitempty"`
 	// IntentGrade is the lead's grade the script assigned (A, B, …).
 	IntentGrade string `json:"intent_grade,omitempty"`
+	// Converted says the call met the campaign's conversion rule; OptedOut
+	// that the person asked not to be called again. Both are left out for
+	// records stored before waihu decided them.
+	Converted *bool `json:"converted,omitempty"`
+	OptedOut  *bool `json:"opted_out,omitempty"`
+	// Transfer is the script's last transfer; left out when it tried none.
+	Transfer *Transfer `json:"transfer,omitempty"`
 	// Transcript is both sides' words in order; empty when none.
 	Transcript []Line `json:"transcript"`
 	// RecordingURL is where the API serves the call's recording (it needs an
 	// API token with recordings:read); left out when the call was not
 	// answered or no public URL is configured.
 	RecordingURL string `json:"recording_url,omitempty"`
+}
+
+// Transfer is a Call's hand-over to a person.
+type Transfer struct {
+	// At is when the script began the transfer.
+	At time.Time `json:"at"`
+	// Target is the agent's SIP URI or number.
+	Target string `json:"target"`
+	// Mode is blind (SIP REFER) or bridge (waihu calls the agent and
+	// relays the audio).
+	Mode string `json:"mode"`
+	// Result is success or failure.
+	Result string `json:"result"`
 }
 
 // Line is one transcript entry of a Call.
@@ -207,7 +235,12 @@ func CallCompleted(rec store.CallRecord, publicURL string) (Event, error) {
 		AnsweredAt: utc(rec.AnsweredAt), EndedAt: utc(rec.EndedAt),
 		DurationMs: span(rec.AttemptAt, rec.EndedAt), TalkMs: span(rec.AnsweredAt, rec.EndedAt),
 		SIPCode: rec.SIPCode, Disposition: rec.Disposition, Outcome: rec.Outcome, AnsweredBy: rec.AnsweredBy,
-		IntentGrade: rec.IntentGrade, Transcript: lines,
+		IntentGrade: rec.IntentGrade, Transcript: lines, GreetedAt: utc(rec.GreetedAt), CallProgress: rec.CallProgress,
+		Converted: rec.Converted, OptedOut: rec.OptedOut,
+	}
+	if rec.TransferResult != "" || rec.TransferTarget != "" {
+		c.Transfer = &Transfer{At: utc(rec.TransferredAt), Target: rec.TransferTarget, Mode: rec.TransferMode,
+			Result: rec.TransferResult}
 	}
 	if publicURL != "" && !rec.AnsweredAt.IsZero() {
 		c.RecordingURL = RecordingURL(publicURL, rec.ID)

@@ -39,6 +39,10 @@ func answeredCall(t *testing.T) store.CallRecord {
 		AttemptAt: at, RingingAt: at.Add(1500 * time.Millisecond), AnsweredAt: at.Add(6 * time.Second),
 		EndedAt: at.Add(48 * time.Second), SIPCode: 200, Disposition: "answered", AnsweredBy: "human",
 		Outcome: "interested", IntentGrade: "A", Transcript: transcript,
+		GreetedAt: at.Add(6200 * time.Millisecond), Converted: store.Bool(true), OptedOut: store.Bool(false),
+		// The agent did not answer; the script's on_fail path went on.
+		TransferredAt: at.Add(13 * time.Second), TransferTarget: "sip:sales@agents.example",
+		TransferMode: store.TransferBridge, TransferResult: store.TransferFailed,
 	}
 }
 
@@ -99,6 +103,9 @@ func TestCallCompletedCarriesTheResultTranscriptAndRecordingLink(t *testing.T) {
 		"answered_by":   "human",
 		"intent_grade":  "A",
 		"variant":       "B",
+		"greeted_at":    "2026-11-25T09:30:06.2Z",
+		"converted":     true,
+		"opted_out":     false,
 	}
 	for k, v := range want {
 		if got.Data[k] != v {
@@ -115,19 +122,40 @@ func TestCallCompletedOfAnUnansweredCallLeavesOutWhatDidNotHappen(t *testing.T) 
 	rec := answeredCall(t)
 	rec.AnsweredAt, rec.RingingAt, rec.SIPCode, rec.Disposition = time.Time{}, time.Time{}, 486, "busy"
 	rec.Outcome, rec.AnsweredBy, rec.IntentGrade, rec.Transcript = "", "", "", json.RawMessage("null")
+	rec.GreetedAt, rec.CallProgress, rec.Converted = time.Time{}, "busy", store.Bool(false)
+	rec.TransferredAt, rec.TransferTarget, rec.TransferMode, rec.TransferResult = time.Time{}, "", "", ""
 	ev, err := CallCompleted(rec, "https://waihu.example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := body(t, ev)
 	golden(t, "call.completed-busy.json", b)
-	for _, absent := range []string{"answered_at", "ringing_at", "recording_url", "outcome", "answered_by"} {
+	for _, absent := range []string{"answered_at", "ringing_at", "greeted_at", "recording_url", "outcome", "answered_by", "transfer"} {
 		if bytes.Contains(b, []byte(`"`+absent+`"`)) {
 			t.Errorf("unanswered call has %s:\n%s", absent, b)
 		}
 	}
 	if !bytes.Contains(b, []byte(`"transcript": []`)) || !bytes.Contains(b, []byte(`"talk_ms": 0`)) {
 		t.Errorf("unanswered call: want an empty transcript and no talk time:\n%s", b)
+	}
+}
+
+// TestCallCompletedOfAnOldRecordLeavesOutVerdictsItNeverHad: a record
+// stored before converted and opted_out were decided sends neither, rather
+// than a false that would read as a decision.
+func TestCallCompletedOfAnOldRecordLeavesOutVerdictsItNeverHad(t *testing.T) {
+	rec := answeredCall(t)
+	rec.Converted, rec.OptedOut, rec.GreetedAt = nil, nil, time.Time{}
+	rec.TransferredAt, rec.TransferTarget, rec.TransferMode, rec.TransferResult = time.Time{}, "", "", ""
+	ev, err := CallCompleted(rec, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := body(t, ev)
+	for _, absent := range []string{"converted", "opted_out", "greeted_at", "transfer", "call_progress"} {
+		if bytes.Contains(b, []byte(`"`+absent+`"`)) {
+			t.Errorf("old record has %s:\n%s", absent, b)
+		}
 	}
 }
 
