@@ -233,8 +233,9 @@ func (s *Server) campaignIDs(r *http.Request, field string, ids []int64) ([]int6
 }
 
 // mayGrant refuses, as a 403 naming field, to let the caller act on
-// someone whose access exceeds their own.
-func mayGrant(r *http.Request, target *auth.Principal, field, what string) error {
+// someone whose access exceeds their own. The refusal is audited as
+// auth.denied: an attempted escalation is what a review looks for.
+func (s *Server) mayGrant(r *http.Request, target *auth.Principal, field, what string) error {
 	p := principal(r)
 	if p.Covers(target) {
 		return nil
@@ -249,7 +250,11 @@ func mayGrant(r *http.Request, target *auth.Principal, field, what string) error
 	if len(missing) > 0 {
 		why = "holds permissions you do not: " + strings.Join(missing, ", ")
 	}
-	return &apiError{Status: http.StatusForbidden, Msg: fmt.Sprintf("%s %s; no one may grant more than they hold", what, why), Field: field}
+	msg := fmt.Sprintf("%s %s; no one may grant more than they hold", what, why)
+	if err := s.auditReq(r, "auth.denied", r.Method+" "+r.URL.Path, msg); err != nil {
+		return err
+	}
+	return &apiError{Status: http.StatusForbidden, Msg: msg, Field: field}
 }
 
 // adminChange is a change the lockout guard weighs before it is made.
@@ -417,7 +422,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := mayGrant(r, target, grantField(r, target, "role", "campaigns"), fmt.Sprintf("a %s user", req.Role)); err != nil {
+	if err := s.mayGrant(r, target, grantField(r, target, "role", "campaigns"), fmt.Sprintf("a user of role %q", req.Role)); err != nil {
 		return err
 	}
 	u, err := s.accounts.AddUser(r.Context(), req.Name, req.Role, ids)
@@ -472,7 +477,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := mayGrant(r, cur, "id", fmt.Sprintf("user %q", u.Name)); err != nil {
+	if err := s.mayGrant(r, cur, "id", fmt.Sprintf("user %q", u.Name)); err != nil {
 		return err
 	}
 	field := "disabled"
@@ -492,7 +497,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := mayGrant(r, next, grantField(r, next, "role", "role"), fmt.Sprintf("role %q", u.Role)); err != nil {
+	if err := s.mayGrant(r, next, grantField(r, next, "role", "role"), fmt.Sprintf("role %q", u.Role)); err != nil {
 		return err
 	}
 	s.adminMu.Lock()
@@ -534,7 +539,7 @@ func (s *Server) assignCampaigns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := mayGrant(r, cur, "id", fmt.Sprintf("user %q", u.Name)); err != nil {
+	if err := s.mayGrant(r, cur, "id", fmt.Sprintf("user %q", u.Name)); err != nil {
 		return err
 	}
 	if u.Campaigns, err = s.campaignIDs(r, "campaigns", req.Campaigns); err != nil {
@@ -544,7 +549,7 @@ func (s *Server) assignCampaigns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := mayGrant(r, next, "campaigns", fmt.Sprintf("user %q with these campaigns", u.Name)); err != nil {
+	if err := s.mayGrant(r, next, "campaigns", fmt.Sprintf("user %q with these campaigns", u.Name)); err != nil {
 		return err
 	}
 	s.adminMu.Lock()
@@ -619,7 +624,7 @@ func (s *Server) putRole(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badInput("permissions", "%v", err)
 	}
-	if err := mayGrant(r, &auth.Principal{Perms: perms}, "permissions", fmt.Sprintf("role %q", name)); err != nil {
+	if err := s.mayGrant(r, &auth.Principal{Perms: perms}, "permissions", fmt.Sprintf("role %q", name)); err != nil {
 		return err
 	}
 	old, known, err := s.rolePerms(r.Context(), name)
@@ -629,7 +634,7 @@ func (s *Server) putRole(w http.ResponseWriter, r *http.Request) error {
 	if known {
 		// Redefining a role narrows or widens the access of everyone who
 		// holds it: only someone whose access includes it may.
-		if err := mayGrant(r, &auth.Principal{Perms: old}, "name", fmt.Sprintf("the existing role %q", name)); err != nil {
+		if err := s.mayGrant(r, &auth.Principal{Perms: old}, "name", fmt.Sprintf("the existing role %q", name)); err != nil {
 			return err
 		}
 	}
@@ -745,7 +750,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A token acts as its user: issuing one for someone more powerful
 	// would be the escalation the role checks forbid.
-	if err := mayGrant(r, target, "user", fmt.Sprintf("a token for user %q", u.Name)); err != nil {
+	if err := s.mayGrant(r, target, "user", fmt.Sprintf("a token for user %q", u.Name)); err != nil {
 		return err
 	}
 	token, t, err := s.accounts.IssueToken(ctx, u.Name, req.Name, ttl)
@@ -793,7 +798,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := mayGrant(r, target, "id", fmt.Sprintf("token %d of user %q", id, owner.Name)); err != nil {
+	if err := s.mayGrant(r, target, "id", fmt.Sprintf("token %d of user %q", id, owner.Name)); err != nil {
 		return err
 	}
 	s.adminMu.Lock()

@@ -287,6 +287,11 @@ func TestAUserAdminCannotGrantMoreThanTheyHold(t *testing.T) {
 	if u, err := f.st.UserByName(t.Context(), tokAdmin); err != nil || u.Disabled || len(u.Campaigns) != 0 {
 		t.Fatalf("admin after refused changes %+v %v", u, err)
 	}
+	// Each refused escalation but the unseen campaign's 404 is audited.
+	denied := f.audit.find("auth.denied")
+	if len(denied) != 10 || denied[0].User != "ua" || !strings.Contains(denied[0].Detail, "audit:read") {
+		t.Fatalf("%d auth.denied entries, want 10: %+v", len(denied), denied)
+	}
 }
 
 func TestTheLastAdminCannotBeLockedOut(t *testing.T) {
