@@ -3,9 +3,9 @@ package campaign
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
-	"github.com/waihu/waihu/server/kpi"
 	"github.com/waihu/waihu/store"
 )
 
@@ -97,21 +97,43 @@ func (res Result) Fill(rec *store.CallRecord, conv Conversion) {
 	rec.GreetedAt, rec.CallProgress = res.GreetedAt, res.CallProgress
 	rec.TransferredAt, rec.TransferTarget = res.TransferredAt, res.TransferTarget
 	rec.TransferMode, rec.TransferResult = res.TransferMode, res.TransferResult
-	rec.Converted = store.Bool(conv.rules().Converts(res.Outcome, res.IntentGrade))
-	rec.OptedOut = store.Bool(kpi.OptsOut(res.Outcome, string(res.Disposition)))
+	rec.Converted = store.Bool(conv.Converts(res.Outcome, res.IntentGrade))
+	rec.OptedOut = store.Bool(OptsOut(res.Outcome, string(res.Disposition)))
 }
 
 // Conversion is a campaign's rule for a converted call: its outcome is one
-// of Outcomes or its intent grade one of Grades. It is the KPIs' rule
-// (kpi.Rules.Converts), so the record's verdict and the conversion rate
-// agree. A nil list takes the default: outcome interested, grade A.
+// of Outcomes or its intent grade one of Grades. server/kpi's conversion
+// rate applies the same rule, so the record's verdict and the rate agree. A
+// nil list takes the default: outcome interested, grade A.
 type Conversion struct {
 	Outcomes []string `json:"outcomes,omitempty"`
 	Grades   []string `json:"grades,omitempty"`
 }
 
-func (c Conversion) rules() kpi.Rules {
-	return kpi.Rules{ConversionOutcomes: c.Outcomes, ConversionGrades: c.Grades}
+// The default conversion rule.
+var (
+	DefaultConversionOutcomes = []string{"interested"}
+	DefaultConversionGrades   = []string{"A"}
+)
+
+// Converts reports whether a call with this outcome and intent grade is a
+// conversion under c. An empty grade never matches.
+func (c Conversion) Converts(outcome, grade string) bool {
+	outcomes, grades := c.Outcomes, c.Grades
+	if outcomes == nil {
+		outcomes = DefaultConversionOutcomes
+	}
+	if grades == nil {
+		grades = DefaultConversionGrades
+	}
+	return slices.Contains(outcomes, outcome) || (grade != "" && slices.Contains(grades, grade))
+}
+
+// OptsOut reports whether a call with this dialog outcome and disposition
+// asked not to be called again: the dialler sets CallRecord.OptedOut by it,
+// and server/kpi applies it to records from before that field.
+func OptsOut(outcome, disposition string) bool {
+	return outcome == OutcomeDoNotCall || disposition == string(DoNotCall)
 }
 
 // AnsweredByValues are the answered_by values a call record may carry: who or

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/waihu/waihu/campaign"
 	"github.com/waihu/waihu/store"
 )
 
@@ -199,17 +200,12 @@ func (c *Classifier) Classify(rec *store.CallRecord) Facts {
 // grade A). It is the one rule: the dialler applies it to set
 // CallRecord.Converted, and Classify to records from before that field.
 func (r Rules) Converts(outcome, grade string) bool {
-	r = r.withDefaults()
-	return slices.Contains(r.ConversionOutcomes, outcome) ||
-		(grade != "" && slices.Contains(r.ConversionGrades, grade))
+	return campaign.Conversion{Outcomes: r.ConversionOutcomes, Grades: r.ConversionGrades}.Converts(outcome, grade)
 }
 
-// OptsOut reports whether a call with this dialog outcome and disposition
-// asked not to be called again: the dialler sets CallRecord.OptedOut by it,
-// and Classify applies it to records from before that field.
-func OptsOut(outcome, disposition string) bool {
-	return outcome == outDoNotCall || disposition == dispDoNotCall
-}
+// OptsOut is campaign.OptsOut: the dialler's verdict, applied here to
+// records from before CallRecord.OptedOut.
+func OptsOut(outcome, disposition string) bool { return campaign.OptsOut(outcome, disposition) }
 
 // decode reads a transcript: the whole dialog.Record (an object) or only its
 // entries (an array). It reports whether there was a transcript at all. The

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/waihu/waihu/campaign"
 )
 
 // Name is the stable snake_case name of one reported figure; it is the JSON key
@@ -209,10 +211,10 @@ const DefaultAbandonAfter = 2 * time.Second
 
 func (r Rules) withDefaults() Rules {
 	if r.ConversionOutcomes == nil {
-		r.ConversionOutcomes = []string{"interested"}
+		r.ConversionOutcomes = campaign.DefaultConversionOutcomes
 	}
 	if r.ConversionGrades == nil {
-		r.ConversionGrades = []string{"A"}
+		r.ConversionGrades = campaign.DefaultConversionGrades
 	}
 	if r.AbandonAfter <= 0 {
 		r.AbandonAfter = DefaultAbandonAfter
