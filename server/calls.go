@@ -51,10 +51,29 @@ type callView struct {
 	AnsweredBy  string `json:"answered_by,omitempty"`
 	Outcome     string `json:"outcome,omitempty"`
 	IntentGrade string `json:"intent_grade,omitempty"`
+	// GreetedAt is when the bot's first audio reached the answered call.
+	GreetedAt time.Time `json:"greeted_at,omitzero"`
+	// CallProgress is what early media said before an answer (ringback,
+	// busy, sit, out_of_service, vacant …).
+	CallProgress string `json:"call_progress,omitempty"`
+	// Converted and OptedOut are the dialler's verdicts; absent on records
+	// from before they were kept.
+	Converted *bool `json:"converted,omitempty"`
+	OptedOut  *bool `json:"opted_out,omitempty"`
+	// Transfer is the hand-over to a human, when there was one.
+	Transfer *transferView `json:"transfer,omitempty"`
 	// Transcript is the conversation, in the single-call view only.
 	Transcript json.RawMessage `json:"transcript,omitempty"`
 	// Recording is where the call's recording is downloaded.
 	Recording string `json:"recording,omitempty"`
+}
+
+// transferView is a call's transfer to a human.
+type transferView struct {
+	At     time.Time `json:"at,omitzero"`
+	Target string    `json:"target"`
+	Mode   string    `json:"mode,omitempty"`   // blind (REFER) or bridge
+	Result string    `json:"result,omitempty"` // succeeded or failed
 }
 
 func liveOut(p *auth.Principal, c CallInfo) callView {
@@ -68,7 +87,13 @@ func recordOut(p *auth.Principal, rec store.CallRecord, transcript bool) callVie
 		Phone: maskFor(p, rec.Phone), Direction: "outbound", Attempt: rec.Attempt, Node: rec.Node, Trunk: rec.Trunk,
 		CallerID: rec.CallerID, Variant: rec.Variant, StartedAt: rec.AttemptAt, RingingAt: rec.RingingAt,
 		AnsweredAt: rec.AnsweredAt, EndedAt: rec.EndedAt, SIPCode: rec.SIPCode, Disposition: rec.Disposition,
-		AnsweredBy: rec.AnsweredBy, Outcome: rec.Outcome, IntentGrade: rec.IntentGrade}
+		AnsweredBy: rec.AnsweredBy, Outcome: rec.Outcome, IntentGrade: rec.IntentGrade,
+		GreetedAt: rec.GreetedAt, CallProgress: rec.CallProgress, Converted: rec.Converted, OptedOut: rec.OptedOut}
+	if rec.TransferTarget != "" {
+		// An agent's URI may hold a phone number: masked like the rest.
+		v.Transfer = &transferView{At: rec.TransferredAt, Target: maskText(p, rec.TransferTarget),
+			Mode: rec.TransferMode, Result: rec.TransferResult}
+	}
 	switch {
 	case rec.Disposition == store.DispositionInterrupted:
 		v.State = "interrupted"
@@ -417,7 +442,8 @@ func sanitizeFilename(s string) string {
 
 // exportColumns are the header of a campaign's call export.
 var exportColumns = []string{"record_id", "sip_call_id", "contact_id", "phone", "attempt", "trunk", "caller_id", "variant",
-	"attempt_at", "ringing_at", "answered_at", "ended_at", "sip_code", "disposition", "answered_by", "outcome", "intent_grade"}
+	"attempt_at", "ringing_at", "answered_at", "ended_at", "sip_code", "disposition", "answered_by", "outcome", "intent_grade",
+	"greeted_at", "call_progress", "converted", "opted_out", "transfer_target", "transfer_mode", "transfer_result"}
 
 // exportCalls writes a campaign's call records as CSV, oldest first, with
 // phone numbers as the reader may see them: exports leave the system, so
@@ -491,10 +517,18 @@ func writeExportRows(cw *csv.Writer, p *auth.Principal, recs []store.CallRecord)
 		}
 		return t.UTC().Format(time.RFC3339Nano)
 	}
+	tri := func(b *bool) string {
+		if b == nil {
+			return ""
+		}
+		return strconv.FormatBool(*b)
+	}
 	for _, rec := range recs {
 		row := []string{strconv.FormatInt(rec.ID, 10), rec.SIPCallID, strconv.FormatInt(rec.ContactID, 10), maskFor(p, rec.Phone),
 			strconv.Itoa(rec.Attempt), rec.Trunk, rec.CallerID, rec.Variant, ts(rec.AttemptAt), ts(rec.RingingAt),
-			ts(rec.AnsweredAt), ts(rec.EndedAt), strconv.Itoa(rec.SIPCode), rec.Disposition, rec.AnsweredBy, rec.Outcome, rec.IntentGrade}
+			ts(rec.AnsweredAt), ts(rec.EndedAt), strconv.Itoa(rec.SIPCode), rec.Disposition, rec.AnsweredBy, rec.Outcome, rec.IntentGrade,
+			ts(rec.GreetedAt), rec.CallProgress, tri(rec.Converted), tri(rec.OptedOut),
+			maskText(p, rec.TransferTarget), rec.TransferMode, rec.TransferResult}
 		if err := cw.Write(csvSafe(row)); err != nil {
 			return fmt.Errorf("write export row: %w", err)
 		}

@@ -324,3 +324,54 @@ func BenchmarkCallList(b *testing.B) {
 		}
 	})
 }
+
+func TestCallRecordsShowTheDiallersVerdictsAndTransferMasked(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	claimed, err := f.st.ClaimContacts(ctx, store.ClaimRequest{CampaignID: f.alpha, Node: "n1", Now: at.Add(time.Hour), Limit: 1})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	k := claimed[0]
+	rec := store.CallRecord{CampaignID: f.alpha, ContactID: k.ID, Phone: k.Phone, Node: "n1", SIPCallID: "rec-verdicts", AttemptAt: at}
+	if rec.ID, err = f.st.BeginAttempt(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.AnsweredAt, rec.GreetedAt, rec.EndedAt = at.Add(5*time.Second), at.Add(5800*time.Millisecond), at.Add(time.Minute)
+	rec.SIPCode, rec.Disposition, rec.AnsweredBy, rec.Outcome = 200, "answered", "human", "transferred"
+	rec.Converted, rec.OptedOut = store.Bool(true), store.Bool(false)
+	rec.TransferredAt, rec.TransferTarget = at.Add(40*time.Second), "sip:"+phoneA2+"@agents.example"
+	rec.TransferMode, rec.TransferResult = store.TransferBridge, store.TransferSucceeded
+	if err := f.st.FinishAttempt(ctx, rec, store.ContactUpdate{State: store.StateDone, LastDisposition: rec.Disposition}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		token, target string
+	}{
+		{tokAdmin, "sip:" + phoneA2 + "@agents.example"},
+		{tokAnalyst, "sip:139****1111@agents.example"},
+	} {
+		var v callView
+		f.get("/api/v1/calls/rec-verdicts", tc.token).must(t, 200).json(t, &v)
+		if v.Converted == nil || !*v.Converted || v.OptedOut == nil || *v.OptedOut || !v.GreetedAt.Equal(rec.GreetedAt) {
+			t.Errorf("%s: verdicts %+v", tc.token, v)
+		}
+		if v.Transfer == nil || v.Transfer.Target != tc.target || v.Transfer.Mode != store.TransferBridge || v.Transfer.Result != store.TransferSucceeded {
+			t.Errorf("%s: transfer %+v, want target %s", tc.token, v.Transfer, tc.target)
+		}
+
+		r := f.get(fmt.Sprintf("/api/v1/campaigns/%d/calls.csv", f.alpha), tc.token).must(t, 200)
+		rows, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll()
+		if err != nil || len(rows) < 2 {
+			t.Fatalf("%s: export %v (%v)", tc.token, rows, err)
+		}
+		last := rows[len(rows)-1] // oldest first: ours is the newest
+		col := func(name string) string { return last[slices.Index(exportColumns, name)] }
+		if col("converted") != "true" || col("opted_out") != "false" || col("transfer_target") != tc.target ||
+			col("transfer_result") != store.TransferSucceeded || col("greeted_at") != "2026-03-02T09:30:05.8Z" {
+			t.Errorf("%s: export row %v", tc.token, last)
+		}
+	}
+}
