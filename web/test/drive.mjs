@@ -37,11 +37,13 @@ async function talk(page, o, result) {
   await sleep(Number(o.talk) * 1000);
   if (o.token) {
     // Live: the bot's words and the caller's must be on the page while the
-    // call is still up.
+    // call is still up. The bot waits for the caller's end of speech and
+    // the recogniser's final, which a loaded machine can delay well past
+    // the usual second or two: the bound only stops a broken page.
     await page.waitForFunction(() => {
       const kinds = window.waihuPhone.transcript.map((e) => e.kind);
       return kinds.includes('bot_said') && kinds.includes('caller_said');
-    }, null, { timeout: 20000 }).catch(() => {});
+    }, null, { timeout: 45000 }).catch(() => {});
     result.transcriptLive = await page.evaluate(() => window.waihuPhone.transcript);
     result.statusDuringTranscript = await page.evaluate(() => window.waihuPhone.status);
     result.transcriptText = await page.textContent('#transcript');
