@@ -497,7 +497,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.mayGrant(r, next, grantField(r, next, "role", "role"), fmt.Sprintf("role %q", u.Role)); err != nil {
+	if err := s.mayGrant(r, next, "role", fmt.Sprintf("role %q", u.Role)); err != nil {
 		return err
 	}
 	s.adminMu.Lock()
